@@ -1,0 +1,158 @@
+"""Scalar layer: the one-parameter family that holds both per-feature ODEs.
+
+Both eq. 7 (JEPA) and eq. 8 (MAE) are ``dw/dt = lam * (w**a - w**3 / rho)`` with
+``a = 3 - 1/L`` (JEPA) or ``a = 2 - 1/L`` (MAE).  Writing ``b = 3 - a`` and
+
+    psi = w**b / rho,   q = 2 / b,   K = b * lam * rho**(q - 1)
+
+turns every member into ``dpsi/dt = K psi**q (1 - psi)`` whose fixed point is
+``psi = 1`` (MATH.md, "One family, one change of variable").
+
+The compiled code never stores ``psi`` itself: near the fixed point ``1 - psi``
+underflows relative to 1.  It carries ``lp = log(psi)`` and the state variable
+
+    sigma = log(psi / |1 - psi|)
+
+(the logit of psi below the fixed point, the "co-logit" above it).  In sigma the
+dynamics of both branches read ``dsigma/dt = K * psi**(q - 1)``: sigma grows
+linearly once the weight has converged, so neither the closed form nor an
+explicit integrator sees the stiffness of the approach to the fixed point.
+
+Everything here is a scalar ``@njit`` function without allocation; users may
+call them from their own ``@njit`` code.  ``objective`` is the integer code
+``JEPA`` (0) or ``MAE`` (1); ``depth`` is the integer ``L >= 1``.
+"""
+
+import math
+
+from numba import njit
+
+JEPA = 0
+MAE = 1
+
+#: branch codes: where the weight starts relative to its fixed point
+GROWTH = 1      # psi < 1: the weight rises to the fixed point
+DECAY = -1      # psi > 1: the weight decays to the fixed point
+AT_FIXED = 0    # psi == 1 exactly: the weight never moves
+
+
+@njit(cache=True)
+def family_b(objective, depth):
+    """Exponent ``b = 3 - a``: ``1/L`` (JEPA) or ``(L + 1)/L`` (MAE)."""
+    if objective == JEPA:
+        return 1.0 / depth
+    return (depth + 1.0) / depth
+
+
+@njit(cache=True)
+def family_q(objective, depth):
+    """Exponent ``q = 2/b``: ``2L`` (JEPA) or ``2L/(L + 1)`` (MAE)."""
+    if objective == JEPA:
+        return 2.0 * depth
+    return 2.0 * depth / (depth + 1.0)
+
+
+@njit(cache=True)
+def log_rate(objective, depth, lam, rho):
+    """``log K`` with ``K = b * lam * rho**(q - 1)``, formed in logarithms.
+
+    For JEPA at depth 64 ``rho**127`` over- or underflows float64 for rho far
+    from 1 while every time that results may still be representable.
+    """
+    b = family_b(objective, depth)
+    q = family_q(objective, depth)
+    return math.log(b) + math.log(lam) + (q - 1.0) * math.log(rho)
+
+
+@njit(cache=True)
+def log_psi_of_w(objective, depth, w, rho):
+    """``log(psi) = b log(w) - log(rho)``."""
+    return family_b(objective, depth) * math.log(w) - math.log(rho)
+
+
+@njit(cache=True)
+def w_of_log_psi(objective, depth, lp, rho):
+    """Inverse of :func:`log_psi_of_w`: ``w = (rho psi)**(1/b)``."""
+    return math.exp((math.log(rho) + lp) / family_b(objective, depth))
+
+
+@njit(cache=True)
+def branch_of_log_psi(lp):
+    """GROWTH below the fixed point, DECAY above it, AT_FIXED on it."""
+    if lp < 0.0:
+        return GROWTH
+    if lp > 0.0:
+        return DECAY
+    return AT_FIXED
+
+
+@njit(cache=True)
+def sigma_of_log_psi(lp):
+    """``sigma = log(psi / |1 - psi|)`` from ``lp = log(psi)``, without cancellation.
+
+    ``|1 - psi| = |expm1(lp)|`` keeps full relative accuracy when psi is close
+    to 1, where ``1 - psi`` itself would be lost.  Returns +inf at ``lp == 0``.
+    """
+    if lp == 0.0:
+        return math.inf
+    return lp - math.log(abs(math.expm1(lp)))
+
+
+@njit(cache=True)
+def log_psi_of_sigma(sigma, branch):
+    """Inverse of :func:`sigma_of_log_psi` on the given branch.
+
+    Growth: ``psi = 1/(1 + e^-sigma)``; decay (``sigma > 0``): ``psi = 1/(1 - e^-sigma)``.
+    """
+    if branch == GROWTH:
+        if sigma >= 0.0:
+            return -math.log1p(math.exp(-sigma))
+        # e^-sigma large: log(1 + e^-s) = -s + log1p(e^s)
+        return sigma - math.log1p(math.exp(sigma))
+    if branch == DECAY:
+        return -math.log(-math.expm1(-sigma))
+    return 0.0
+
+
+@njit(cache=True)
+def log_one_minus_psi_abs(sigma, branch):
+    """``log|1 - psi|`` from sigma (``= log(psi) - sigma``)."""
+    return log_psi_of_sigma(sigma, branch) - sigma
+
+
+@njit(cache=True)
+def sigma_rate(sigma, branch, q, log_k):
+    """``dsigma/dt = K psi**(q - 1)`` (both branches), formed in logarithms."""
+    return math.exp(log_k + (q - 1.0) * log_psi_of_sigma(sigma, branch))
+
+
+@njit(cache=True)
+def rhs(objective, depth, w, lam, rho):
+    """Right-hand side of eq. 7 (JEPA) / eq. 8 (MAE) at weight ``w``.
+
+    ``lam * w**a * (1 - psi)``: the factor ``1 - psi = -expm1(log psi)`` keeps
+    the right-hand side accurate (not a difference of two large powers) near
+    the fixed point, and the power is formed in logarithms so that it
+    overflows only where the true value does.
+    """
+    b = family_b(objective, depth)
+    a = 3.0 - b
+    lp = b * math.log(w) - math.log(rho)
+    one_minus_psi = -math.expm1(lp)
+    if one_minus_psi == 0.0:
+        return 0.0
+    mag = math.exp(math.log(lam) + a * math.log(w) + math.log(abs(one_minus_psi)))
+    return mag if one_minus_psi > 0.0 else -mag
+
+
+@njit(cache=True)
+def fixed_point(objective, depth, rho):
+    """Corollary 3.3: ``rho**L`` (JEPA), ``rho**(L/(L + 1))`` (MAE)."""
+    return math.exp(math.log(rho) / family_b(objective, depth))
+
+
+# Per-feature status codes returned by every kernel (kernels never raise).
+SUCCESS = 0         #: the feature finished normally
+MAX_STEPS = 1       #: the integrator hit its step budget before the last output time
+NON_FINITE = 2      #: a non-finite value appeared in the state or its error estimate
+NO_CONVERGENCE = 3  #: a safeguarded root find did not meet its tolerance
