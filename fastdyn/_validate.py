@@ -1,0 +1,569 @@
+"""Validation of user input at the API boundary.
+
+Every public function of :mod:`fastdyn` checks its arguments once, here, and
+hands the compiled kernels arrays that need no further checks.  Errors follow
+the SciPy style: the message names the parameter, states the requirement and
+shows the offending value; for arrays it names the first bad element (in C
+order) by its index, e.g.::
+
+    ValueError: `lam` must be positive and finite; lam[1, 3] = -2.0.
+
+Wrong *kinds* of input (a string where a number belongs, a boolean or complex
+array, an output array of the wrong dtype) raise :class:`TypeError`; wrong
+*values* or shapes raise :class:`ValueError`.  Nothing here uses ``assert``,
+so the checks survive ``python -O``.
+
+The functions are on the hot path: users call the API in loops with arrays of
+about a hundred features.  The happy path therefore costs a handful of
+vectorized NumPy reductions per array (a minimum and a maximum, which also
+catch NaN because both propagate it); the element-wise search for the first
+bad index runs only once a check has failed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "MAX_DEPTH",
+    "RTOL_MAX",
+    "broadcast",
+    "check_choice",
+    "depth_array",
+    "fraction",
+    "nonnegative_finite",
+    "objective_code",
+    "output_array",
+    "positive_finite",
+    "rtol_value",
+    "time_grid",
+]
+
+#: Largest network depth ``L`` the kernels accept.
+MAX_DEPTH = 64
+#: Largest relative tolerance the adaptive kernels accept.
+RTOL_MAX = 1e-2
+
+#: Integer codes of the objectives; they equal ``JEPA`` and ``MAE`` in
+#: ``fastdyn.kernels._family`` (a test checks this).
+_OBJECTIVE_CODES = {"jepa": 0, "mae": 1}
+_OBJECTIVES = tuple(_OBJECTIVE_CODES)
+
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+_REAL_KINDS = "iuf"
+_INF = math.inf
+_min = np.minimum.reduce
+_max = np.maximum.reduce
+_all = np.logical_and.reduce
+# np.broadcast takes at most NPY_MAXARGS (64 in NumPy 2, 32 before) operands.
+_BROADCAST_MAXARGS = 32
+
+
+# --------------------------------------------------------------------------
+# message helpers (only run once something is wrong)
+# --------------------------------------------------------------------------
+
+
+def _fmt(value: object) -> str:
+    """Format a NumPy or Python scalar the way Python prints it (``-2.0``)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _location(name: str, a: np.ndarray, flat: int) -> str:
+    """``"got v"`` for a 0-d array, ``"name[i, j] = v"`` otherwise."""
+    if a.ndim == 0:
+        return f"got {_fmt(a[()])}"
+    index = tuple(int(i) for i in np.unravel_index(flat, a.shape))
+    return f"{name}[{', '.join(map(str, index))}] = {_fmt(a[index])}"
+
+
+def _choices(allowed: tuple[str, ...]) -> str:
+    """``'a'``, ``'a' or 'b'``, ``'a', 'b' or 'c'``."""
+    quoted = [repr(c) for c in allowed]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+# --------------------------------------------------------------------------
+# conversion and range checks
+# --------------------------------------------------------------------------
+
+
+def _as_real(name: str, x: ArrayLike) -> np.ndarray:
+    """Return ``x`` as an ndarray of integer or floating dtype, else raise."""
+    if type(x) is np.ndarray:
+        a = x
+    else:
+        try:
+            a = np.asarray(x)
+        except ValueError as exc:  # ragged nested sequences
+            raise ValueError(
+                f"`{name}` must be a real number or an array of real numbers; "
+                f"could not convert it to an array: {exc}"
+            ) from exc
+        except TypeError as exc:
+            raise TypeError(
+                f"`{name}` must be a real number or an array of real numbers; "
+                f"could not convert it to an array: {exc}"
+            ) from exc
+    if a.dtype.kind not in _REAL_KINDS:
+        if a.dtype.kind == "O" and isinstance(x, int) and not isinstance(x, bool):
+            raise ValueError(
+                f"`{name}` must fit in a 64-bit number; got an int with "
+                f"{len(str(abs(x)))} digits."
+            )
+        raise TypeError(
+            f"`{name}` must be real-valued (integer or floating point); "
+            f"got dtype {a.dtype}."
+        )
+    return a
+
+
+def _as_float64(name: str, x: ArrayLike) -> NDArray[np.float64]:
+    """Real ``x`` as a float64 array; a float64 ndarray is returned as is."""
+    a = _as_real(name, x)
+    if a.dtype != _F64:
+        if a.dtype.itemsize > 8:  # long double: may overflow, reported as inf
+            with np.errstate(over="ignore"):
+                return a.astype(_F64)
+        a = a.astype(_F64)
+    return a
+
+
+def _in_interval(
+    a: np.ndarray, lo: float, lo_closed: bool, hi: float, hi_closed: bool
+) -> bool:
+    """Whether every element of ``a`` lies in the interval (NaN never does)."""
+    if a.ndim == 0:
+        mn = mx = a.item()
+    elif a.size == 0:
+        return True
+    else:
+        # minimum and maximum propagate NaN, which then fails both tests
+        mn = _min(a, axis=None)
+        mx = _max(a, axis=None)
+    return bool(
+        (mn >= lo if lo_closed else mn > lo) and (mx <= hi if hi_closed else mx < hi)
+    )
+
+
+def _interval_mask(
+    a: np.ndarray, lo: float, lo_closed: bool, hi: float, hi_closed: bool
+) -> np.ndarray:
+    """Element-wise version of :func:`_in_interval` (the slow, error path)."""
+    good = np.greater_equal(a, lo) if lo_closed else np.greater(a, lo)
+    good &= np.less_equal(a, hi) if hi_closed else np.less(a, hi)
+    return good
+
+
+def _check_interval(
+    name: str,
+    a: np.ndarray,
+    requirement: str,
+    lo: float,
+    lo_closed: bool,
+    hi: float,
+    hi_closed: bool,
+) -> None:
+    """Raise ValueError naming the first element of ``a`` outside the interval."""
+    if _in_interval(a, lo, lo_closed, hi, hi_closed):
+        return
+    good = _interval_mask(a, lo, lo_closed, hi, hi_closed)
+    flat = int(np.argmin(good, axis=None))  # first False, in C order
+    raise ValueError(f"`{name}` must be {requirement}; {_location(name, a, flat)}.")
+
+
+# --------------------------------------------------------------------------
+# public checks
+# --------------------------------------------------------------------------
+
+
+def check_choice(name: str, value: object, allowed: Iterable[str]) -> str:
+    """Check that a string option is one of the allowed values.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages, e.g. ``"method"``.
+    value : object
+        The value passed by the user.  Matching is exact (case-sensitive).
+    allowed : iterable of str
+        The accepted values, in the order the error message lists them.
+
+    Returns
+    -------
+    str
+        ``value`` as a plain :class:`str`.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a string.
+    ValueError
+        If ``value`` is not one of ``allowed``.
+
+    Examples
+    --------
+    >>> check_choice("method", "exact", ("exact", "rk"))
+    'exact'
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a str; got {type(value).__name__}.")
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"`{name}` must be {_choices(allowed)}; got {str(value)!r}.")
+    return str(value)
+
+
+def objective_code(objective: object) -> int:
+    """Integer code of an objective name, as the kernels expect it.
+
+    Parameters
+    ----------
+    objective : {'jepa', 'mae'}
+        The training objective (case-sensitive).
+
+    Returns
+    -------
+    int
+        ``0`` for ``'jepa'`` and ``1`` for ``'mae'``.
+
+    Raises
+    ------
+    TypeError
+        If ``objective`` is not a string.
+    ValueError
+        If ``objective`` is any other string, e.g.
+        "`objective` must be 'jepa' or 'mae'; got 'xyz'."
+    """
+    return _OBJECTIVE_CODES[check_choice("objective", objective, _OBJECTIVES)]
+
+
+def positive_finite(name: str, x: ArrayLike) -> NDArray[np.float64]:
+    """Check that every value is real, finite and strictly positive.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages, e.g. ``"lam"``.
+    x : array_like
+        A Python or NumPy real scalar, a (nested) list, or an array of
+        integer or floating dtype.
+
+    Returns
+    -------
+    ndarray of float64
+        ``x`` as an array of at least 0 dimensions.  A float64 ndarray is
+        returned as is (no copy); other real dtypes are converted.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is boolean, complex, a string, an object array or otherwise
+        not real-valued.
+    ValueError
+        If a value is NaN, infinite, zero or negative; the message shows the
+        first such element, e.g. "`lam` must be positive and finite;
+        lam[1, 3] = -2.0."
+    """
+    a = _as_float64(name, x)
+    _check_interval(name, a, "positive and finite", 0.0, False, _INF, False)
+    return a
+
+
+def nonnegative_finite(name: str, x: ArrayLike) -> NDArray[np.float64]:
+    """Check that every value is real, finite and non-negative (zero allowed).
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages, e.g. ``"dt"``.
+    x : array_like
+        A real scalar, list or array (see :func:`positive_finite`).
+
+    Returns
+    -------
+    ndarray of float64
+        ``x`` as an array of at least 0 dimensions; no copy for float64.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real-valued.
+    ValueError
+        If a value is NaN, infinite or negative, e.g. "`dt` must be
+        non-negative and finite; dt[2] = -1.0."
+    """
+    a = _as_float64(name, x)
+    _check_interval(name, a, "non-negative and finite", 0.0, True, _INF, False)
+    return a
+
+
+def fraction(name: str, p: ArrayLike) -> NDArray[np.float64]:
+    """Check that every value lies strictly between 0 and 1.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages, e.g. ``"p"``.
+    p : array_like
+        A real scalar, list or array (see :func:`positive_finite`).
+
+    Returns
+    -------
+    ndarray of float64
+        ``p`` as an array of at least 0 dimensions; no copy for float64.
+
+    Raises
+    ------
+    TypeError
+        If ``p`` is not real-valued.
+    ValueError
+        If a value is NaN or outside the open interval (0, 1), e.g.
+        "`p` must be in the open interval (0, 1); p[0] = 1.0."
+    """
+    a = _as_float64(name, p)
+    _check_interval(name, a, "in the open interval (0, 1)", 0.0, False, 1.0, False)
+    return a
+
+
+def depth_array(depth: ArrayLike, name: str = "depth") -> NDArray[np.int64]:
+    """Check network depths: integers ``L`` with ``1 <= L <= MAX_DEPTH``.
+
+    Parameters
+    ----------
+    depth : array_like
+        An integer scalar or array.  Floating values are accepted when they
+        are integral (``3.0``) and converted.
+    name : str, optional
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    ndarray of int64
+        The depths, of at least 0 dimensions.  An int64 ndarray is returned as
+        is (no copy).
+
+    Raises
+    ------
+    TypeError
+        If ``depth`` is boolean, complex, a string or otherwise not real.
+    ValueError
+        If a value is not integral or lies outside ``[1, 64]``, e.g.
+        "`depth` must be an integer in [1, 64]; depth[2] = 2.5."
+    """
+    requirement = f"an integer in [1, {MAX_DEPTH}]"
+    if type(depth) is int:  # fast path; also reports huge ints faithfully
+        if 1 <= depth <= MAX_DEPTH:
+            return np.array(depth, dtype=_I64)
+        raise ValueError(f"`{name}` must be {requirement}; got {depth!r}.")
+    a = _as_real(name, depth)
+    if a.dtype.kind in "iu":
+        _check_interval(name, a, requirement, 1, True, MAX_DEPTH, True)
+        return a.astype(_I64, copy=False)
+    # floating: the range check also rejects NaN and inf, so the cast is safe
+    if _in_interval(a, 1.0, True, float(MAX_DEPTH), True):
+        d = a.astype(_I64)
+        if _all(np.equal(d, a), axis=None):
+            return d
+    good = _interval_mask(a, 1.0, True, float(MAX_DEPTH), True)
+    good &= np.equal(np.trunc(a), a)
+    flat = int(np.argmin(good, axis=None))
+    raise ValueError(f"`{name}` must be {requirement}; {_location(name, a, flat)}.")
+
+
+def time_grid(t: ArrayLike, name: str = "t") -> NDArray[np.float64]:
+    """Check a grid of output times: 1-D, finite, non-negative, non-decreasing.
+
+    Parameters
+    ----------
+    t : array_like
+        One-dimensional real times.  Empty grids are allowed; repeated times
+        are allowed.
+    name : str, optional
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        The grid; a 1-D float64 ndarray is returned as is (no copy).
+
+    Raises
+    ------
+    TypeError
+        If ``t`` is not real-valued.
+    ValueError
+        If ``t`` is not 1-D ("`t` must be a 1-D array; got shape (2, 3)."),
+        holds a NaN, infinite or negative time, or decreases somewhere: the
+        message names the first index ``i`` with ``t[i] < t[i-1]``, e.g.
+        "`t` must be non-decreasing; t[3] = 1.0 < t[2] = 2.0."
+    """
+    a = _as_float64(name, t)
+    if a.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D array; got shape {a.shape}.")
+    _check_interval(name, a, "non-negative and finite", 0.0, True, _INF, False)
+    if a.size > 1:
+        rising = np.greater_equal(a[1:], a[:-1])
+        if not _all(rising):
+            i = int(np.argmin(rising)) + 1
+            raise ValueError(
+                f"`{name}` must be non-decreasing; "
+                f"{name}[{i}] = {_fmt(a[i])} < {name}[{i - 1}] = {_fmt(a[i - 1])}."
+            )
+    return a
+
+
+def rtol_value(rtol: ArrayLike, name: str = "rtol") -> float:
+    """Check a relative tolerance: a real scalar in ``(0, RTOL_MAX]``.
+
+    Parameters
+    ----------
+    rtol : float
+        A Python or NumPy real scalar, or a 0-d array.
+    name : str, optional
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    float
+        The tolerance as a Python float.
+
+    Raises
+    ------
+    TypeError
+        If ``rtol`` is boolean, complex, a string or otherwise not real.
+    ValueError
+        If ``rtol`` is not a scalar, or is NaN or outside ``(0, 0.01]``, e.g.
+        "`rtol` must be in (0, 0.01]; got 0.5."
+    """
+    if type(rtol) is float:
+        value = rtol
+    else:
+        a = _as_real(name, rtol)
+        if a.ndim != 0:
+            raise ValueError(f"`{name}` must be a scalar; got an array of shape {a.shape}.")
+        value = float(a)
+    if not 0.0 < value <= RTOL_MAX:
+        raise ValueError(f"`{name}` must be in (0, {RTOL_MAX!r}]; got {value!r}.")
+    return value
+
+
+def _broadcast_view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Read-only view of ``a`` broadcast to ``shape``."""
+    if a.ndim == 0 and a.dtype.kind in "biuf":
+        # a 0-d array is one contiguous element: a stride-0 view of it is
+        # ten times cheaper to build than np.broadcast_to's
+        view = np.ndarray(shape, a.dtype, a, 0, (0,) * len(shape))
+        view.setflags(write=False)
+        return view
+    return np.broadcast_to(a, shape)
+
+
+def broadcast(**arrays: ArrayLike) -> tuple[tuple[np.ndarray, ...], tuple[int, ...]]:
+    """Broadcast named arrays against each other.
+
+    Parameters
+    ----------
+    **arrays : array_like
+        The arrays, by parameter name (used in the error message), in the
+        order they are to be returned.
+
+    Returns
+    -------
+    arrays : tuple of ndarray
+        The inputs in keyword order.  An array that already has the broadcast
+        shape is returned as is; the others are returned as read-only
+        broadcast views (no data is copied).
+    shape : tuple of int
+        The common broadcast shape.
+
+    Raises
+    ------
+    ValueError
+        If the shapes are incompatible; the message lists every parameter
+        with its shape, e.g. "`lam` (shape (3,)), `rho` (shape (4,)) do not
+        broadcast together."
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (lam, depth), shape = broadcast(lam=np.ones(3), depth=np.array(2))
+    >>> shape, depth
+    ((3,), array([2, 2, 2]))
+    """
+    # plain loops: generator expressions cost more than the checks themselves
+    arrs = [a if type(a) is np.ndarray else np.asarray(a) for a in arrays.values()]
+    if not arrs:
+        return (), ()
+    shape = arrs[0].shape
+    for a in arrs:
+        if a.shape != shape:
+            break
+    else:
+        return tuple(arrs), shape
+    try:
+        if len(arrs) <= _BROADCAST_MAXARGS:
+            shape = np.broadcast(*arrs).shape
+        else:
+            shape = np.broadcast_shapes(*[a.shape for a in arrs])
+    except ValueError:
+        listed = ", ".join(
+            f"`{name}` (shape {a.shape})" for name, a in zip(arrays, arrs)
+        )
+        raise ValueError(f"{listed} do not broadcast together.") from None
+    out = []
+    for a in arrs:
+        out.append(a if a.shape == shape else _broadcast_view(a, shape))
+    return tuple(out), shape
+
+
+def output_array(
+    out: np.ndarray | None, shape: tuple[int, ...] | int, name: str = "out"
+) -> NDArray[np.float64]:
+    """Check a user-supplied output array, or allocate one.
+
+    Parameters
+    ----------
+    out : ndarray or None
+        The output array passed by the user, or None.
+    shape : tuple of int
+        The shape the result must have.
+    name : str, optional
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    ndarray of float64
+        ``out`` itself, or, if ``out`` is None, a new *uninitialized* float64
+        array of the given shape (the kernels write every element).
+
+    Raises
+    ------
+    TypeError
+        If ``out`` is not an ndarray, or its dtype is not native float64.
+    ValueError
+        If ``out`` has the wrong shape ("`out` must have shape (3, 4); got
+        shape (4, 3).") or is read-only.
+    """
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if out is None:
+        return np.empty(shape, dtype=_F64)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(
+            f"`{name}` must be a numpy.ndarray or None; got {type(out).__name__}."
+        )
+    if out.dtype != _F64:
+        raise TypeError(f"`{name}` must have dtype float64; got dtype {out.dtype}.")
+    if out.shape != shape:
+        raise ValueError(f"`{name}` must have shape {shape}; got shape {out.shape}.")
+    if not out.flags.writeable:
+        raise ValueError(f"`{name}` must be writeable; got a read-only array.")
+    return out
