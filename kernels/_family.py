@@ -35,6 +35,8 @@ GROWTH = 1      # psi < 1: the weight rises to the fixed point
 DECAY = -1      # psi > 1: the weight decays to the fixed point
 AT_FIXED = 0    # psi == 1 exactly: the weight never moves
 
+_LOG2 = math.log(2.0)
+
 
 @njit(cache=True)
 def family_b(objective, depth):
@@ -61,7 +63,11 @@ def log_rate(objective, depth, lam, rho):
     """
     b = family_b(objective, depth)
     q = family_q(objective, depth)
-    return math.log(b) + math.log(lam) + (q - 1.0) * math.log(rho)
+    log_rho_pow = (q - 1.0) * math.log(rho)
+    if abs(log_rho_pow) < 600.0:
+        # a few ulps; the sum of logarithms below carries (q-1)|log rho| ulps
+        return math.log(b * lam * rho ** (q - 1.0))
+    return math.log(b) + math.log(lam) + log_rho_pow
 
 
 @njit(cache=True)
@@ -95,7 +101,15 @@ def sigma_of_log_psi(lp):
     """
     if lp == 0.0:
         return math.inf
-    return lp - math.log(abs(math.expm1(lp)))
+    if lp < 0.0:
+        # growth: sigma = lp - log(1 - psi); an absolute error of a few ulps is harmless
+        # here (F has no singularity at finite sigma on this branch)
+        return lp - math.log(-math.expm1(lp))
+    # decay: sigma = -log(1 - 1/psi) -> 0 as psi -> inf, where F ~ sigma^q/q needs
+    # sigma to full *relative* accuracy: never subtract lp - log(psi - 1)
+    if lp > _LOG2:
+        return -math.log1p(-math.exp(-lp))
+    return -math.log(-math.expm1(-lp))
 
 
 @njit(cache=True)
@@ -110,6 +124,8 @@ def log_psi_of_sigma(sigma, branch):
         # e^-sigma large: log(1 + e^-s) = -s + log1p(e^s)
         return sigma - math.log1p(math.exp(sigma))
     if branch == DECAY:
+        if sigma > _LOG2:
+            return -math.log1p(-math.exp(-sigma))
         return -math.log(-math.expm1(-sigma))
     return 0.0
 
