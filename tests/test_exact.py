@@ -1,0 +1,380 @@
+"""The exact method against an independent mpmath reference and the paper's claims.
+
+Error is measured in units of what float64 allows: a result computed from
+float inputs can be no more accurate than ``cond * 2**-53``, where ``cond`` is
+the relative condition number of the problem with respect to those inputs
+(``tests/reference.py`` computes it analytically).  Where the problem is well
+conditioned the bound is the issue's 1e-12; where it is not (the end of a
+1e10-long plateau, a target a hair from the fixed point) the test still
+demands backward stability: a few ulps of the inputs.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from mpmath import mpf
+
+import fastdyn as fd
+import reference as ref
+
+U = 2.0**-53
+TOL = 1e-12
+# a few ulps of backward error, times the condition number
+C_BACKWARD = 64.0
+
+objectives = st.sampled_from(["jepa", "mae"])
+depths = st.integers(1, 64)
+
+
+def log_uniform(lo, hi):
+    return st.floats(math.log10(lo), math.log10(hi)).map(lambda x: 10.0**x)
+
+
+lams = log_uniform(1e-6, 1e6)
+rhos = log_uniform(1e-3, 1e3)
+epss = log_uniform(1e-30, 1e3)
+
+
+def rel_err(got, want):
+    want = mpf(want)
+    if want == 0:
+        return abs(got)
+    return float(abs((mpf(got) - want) / want))
+
+
+def fixed(objective, depth, rho):
+    return float(fd.fixed_point(rho, depth=depth, objective=objective))
+
+
+def representable(x):
+    return mpf("1e-300") < x < mpf("1e300")
+
+
+def assert_backward_stable(got, want, cond, extra=0.0):
+    """|err| <= 1e-12 + C * cond * u where float64 can resolve the answer at all.
+
+    Where ``C * cond * u`` exceeds 0.1 the float inputs do not determine a single
+    digit of the answer (e.g. the last ulp of t decides whether the plateau has
+    ended); there only plausibility is checked by the caller.
+    """
+    bound = TOL + C_BACKWARD * (float(cond) + extra) * U
+    if bound < 0.1:
+        assert rel_err(got, want) <= bound
+
+
+# ---------------------------------------------------------------------------
+# times
+# ---------------------------------------------------------------------------
+@given(objectives, depths, lams, rhos, epss, st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
+def test_time_to_reach_matches_mpmath(objective, depth, lam, rho, eps, frac):
+    """Times between eps and a point between eps and the fixed point (either side)."""
+    w_star = fixed(objective, depth, rho)
+    assume(abs(math.log(eps / w_star)) > 1e-12)
+    w = math.exp(math.log(eps) + frac * (math.log(w_star) - math.log(eps)))
+    assume(w != eps and w != w_star)
+    want = ref.time_to_reach_mp(objective, depth, lam, rho, eps, w)
+    got = fd.time_to_reach(w, lam, rho, depth=depth, eps=eps, objective=objective)
+    if want > mpf("1.7e308"):
+        assert got == math.inf
+        return
+    assume(representable(want))
+    cond = ref.cond_time_mp(objective, depth, lam, rho, eps, w, time=want)
+    assert_backward_stable(got, want, cond)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+@pytest.mark.parametrize(
+    "depth, lam, rho, eps",
+    [
+        (64, 1.0, 1e3, 1e-30),   # MATH.md's overflow example: psi^-127 ~ 1e440
+        (64, 1e6, 1e3, 1e-30),
+        (64, 1e-6, 1e-3, 1e-30),  # K = rho^127 underflows; eps above the fixed point
+        (64, 1.0, 1e-3, 1e3),
+        (1, 1e-6, 1e-3, 1e-30),
+        (1, 1e6, 1e3, 1e3),
+        (5, 1.0, 1.0, 1e-30),
+        (2, 3.0, 0.5, 1e-12),
+        (13, 0.1, 2.0, 1e-6),
+    ],
+)
+@pytest.mark.parametrize("frac", [1e-9, 0.3, 0.999, 1 - 1e-12])
+def test_time_to_reach_extremes(objective, depth, lam, rho, eps, frac):
+    """The corners of the supported domain: finite wherever the true time is representable."""
+    w_star = fixed(objective, depth, rho)
+    w = math.exp(math.log(eps) + frac * (math.log(w_star) - math.log(eps)))
+    want = ref.time_to_reach_mp(objective, depth, lam, rho, eps, w)
+    got = fd.time_to_reach(w, lam, rho, depth=depth, eps=eps, objective=objective)
+    if want > mpf("1.7e308"):
+        assert got == math.inf
+        return
+    assert math.isfinite(got)
+    cond = ref.cond_time_mp(objective, depth, lam, rho, eps, w, time=want)
+    assert_backward_stable(got, want, cond)
+
+
+@given(objectives, depths, lams, rhos, log_uniform(1e-30, 1e-2), st.floats(0.05, 0.95))
+def test_critical_time_matches_mpmath(objective, depth, lam, rho, eps_rel, p):
+    w_star = fixed(objective, depth, rho)
+    eps = eps_rel * w_star
+    assume(eps > 0.0)
+    want = ref.critical_time_mp(objective, depth, lam, rho, eps, p)
+    got = fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, p=p)
+    if want > mpf("1.7e308"):
+        assert got == math.inf
+        return
+    assume(representable(want))
+    w_target = p * w_star
+    cond = ref.cond_time_mp(objective, depth, lam, rho, eps, w_target, time=want)
+    # p * w* is itself rounded once
+    assert_backward_stable(got, want, cond, extra=1.0)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5, 8])
+@pytest.mark.parametrize("frac", [0.1, 0.5, 0.9])
+def test_mae_elementary_form_matches_lerch(depth, frac):
+    """Theorem B.10 (Lerch transcendent) as an independent check of the roots-of-unity form."""
+    lam, rho, eps = 0.7, 1.9, 1e-4
+    w_star = fixed("mae", depth, rho)
+    w = math.exp(math.log(eps) + frac * (math.log(w_star) - math.log(eps)))
+    want = ref.mae_time_lerch_mp(depth, lam, rho, eps, w)
+    got = fd.time_to_reach(w, lam, rho, depth=depth, eps=eps, objective="mae")
+    assert rel_err(got, want) <= TOL
+
+
+def test_time_to_reach_special_values():
+    kw = dict(depth=3, objective="jepa")
+    w_star = fixed("jepa", 3, 0.8)
+    got = fd.time_to_reach([0.01, 0.005, w_star, 2 * w_star, 0.02], 1.0, 0.8, eps=0.01, **kw)
+    assert got[0] == 0.0                  # already there
+    assert got[1] == math.inf             # behind the start
+    assert got[2] == math.inf             # the fixed point is reached only at t = inf
+    assert got[3] == math.inf             # beyond the fixed point
+    assert 0.0 < got[4] < math.inf
+
+
+def test_critical_time_zero_when_already_learned():
+    w_star = fixed("mae", 4, 2.0)
+    got = fd.critical_time(1.0, 2.0, depth=4, eps=[0.6 * w_star, 3 * w_star], objective="mae", p=0.5)
+    np.testing.assert_array_equal(got, [0.0, 0.0])
+
+
+# ---------------------------------------------------------------------------
+# trajectories
+# ---------------------------------------------------------------------------
+@given(objectives, depths, lams, rhos, epss, st.floats(-3.0, 1.0))
+def test_trajectory_matches_mpmath(objective, depth, lam, rho, eps, log_t_rel):
+    """w(t) at times around the time scale of the feature, both branches."""
+    w_star = fixed(objective, depth, rho)
+    assume(abs(math.log(eps / w_star)) > 1e-9)
+    # the natural time scale: half way (in log w) to the fixed point
+    w_half = math.exp(0.5 * (math.log(eps) + math.log(w_star)))
+    scale = ref.time_to_reach_mp(objective, depth, lam, rho, eps, w_half)
+    assume(representable(scale * 1e4) and representable(scale * 1e-4))
+    t = float(scale) * 10.0**log_t_rel
+    want = ref.trajectory_mp(objective, depth, lam, rho, eps, t)
+    got = fd.trajectory([t], lam, rho, depth=depth, eps=eps, objective=objective)[0]
+    cond = ref.cond_w_mp(objective, depth, lam, rho, eps, t, w_t=want)
+    lo, hi = sorted((eps, w_star))
+    assert lo * (1 - 4 * U) <= got <= hi * (1 + 4 * U)
+    assert_backward_stable(got, want, cond)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+@pytest.mark.parametrize(
+    "depth, lam, rho, eps",
+    [(64, 1.0, 1e3, 1e-30), (64, 1e-6, 1e-3, 1e-30), (64, 1e6, 1e-3, 1e3), (1, 1e-6, 1e3, 1e-30),
+     (5, 1.0, 0.5, 1e-6), (2, 1e6, 1e3, 1e-30)],
+)
+def test_trajectory_extremes_finite_and_accurate(objective, depth, lam, rho, eps):
+    t = np.concatenate([[0.0], np.logspace(-300, 300, 61)])
+    w = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective=objective)
+    assert np.all(np.isfinite(w)) and np.all(w > 0)
+    assert w[0] == eps
+    for j in (10, 25, 31, 40, 55):
+        want = ref.trajectory_mp(objective, depth, lam, rho, eps, float(t[j]))
+        cond = ref.cond_w_mp(objective, depth, lam, rho, eps, float(t[j]), w_t=want)
+        assert_backward_stable(w[j], want, cond)
+
+
+@given(objectives, depths, lams, rhos, epss)
+def test_fixed_point_approached_monotonically_and_reached(objective, depth, lam, rho, eps):
+    w_star = fixed(objective, depth, rho)
+    t = np.concatenate([[0.0], np.logspace(-300, 300, 601)])
+    w = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective=objective)
+    d = np.diff(w)
+    if eps < w_star:
+        assert np.all(d >= 0.0) and np.all(w <= w_star * (1 + 4 * U))
+    elif eps > w_star:
+        assert np.all(d <= 0.0) and np.all(w >= w_star * (1 - 4 * U))
+    # reached (to rounding) whenever the approach happens within 1e300
+    near = w_star * (1 - 1e-14) if eps < w_star else w_star * (1 + 1e-14)
+    if eps != w_star and fd.time_to_reach(near, lam, rho, depth=depth, eps=eps, objective=objective) < 1e299:
+        assert abs(w[-1] / w_star - 1) <= 1e-14
+
+
+@given(objectives, depths, lams, rhos, log_uniform(1e-20, 1e-1), st.floats(0.05, 0.95))
+def test_closed_form_satisfies_the_ode(objective, depth, lam, rho, eps_rel, frac):
+    """Central difference of w(t) against eq. 7/8 at a point of the transition."""
+    w_star = fixed(objective, depth, rho)
+    eps = eps_rel * w_star
+    t = float(fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, p=frac))
+    assume(0.0 < t < 1e290)
+    w_t = fd.trajectory([t], lam, rho, depth=depth, eps=eps, objective=objective)[0]
+    f = fd.rhs(w_t, lam, rho, depth=depth, objective=objective)
+    cond_t = t * f / w_t  # relative change of w per relative change of t
+    # float64 resolves the feature's own time scale w/f at time t only if cond_t * u is small
+    assume(cond_t * U < 1e-9)
+    h = 1e-4 * w_t / f  # a small step on the feature's own time scale
+    w_pm = fd.trajectory([t - h, t + h], lam, rho, depth=depth, eps=eps, objective=objective)
+    fd_rate = (w_pm[1] - w_pm[0]) / (2 * h)
+    # truncation O(1e-8), rounding of w(t +- h) amplified by w / (2 h f) = 5e3
+    assert abs(fd_rate / f - 1) <= 1e-7 + 1e5 * cond_t * U
+
+
+@given(objectives, depths, lams, rhos, epss, st.floats(-6.0, 2.0))
+def test_time_to_reach_inverts_trajectory(objective, depth, lam, rho, eps, log_t_rel):
+    w_star = fixed(objective, depth, rho)
+    assume(abs(math.log(eps / w_star)) > 1e-9)
+    w_half = math.exp(0.5 * (math.log(eps) + math.log(w_star)))
+    scale = fd.time_to_reach(w_half, lam, rho, depth=depth, eps=eps, objective=objective)
+    assume(1e-280 < scale < 1e280)
+    t = scale * 10.0**log_t_rel
+    w = fd.trajectory([t], lam, rho, depth=depth, eps=eps, objective=objective)[0]
+    assume(w != w_star and w != eps)
+    back = fd.time_to_reach(w, lam, rho, depth=depth, eps=eps, objective=objective)
+    # conditioning of t(w) with respect to the rounded w (and eps)
+    f = fd.rhs([w, eps], lam, rho, depth=depth, objective=objective)
+    cond = abs(w / (t * f[0])) + abs(eps / (t * f[1])) + 1.0
+    assert abs(back / t - 1) <= TOL + C_BACKWARD * cond * U
+
+
+@given(objectives, depths, lams, rhos, epss, st.floats(-4.0, 1.0), st.floats(0.0, 1.0))
+def test_advance_is_a_flow(objective, depth, lam, rho, eps, log_total, split):
+    w_star = fixed(objective, depth, rho)
+    assume(abs(math.log(eps / w_star)) > 1e-9)
+    w_half = math.exp(0.5 * (math.log(eps) + math.log(w_star)))
+    scale = fd.time_to_reach(w_half, lam, rho, depth=depth, eps=eps, objective=objective)
+    assume(1e-280 < scale < 1e280)
+    total = scale * 10.0**log_total
+    a, b = split * total, (1 - split) * total
+    kw = dict(depth=depth, objective=objective)
+    two = fd.advance(fd.advance(eps, a, lam, rho, **kw), b, lam, rho, **kw)
+    one = fd.advance(eps, a + b, lam, rho, **kw)
+    assume(one != w_star)
+    f = fd.rhs(one, lam, rho, **kw)
+    cond = total * abs(f) / one + abs(f / fd.rhs(eps, lam, rho, **kw)) * eps / one
+    assert abs(two / one - 1) <= TOL + C_BACKWARD * (1 + cond) * U
+
+
+# ---------------------------------------------------------------------------
+# the paper's claims
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("lam, rho, eps", [(1.0, 0.5, 1e-3), (2.0, 1.5, 1e-2), (0.5, 0.9, 1e-6)])
+def test_mae_at_large_depth_approaches_jepa_depth_one(lam, rho, eps):
+    """Eq. 10: the MAE dynamics at L -> infinity are those of JEPA at L = 1.
+
+    The right-hand sides differ by the factor ``w^(-1/L) = 1 - log(w)/L + ...``,
+    so critical times (and fixed points) converge like 1/L, and whole
+    trajectories converge uniformly.
+    """
+    kw = dict(eps=eps, p=0.5)
+    jepa1 = fd.critical_time(lam, rho, depth=1, objective="jepa", **kw)
+    depths = np.array([8, 16, 32, 64])
+    mae = fd.critical_time(lam, rho, depth=depths, objective="mae", **kw)
+    dev = np.abs(mae / jepa1 - 1)
+    assert np.all(np.diff(dev) < 0)
+    # first order in 1/L: halving 1/L halves the deviation, up to O(1/L^2)
+    ratios = dev[:-1] / dev[1:]
+    assert np.all(np.diff(ratios) > 0) and 1.85 < ratios[-1] < 2.05
+    t = np.logspace(-2, 4, 60) / lam
+    w1 = fd.trajectory(t, lam, rho, depth=1, eps=eps, objective="jepa")
+    sup = [np.max(np.abs(fd.trajectory(t, lam, rho, depth=L, eps=eps, objective="mae") - w1))
+           for L in (16, 64)]
+    assert sup[0] > sup[1]
+
+
+def _exact_and_asymptotic(objective, depth, lam, rho, eps, p=0.5):
+    kw = dict(depth=depth, eps=eps, objective=objective)
+    return (fd.critical_time(lam, rho, p=p, **kw),
+            fd.critical_time(lam, rho, method="asymptotic", **kw))
+
+
+@pytest.mark.parametrize("depth, eps_pair", [(2, (1e-5, 1e-7)), (3, (1e-5, 1e-7)), (5, (1e-6, 1e-8))])
+def test_jepa_asymptotic_critical_time_remainder_is_the_stated_log(depth, eps_pair):
+    """Eq. 12 leaves a Theta(log eps) remainder; eq. 82 gives its coefficient:
+    ``t*_exact - t*_eq12 = -log(eps) / (lam rho^(2L-1)) + O(1)``."""
+    lam, rho = 1.3, 0.8
+    rem = [np.subtract(*_exact_and_asymptotic("jepa", depth, lam, rho, e)) for e in eps_pair]
+    slope = (rem[1] - rem[0]) / (math.log(eps_pair[1]) - math.log(eps_pair[0]))
+    assert slope * (-lam * rho ** (2 * depth - 1)) == pytest.approx(1.0, rel=0.1)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5, 8])
+def test_mae_asymptotic_critical_time_converges_at_the_stated_rate(depth):
+    """Eq. 13 leaves a Theta(1) remainder: the relative error falls like eps^((L-1)/L).
+
+    (At p = 0.5 and L = 5 the O(1) term happens to nearly vanish; a generic p is used.)
+    """
+    e1, e2 = 1e-4, 1e-8
+    errs = [abs(np.divide(*_exact_and_asymptotic("mae", depth, 1.3, 0.8, e, p=0.9)[::-1]) - 1)
+            for e in (e1, e2)]
+    predicted = (e2 / e1) ** ((depth - 1) / depth)
+    assert errs[1] / errs[0] == pytest.approx(predicted, rel=0.15)
+
+
+def test_mae_depth_one_asymptotic_critical_time_converges_at_the_stated_rate():
+    """Eq. 121: t* ~ |log eps| / lam with a Theta(1) remainder: relative error ~ 1/|log eps|."""
+    errs = [abs(np.divide(*_exact_and_asymptotic("mae", 1, 1.3, 0.8, e, p=0.9)[::-1]) - 1)
+            for e in (1e-20, 1e-200)]
+    assert errs[1] * 200 == pytest.approx(errs[0] * 20, rel=0.05)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5])
+def test_corollary_3_6_jepa_ratio(depth):
+    """Eq. 14: t*(rho)/t*(rho') = 1 + (2L-1)/(2L-2) * (1/rho - 1/rho') * eps^(1/L) + Theta(eps^(2/L))."""
+    lam, rho, rho2 = 1.0, 0.6, 0.9
+    dev = []
+    epss = (1e-12, 1e-24)
+    for eps in epss:
+        t1, t2 = fd.critical_time(lam, [rho, rho2], depth=depth, eps=eps, objective="jepa")
+        lead = (2 * depth - 1) / (2 * depth - 2) * (1 / rho - 1 / rho2) * eps ** (1 / depth)
+        dev.append(abs((t1 / t2 - 1) / lead - 1))  # relative size of the Theta(eps^(2/L)) term
+    assert dev[1] < dev[0]
+    predicted = (epss[1] / epss[0]) ** (1 / depth)
+    assert 0.5 < (dev[1] / dev[0]) / predicted < 2.0
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5])
+def test_corollary_3_6_mae_ratio(depth):
+    """Eq. 14, MAE: t*(rho)/t*(rho') - 1 = Theta(eps^((L-1)/L)): no greedy ordering in rho."""
+    vals = []
+    epss = (1e-12, 1e-24)
+    for eps in epss:
+        t1, t2 = fd.critical_time(1.0, [0.6, 0.9], depth=depth, eps=eps, objective="mae")
+        vals.append(abs(t1 / t2 - 1) / eps ** ((depth - 1) / depth))
+    assert 0.5 < vals[1] / vals[0] < 2.0
+
+
+# ---------------------------------------------------------------------------
+# simple functions
+# ---------------------------------------------------------------------------
+@given(objectives, depths, lams, rhos, log_uniform(1e-30, 1e30))
+def test_rhs_matches_mpmath(objective, depth, lam, rho, w):
+    want = ref.rhs_mp(objective, depth, w, lam, rho)
+    assume(mpf("1e-300") < abs(want) < mpf("1e300"))
+    got = fd.rhs(w, lam, rho, depth=depth, objective=objective)
+    cond = ref.cond_rhs_mp(objective, depth, w, lam, rho)
+    assert rel_err(got, want) <= TOL + C_BACKWARD * float(cond) * U
+
+
+@given(objectives, depths, rhos)
+def test_fixed_point_matches_mpmath_and_zeroes_rhs(objective, depth, rho):
+    w_star = fixed(objective, depth, rho)
+    assert rel_err(w_star, ref.fixed_point_mp(objective, depth, rho)) <= 8 * U * (1 + abs(math.log(rho)) * depth)
+    # at w*, 1 - psi is the rounding error of psi = w*^b / rho: a few ulps times |log rho|
+    a = 3.0 - (1.0 / depth if objective == "jepa" else (depth + 1.0) / depth)
+    bound = 16 * U * (1 + abs(math.log(rho))) * math.exp(a * math.log(w_star))
+    assert abs(fd.rhs(w_star, 1.0, rho, depth=depth, objective=objective)) <= bound
