@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as v
-from .kernels import _exact, _family
+from .kernels import _exact, _family, _inverse
 
 __all__ = [
     "SolverError",
@@ -161,7 +161,8 @@ def trajectory(
         if method == "exact":
             kernel = (_exact.trajectory_kernel if n * tt.shape[0] >= _PARALLEL_MIN_WORK
                       else _exact.trajectory_kernel_serial)
-            kernel(tt, obj, depth_f, lam_f, rho_f, eps_f, w2, status)
+            tab_s, tab_d = _inverse.tables_for(obj, depth_f)
+            kernel(tt, obj, depth_f, lam_f, rho_f, eps_f, w2, status, tab_s, tab_d)
         else:
             from .kernels import _ode  # loaded only when the integrator is used
 
@@ -339,7 +340,8 @@ def advance(
     work = res.reshape(n) if res.flags.c_contiguous else np.empty(n)
     status = np.zeros(n, dtype=np.int8)
     kernel = (_exact.advance_kernel if n >= _PARALLEL_MIN_WORK else _exact.advance_kernel_serial)
-    kernel(obj, depth_f, lam_f, rho_f, w_f, dt_f, work, status)
+    tab_s, tab_d = _inverse.tables_for(obj, depth_f)
+    kernel(obj, depth_f, lam_f, rho_f, w_f, dt_f, work, status, tab_s, tab_d)
     if not res.flags.c_contiguous:
         res[...] = work.reshape(shape)
     _raise_on_failure(status.reshape(shape), "advance")

@@ -477,7 +477,7 @@ def solve_sigma(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log):
     """
     q = family_q(objective, depth)
     if branch == GROWTH:
-        if t_sign < 0.0 and t_log > _LOG2 and q > 1.0:
+        if t_sign < 0.0 and q > 1.0:
             mode = _MODE_LOGNEG
             # leading order: -F ~ psi^(1-q)/(q-1)
             lp = -(math.log(q - 1.0) + t_log) / (q - 1.0)
@@ -523,18 +523,19 @@ def solve_sigma(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log):
         newton = False
         xn = math.nan
         if dr == dr and dr > 0.0 and r != math.inf:
-            xn = x - r / dr
+            step = r / dr
+            if abs(step) <= 1e-9 * max(1.0, abs(x)):
+                # quadratic convergence: this last step (possibly below one ulp)
+                # leaves an error ~ step^2
+                return x - step, SUCCESS
+            xn = x - step
             newton = xn > lo and xn < hi
         if not newton:
             if hi < math.inf:
                 xn = 0.5 * (lo + hi)
             else:  # open above
                 xn = x + max(1.0, 2.0 * abs(x))
-        step = xn - x
         x = xn
-        if newton and abs(step) <= 1e-9 * max(1.0, abs(x)):
-            # quadratic convergence: this last step left an error ~ step^2
-            return x, SUCCESS
         if hi - lo <= 4e-16 * max(1.0, abs(x)):
             return x, SUCCESS
     return x, NO_CONVERGENCE

@@ -15,9 +15,11 @@ iteration; a weight at a given time inverts ``F`` by safeguarded Newton.
 
 import math
 
+import numpy as np
 from numba import njit, prange
 
 from ._closed import f_signed_log, growth_tau0, log_delta_f, solve_sigma
+from ._inverse import solve_sigma_tabulated
 from ._family import (
     AT_FIXED,
     DECAY,
@@ -34,6 +36,9 @@ from ._family import (
     sigma_of_log_psi,
     w_of_log_psi,
 )
+
+# stands for "no inverse table": the bracketed solver alone (scalar API)
+_NO_TABLE = np.empty((2, 0, 0))
 
 
 @njit(cache=True)
@@ -118,7 +123,8 @@ def _target(sign0, log0, log_kt):
 
 
 @njit(cache=True)
-def _weight_after(objective, depth, rho, branch, sign0, log0, tau0, log_k, t, lo, lo_sign, lo_log):
+def _weight_after(objective, depth, rho, branch, sign0, log0, tau0, log_k, t, lo, lo_sign, lo_log,
+                  tab_sigma, tab_dsigma):
     """Weight at time ``t`` after a state with ``F = sign0 e^log0 = K tau0``.
 
     ``lo`` is a state at or before time ``t`` with ``F(lo) = lo_sign e^lo_log``.
@@ -138,7 +144,11 @@ def _weight_after(objective, depth, rho, branch, sign0, log0, tau0, log_k, t, lo
         sgn, lg = _target(sign0, log0, math.log(t) + log_k)
     if sgn == 0.0:
         sgn = 1.0  # F_T == 0 exactly: the linear residual handles it
-    sigma, status = solve_sigma(sgn, lg, branch, objective, depth, lo, lo_sign, lo_log)
+    if tab_sigma.shape[1] > 0:
+        sigma, status = solve_sigma_tabulated(sgn, lg, branch, objective, depth, lo, lo_sign,
+                                              lo_log, tab_sigma, tab_dsigma)
+    else:
+        sigma, status = solve_sigma(sgn, lg, branch, objective, depth, lo, lo_sign, lo_log)
     lp = log_psi_of_sigma(sigma, branch)
     return w_of_log_psi(objective, depth, lp, rho), sigma, status, sgn, lg
 
@@ -151,6 +161,11 @@ def advance_weight(objective, depth, lam, rho, w, dt):
     find failed (``NO_CONVERGENCE``), which the tests show does not happen on
     the supported domain.
     """
+    return _advance(objective, depth, lam, rho, w, dt, _NO_TABLE, _NO_TABLE)
+
+
+@njit(cache=True)
+def _advance(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma):
     if dt == 0.0:
         return w, SUCCESS
     lp0 = log_psi_of_w(objective, depth, w, rho)
@@ -162,7 +177,7 @@ def advance_weight(objective, depth, lam, rho, w, dt):
     log_k = log_rate(objective, depth, lam, rho)
     tau0 = growth_tau0(objective, depth, lam, rho, w, s0, log_k) if branch == GROWTH else 0.0
     w1, _, status, _, _ = _weight_after(objective, depth, rho, branch, sign0, log0, tau0, log_k,
-                                        dt, s0, sign0, log0)
+                                        dt, s0, sign0, log0, tab_sigma, tab_dsigma)
     w_star = fixed_point(objective, depth, rho)
     if branch == GROWTH:
         w1 = min(max(w1, w), w_star)
@@ -172,7 +187,7 @@ def advance_weight(objective, depth, lam, rho, w, dt):
 
 
 @njit(cache=True)
-def trajectory_row(t, objective, depth, lam, rho, eps, out):
+def trajectory_row(t, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigma):
     """Fill ``out[j] = w(t[j])`` for one feature (``t`` non-decreasing); returns status.
 
     Each solve is bracketed below by the previous state: ``sigma`` is
@@ -200,7 +215,8 @@ def trajectory_row(t, objective, depth, lam, rho, eps, out):
             out[j] = w_star
             continue
         w1, sigma, st, lo_sign, lo_log = _weight_after(objective, depth, rho, branch, sign0, log0,
-                                                       tau0, log_k, t[j], lo, lo_sign, lo_log)
+                                                       tau0, log_k, t[j], lo, lo_sign, lo_log,
+                                                       tab_sigma, tab_dsigma)
         # the exact solution is monotone and bracketed by its start and the fixed
         # point: keep the rounded values so (this only removes rounding error)
         if branch == GROWTH:
@@ -258,15 +274,17 @@ def critical_time_asymptotic(objective, depth, lam, rho, eps):
 # kernels: one feature per iteration (parallel), serial twins for small batches
 # ---------------------------------------------------------------------------
 @njit(parallel=True, cache=True)
-def trajectory_kernel(t, objective, depth, lam, rho, eps, out, status):
+def trajectory_kernel(t, objective, depth, lam, rho, eps, out, status, tab_sigma, tab_dsigma):
     for i in prange(lam.shape[0]):
-        status[i] = trajectory_row(t, objective, depth[i], lam[i], rho[i], eps[i], out[i])
+        status[i] = trajectory_row(t, objective, depth[i], lam[i], rho[i], eps[i], out[i],
+                                   tab_sigma, tab_dsigma)
 
 
 @njit(cache=True)
-def trajectory_kernel_serial(t, objective, depth, lam, rho, eps, out, status):
+def trajectory_kernel_serial(t, objective, depth, lam, rho, eps, out, status, tab_sigma, tab_dsigma):
     for i in range(lam.shape[0]):
-        status[i] = trajectory_row(t, objective, depth[i], lam[i], rho[i], eps[i], out[i])
+        status[i] = trajectory_row(t, objective, depth[i], lam[i], rho[i], eps[i], out[i],
+                                   tab_sigma, tab_dsigma)
 
 
 @njit(parallel=True, cache=True)
@@ -300,15 +318,17 @@ def critical_time_kernel_serial(objective, depth, lam, rho, eps, p, asymptotic, 
 
 
 @njit(parallel=True, cache=True)
-def advance_kernel(objective, depth, lam, rho, w, dt, out, status):
+def advance_kernel(objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma):
     for i in prange(lam.shape[0]):
-        out[i], status[i] = advance_weight(objective, depth[i], lam[i], rho[i], w[i], dt[i])
+        out[i], status[i] = _advance(objective, depth[i], lam[i], rho[i], w[i], dt[i],
+                                     tab_sigma, tab_dsigma)
 
 
 @njit(cache=True)
-def advance_kernel_serial(objective, depth, lam, rho, w, dt, out, status):
+def advance_kernel_serial(objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma):
     for i in range(lam.shape[0]):
-        out[i], status[i] = advance_weight(objective, depth[i], lam[i], rho[i], w[i], dt[i])
+        out[i], status[i] = _advance(objective, depth[i], lam[i], rho[i], w[i], dt[i],
+                                     tab_sigma, tab_dsigma)
 
 
 # elementwise kernels: serial (memory bound, no thread pool needed)
