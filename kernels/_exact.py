@@ -145,11 +145,11 @@ def _weight_after(objective, depth, rho, branch, sign0, log0, tau0, log_k, t, lo
     if sgn == 0.0:
         sgn = 1.0  # F_T == 0 exactly: the linear residual handles it
     if tab_sigma.shape[1] > 0:
-        sigma, status = solve_sigma_tabulated(sgn, lg, branch, objective, depth, lo, lo_sign,
-                                              lo_log, tab_sigma, tab_dsigma)
+        sigma, status, lp = solve_sigma_tabulated(sgn, lg, branch, objective, depth, lo, lo_sign,
+                                                  lo_log, tab_sigma, tab_dsigma)
     else:
         sigma, status = solve_sigma(sgn, lg, branch, objective, depth, lo, lo_sign, lo_log)
-    lp = log_psi_of_sigma(sigma, branch)
+        lp = log_psi_of_sigma(sigma, branch)
     return w_of_log_psi(objective, depth, lp, rho), sigma, status, sgn, lg
 
 

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._closed import decay_log_h, growth_parts, solve_sigma
+from ._closed import _CJ, decay_log_h, growth_parts, integer_m, solve_sigma
 from ._family import DECAY, GROWTH, SUCCESS, family_q, log_psi_of_sigma
 
 CHI_MIN = -40.0
@@ -41,8 +41,53 @@ _BUILT = np.zeros(2 * _MAX_DEPTH, dtype=bool)
 
 
 @njit(cache=True)
+def _chi_growth_integer(sigma, m):
+    """``chi``, ``chi'``, ``chi''`` and ``log psi`` on the growth branch for integer ``q = m + 1``.
+
+    ``F = sigma - Poly(y)``, ``y = e^-sigma``, ``F' = (1 + y)^m``,
+    ``F'' = -m F' (1 - psi)``: five transcendental calls in all.
+    """
+    if sigma >= 0.0:
+        y = math.exp(-sigma)
+        l1 = math.log1p(y)
+        lp = -l1
+        one_minus_psi = y / (1.0 + y)
+        d1 = math.exp(m * l1)
+        h = _CJ[m, m]
+        for j in range(m - 1, 0, -1):
+            h = h * y + _CJ[m, j]
+        log_poly = math.log(h) - sigma
+        log_d1 = m * l1
+    else:
+        e = math.exp(sigma)  # 1/y
+        l1 = math.log1p(e)
+        lp = sigma - l1
+        one_minus_psi = 1.0 / (1.0 + e)
+        log_d1 = m * (l1 - sigma)
+        h = _CJ[m, 1]
+        for j in range(2, m + 1):
+            h = h * e + _CJ[m, j]
+        log_poly = math.log(h) - m * sigma
+        d1 = math.exp(log_d1) if log_d1 < 700.0 else math.inf
+    if log_poly < 700.0:
+        f = sigma - math.exp(log_poly)
+        if f >= -1.0:
+            return f, d1, -d1 * m * one_minus_psi, lp
+        lnf = math.log(-f)
+    else:
+        lnf = log_poly + math.log1p(-sigma * math.exp(-log_poly))
+    # chi = -(1 + log(-F)): chi' = F'/(-F) = g1, chi'' = F''/(-F) + g1^2
+    g1 = math.exp(log_d1 - lnf)
+    return -(1.0 + lnf), g1, -g1 * m * one_minus_psi + g1 * g1, lp
+
+
+@njit(cache=True)
 def chi_derivs(sigma, branch, objective, depth, q):
-    """``chi(F(sigma))`` and its first two sigma-derivatives."""
+    """``chi(F(sigma))``, its first two sigma-derivatives, and ``log psi``."""
+    if branch == GROWTH:
+        m = integer_m(objective, depth)
+        if m > 0:
+            return _chi_growth_integer(sigma, m)
     lp = log_psi_of_sigma(sigma, branch)
     d1f = math.exp((1.0 - q) * lp)  # F' = psi^(1-q)
     if branch == GROWTH:
@@ -52,21 +97,21 @@ def chi_derivs(sigma, branch, objective, depth, q):
         if big < 700.0:
             f = s - math.exp(big)
             if f >= -1.0:
-                return f, d1f, d2f
+                return f, d1f, d2f, lp
             lnf = math.log(-f)
         else:
             lnf = big + math.log1p(-s * math.exp(-big))
         # chi = -(1 + log(-F)): chi' = F'/(-F), chi'' = F''/(-F) + (F'/F)^2
         g1 = math.exp((1.0 - q) * lp - lnf)
         g2 = d2f * math.exp(-lnf)
-        return -(1.0 + lnf), g1, g2 + g1 * g1
+        return -(1.0 + lnf), g1, g2 + g1 * g1, lp
     # decay: H'' = H' (q-1)(psi - 1)
     d2f = d1f * (q - 1.0) * math.expm1(lp)
     lh = decay_log_h(sigma, q)
     if lh >= 0.0:
-        return math.exp(lh) - 1.0, d1f, d2f
+        return math.exp(lh) - 1.0, d1f, d2f, lp
     g1 = math.exp((1.0 - q) * lp - lh)
-    return lh, g1, d2f * math.exp(-lh) - g1 * g1
+    return lh, g1, d2f * math.exp(-lh) - g1 * g1, lp
 
 
 @njit(cache=True)
@@ -112,7 +157,7 @@ def _build_row(objective, depth, sig_g, dsig_g, sig_d, dsig_d):
             else:
                 lo_s, lo_l = 1.0, decay_log_h(lo, q)
             sigma, _ = solve_sigma(ts, tl, branch, objective, depth, lo, lo_s, lo_l)
-            _, d1, _ = chi_derivs(sigma, branch, objective, depth, q)
+            _, d1, _, _ = chi_derivs(sigma, branch, objective, depth, q)
             if b == 0:
                 sig_g[k] = sigma
                 dsig_g[k] = 1.0 / d1
@@ -160,23 +205,28 @@ def table_seed(chi, branch, objective, depth, tab_sigma, tab_dsigma):
 @njit(cache=True)
 def solve_sigma_tabulated(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log,
                           tab_sigma, tab_dsigma):
-    """``solve_sigma`` seeded from the table: usually one Halley step."""
-    if branch == GROWTH and t_sign >= 0.0 and t_log > 700.0:
-        return math.inf, SUCCESS  # F_T beyond float64: the fixed point
-    if branch == DECAY and t_log > 700.0:
-        return math.inf, SUCCESS
+    """``solve_sigma`` seeded from the table: usually one Halley step.
+
+    Returns ``(sigma, status, log psi)``.
+    """
+    if (branch == GROWTH and t_sign >= 0.0 and t_log > 700.0) or (branch == DECAY and t_log > 700.0):
+        return math.inf, SUCCESS, 0.0  # F_T beyond float64: the fixed point
     q = family_q(objective, depth)
     if q == 1.0:  # MAE depth 1: F = sigma on both branches (eq. 116)
-        return t_sign * math.exp(t_log), SUCCESS
+        x = t_sign * math.exp(t_log)
+        return x, SUCCESS, log_psi_of_sigma(x, branch)
     chi_t = chi_of_target(t_sign, t_log, branch)
     x = table_seed(chi_t, branch, objective, depth, tab_sigma, tab_dsigma)
     if x > lo and (branch == GROWTH or x > 0.0) and x < math.inf:
-        r, d1, d2 = chi_derivs(x, branch, objective, depth, q)
+        r, d1, d2, lp = chi_derivs(x, branch, objective, depth, q)
         r -= chi_t
         den = 2.0 * d1 * d1 - r * d2
         if den > 0.0:
             step = -2.0 * r * d1 / den
             # the seed is good to ~1e-7; a Halley step from there is exact to rounding
             if abs(step) <= 1e-6 * max(1.0, abs(x)):
-                return x + step, SUCCESS
-    return solve_sigma(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log)
+                # d log psi / d sigma = |1 - psi| = e^(lp - sigma): first order is exact here
+                dlp = math.exp(lp - x) * step
+                return x + step, SUCCESS, lp + (dlp if branch == GROWTH else -dlp)
+    x, status = solve_sigma(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log)
+    return x, status, log_psi_of_sigma(x, branch)
