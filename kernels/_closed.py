@@ -379,7 +379,7 @@ def log_delta_f(s0, ds, branch, objective, depth):
 
 
 @njit(cache=True)
-def growth_tau0(objective, depth, lam, rho, w0, sigma0, log_k):
+def growth_tau0(objective, depth, lam, rho, w0, sigma0, lp0, log_k):
     """Time coordinate ``tau0 = F(sigma0) / K`` of a growing feature, formed from ``w0``.
 
     ``w(t)`` solves ``F(sigma) = K (t + tau0)``.  In the plateau ``t + tau0``
@@ -396,7 +396,6 @@ def growth_tau0(objective, depth, lam, rho, w0, sigma0, log_k):
     """
     inv_k = math.exp(-log_k)
     m = integer_m(objective, depth)
-    lp0 = log_psi_of_sigma(sigma0, GROWTH)
     if lp0 < -_LOG2 and m != 0:
         e = w0 ** (1.0 / depth)
         lin = sigma0 * inv_k if sigma0 != 0.0 else 0.0

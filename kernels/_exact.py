@@ -123,13 +123,38 @@ def _target(sign0, log0, log_kt):
 
 
 @njit(cache=True)
-def _weight_after(objective, depth, rho, branch, sign0, log0, tau0, log_k, t, lo, lo_sign, lo_log,
-                  tab_sigma, tab_dsigma):
-    """Weight at time ``t`` after a state with ``F = sign0 e^log0 = K tau0``.
+def _start(objective, depth, lam, rho, w0):
+    """Per-feature constants of a solve that starts at weight ``w0``.
 
-    ``lo`` is a state at or before time ``t`` with ``F(lo) = lo_sign e^lo_log``.
-    Returns ``(w, sigma, status, F_sign, F_log)``.  On the growth branch the
-    target ``F0 + K t`` is formed as ``K (tau0 + t)``: the cancellation of the
+    Returns ``(branch, sigma0, sign0, log0, tau0, log_k, log_rho, b)``:
+    on the growth branch the target is formed from ``tau0 = F(sigma0)/K``
+    (``growth_tau0``) and ``F(sigma0)`` itself is left unevaluated
+    (``log0 = nan``) until a fallback solve needs it; on the decay branch
+    ``F(sigma0) = sign0 e^log0`` forms the target.
+    """
+    b = family_b(objective, depth)
+    log_rho = math.log(rho)
+    lp0 = b * math.log(w0) - log_rho
+    branch = branch_of_log_psi(lp0)
+    s0 = sigma_of_log_psi(lp0)
+    log_k = log_rate(objective, depth, lam, rho)
+    sign0, log0, tau0 = 0.0, -math.inf, 0.0
+    if branch == GROWTH:
+        tau0 = growth_tau0(objective, depth, lam, rho, w0, s0, lp0, log_k)
+        log0 = math.nan
+    elif branch == DECAY:
+        sign0, log0 = f_signed_log(s0, branch, objective, depth)
+    return branch, s0, sign0, log0, tau0, log_k, log_rho, b
+
+
+@njit(cache=True)
+def _solve_at(objective, depth, branch, sign0, log0, tau0, log_k, t, lo, lo_sign, lo_log,
+              tab_sigma, tab_dsigma):
+    """State at time ``t`` after the start; returns ``(sigma, log psi, status, F_sign, F_log)``.
+
+    ``lo`` is a state at or before time ``t`` with ``F(lo) = lo_sign e^lo_log``
+    (``lo_log = nan``: not evaluated yet).  On the growth branch the target
+    ``F0 + K t`` is formed as ``K (tau0 + t)``: the cancellation of the
     plateau happens in time units (see ``growth_tau0``).
     """
     if branch == GROWTH:
@@ -148,9 +173,20 @@ def _weight_after(objective, depth, rho, branch, sign0, log0, tau0, log_k, t, lo
         sigma, status, lp = solve_sigma_tabulated(sgn, lg, branch, objective, depth, lo, lo_sign,
                                                   lo_log, tab_sigma, tab_dsigma)
     else:
+        if lo_log != lo_log:
+            lo_sign, lo_log = f_signed_log(lo, branch, objective, depth)
         sigma, status = solve_sigma(sgn, lg, branch, objective, depth, lo, lo_sign, lo_log)
         lp = log_psi_of_sigma(sigma, branch)
-    return w_of_log_psi(objective, depth, lp, rho), sigma, status, sgn, lg
+    return sigma, lp, status, sgn, lg
+
+
+@njit(cache=True)
+def _monotone(w1, w_prev, w_star, branch):
+    """The exact solution is monotone and bracketed by its start and the fixed point:
+    keep the rounded values so (this only removes rounding error)."""
+    if branch == GROWTH:
+        return min(max(w1, w_prev), w_star)
+    return max(min(w1, w_prev), w_star)
 
 
 @njit(cache=True)
@@ -168,22 +204,14 @@ def advance_weight(objective, depth, lam, rho, w, dt):
 def _advance(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma):
     if dt == 0.0:
         return w, SUCCESS
-    lp0 = log_psi_of_w(objective, depth, w, rho)
-    branch = branch_of_log_psi(lp0)
+    branch, s0, sign0, log0, tau0, log_k, log_rho, b = _start(objective, depth, lam, rho, w)
     if branch == AT_FIXED:
         return w, SUCCESS
-    s0 = sigma_of_log_psi(lp0)
-    sign0, log0 = f_signed_log(s0, branch, objective, depth)
-    log_k = log_rate(objective, depth, lam, rho)
-    tau0 = growth_tau0(objective, depth, lam, rho, w, s0, log_k) if branch == GROWTH else 0.0
-    w1, _, status, _, _ = _weight_after(objective, depth, rho, branch, sign0, log0, tau0, log_k,
-                                        dt, s0, sign0, log0, tab_sigma, tab_dsigma)
-    w_star = fixed_point(objective, depth, rho)
-    if branch == GROWTH:
-        w1 = min(max(w1, w), w_star)
-    else:
-        w1 = max(min(w1, w), w_star)
-    return w1, status
+    _, lp, status, _, _ = _solve_at(objective, depth, branch, sign0, log0, tau0, log_k, dt,
+                                    s0, sign0, log0, tab_sigma, tab_dsigma)
+    # the same formulas as w_of_log_psi and fixed_point, so that the clamp is exact
+    w1 = math.exp((log_rho + lp) / b)
+    return _monotone(w1, w, math.exp(log_rho / b), branch), status
 
 
 @njit(cache=True)
@@ -193,19 +221,14 @@ def trajectory_row(t, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigm
     Each solve is bracketed below by the previous state: ``sigma`` is
     non-decreasing in time on both branches.
     """
-    lp0 = log_psi_of_w(objective, depth, eps, rho)
-    branch = branch_of_log_psi(lp0)
+    branch, s0, sign0, log0, tau0, log_k, log_rho, b = _start(objective, depth, lam, rho, eps)
     status = SUCCESS
     if branch == AT_FIXED:
         for j in range(t.shape[0]):
             out[j] = eps
         return status
-    s0 = sigma_of_log_psi(lp0)
-    sign0, log0 = f_signed_log(s0, branch, objective, depth)
-    log_k = log_rate(objective, depth, lam, rho)
-    tau0 = growth_tau0(objective, depth, lam, rho, eps, s0, log_k) if branch == GROWTH else 0.0
+    w_star = math.exp(log_rho / b)  # = fixed_point(...)
     lo, lo_sign, lo_log = s0, sign0, log0
-    w_star = fixed_point(objective, depth, rho)
     prev = eps
     for j in range(t.shape[0]):
         if t[j] == 0.0:
@@ -214,17 +237,11 @@ def trajectory_row(t, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigm
         if lo == math.inf:  # already at the fixed point to float64 precision
             out[j] = w_star
             continue
-        w1, sigma, st, lo_sign, lo_log = _weight_after(objective, depth, rho, branch, sign0, log0,
-                                                       tau0, log_k, t[j], lo, lo_sign, lo_log,
-                                                       tab_sigma, tab_dsigma)
-        # the exact solution is monotone and bracketed by its start and the fixed
-        # point: keep the rounded values so (this only removes rounding error)
-        if branch == GROWTH:
-            w1 = min(max(w1, prev), w_star)
-        else:
-            w1 = max(min(w1, prev), w_star)
-        out[j] = w1
-        prev = w1
+        sigma, lp, st, lo_sign, lo_log = _solve_at(objective, depth, branch, sign0, log0, tau0,
+                                                   log_k, t[j], lo, lo_sign, lo_log,
+                                                   tab_sigma, tab_dsigma)
+        prev = _monotone(math.exp((log_rho + lp) / b), prev, w_star, branch)
+        out[j] = prev
         lo = sigma
         if st != SUCCESS:
             status = st

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._closed import _CJ, decay_log_h, growth_parts, integer_m, solve_sigma
+from ._closed import _CJ, decay_log_h, f_signed_log, growth_parts, integer_m, solve_sigma
 from ._family import DECAY, GROWTH, SUCCESS, family_q, log_psi_of_sigma
 
 CHI_MIN = -40.0
@@ -228,5 +228,7 @@ def solve_sigma_tabulated(t_sign, t_log, branch, objective, depth, lo, lo_sign, 
                 # d log psi / d sigma = |1 - psi| = e^(lp - sigma): first order is exact here
                 dlp = math.exp(lp - x) * step
                 return x + step, SUCCESS, lp + (dlp if branch == GROWTH else -dlp)
+    if lo_log != lo_log:  # F(lo) not evaluated by the caller's fast path
+        lo_sign, lo_log = f_signed_log(lo, branch, objective, depth)
     x, status = solve_sigma(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log)
     return x, status, log_psi_of_sigma(x, branch)
