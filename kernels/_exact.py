@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._closed import f_signed_log, growth_tau0, log_delta_f, solve_sigma
+from ._closed import f_signed_log, growth_parts, growth_tau0, log_delta_f, solve_sigma
 from ._inverse import solve_sigma_tabulated
 from ._family import (
     AT_FIXED,
@@ -147,7 +147,7 @@ def _start(objective, depth, lam, rho, w0):
     return branch, s0, sign0, log0, tau0, log_k, log_rho, b
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _solve_at(objective, depth, branch, sign0, log0, tau0, log_k, t, lo, lo_sign, lo_log,
               tab_sigma, tab_dsigma):
     """State at time ``t`` after the start; returns ``(sigma, log psi, status, F_sign, F_log)``.
@@ -180,7 +180,7 @@ def _solve_at(objective, depth, branch, sign0, log0, tau0, log_k, t, lo, lo_sign
     return sigma, lp, status, sgn, lg
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _monotone(w1, w_prev, w_star, branch):
     """The exact solution is monotone and bracketed by its start and the fixed point:
     keep the rounded values so (this only removes rounding error)."""
@@ -253,17 +253,26 @@ def critical_time_exact(objective, depth, lam, rho, eps, p):
     """Exact critical time (eq. 11): first ``t`` with ``w(t) >= p w(inf)``.
 
     Zero for a feature that starts at or above ``p w(inf)`` (every feature
-    that starts above its fixed point).  No iteration.
+    that starts above its fixed point).  No iteration.  When the start is
+    well below the target (``psi* > e psi0``, the usual case) the time is
+    ``F(sigma*)/K - tau0`` with the plateau coordinate of ``growth_tau0``:
+    the two terms cancel by at most a factor ``1/(1 - e^(1-q))``; otherwise
+    the difference ``F(sigma*) - F(sigma0)`` is integrated directly.
     """
     b = family_b(objective, depth)
-    lp0 = log_psi_of_w(objective, depth, eps, rho)
+    lp0 = b * math.log(eps) - math.log(rho)
     lp1 = b * math.log(p)  # psi* = p^b
     if lp0 >= lp1:
         return 0.0
     s0 = sigma_of_log_psi(lp0)
+    log_k = log_rate(objective, depth, lam, rho)
+    if lp1 - lp0 > 1.0:
+        tau0 = growth_tau0(objective, depth, lam, rho, eps, s0, lp0, log_k)
+        s_lin, log_big, _ = growth_parts(sigma_of_log_psi(lp1), objective, depth)
+        return (s_lin - math.exp(log_big)) * math.exp(-log_k) - tau0
     ds = delta_sigma(lp0, lp1 - lp0)
     ldf = log_delta_f(s0, ds, GROWTH, objective, depth)
-    return math.exp(ldf - log_rate(objective, depth, lam, rho))
+    return math.exp(ldf - log_k)
 
 
 @njit(cache=True)

@@ -40,7 +40,7 @@ _DSIGMA = np.full((2, 2 * _MAX_DEPTH, N_KNOTS), np.nan)
 _BUILT = np.zeros(2 * _MAX_DEPTH, dtype=bool)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _chi_growth_integer(sigma, m):
     """``chi``, ``chi'``, ``chi''`` and ``log psi`` on the growth branch for integer ``q = m + 1``.
 
@@ -81,7 +81,7 @@ def _chi_growth_integer(sigma, m):
     return -(1.0 + lnf), g1, -g1 * m * one_minus_psi + g1 * g1, lp
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def chi_derivs(sigma, branch, objective, depth, q):
     """``chi(F(sigma))``, its first two sigma-derivatives, and ``log psi``."""
     if branch == GROWTH:
@@ -114,7 +114,7 @@ def chi_derivs(sigma, branch, objective, depth, q):
     return lh, g1, d2f * math.exp(-lh) - g1 * g1, lp
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def chi_of_target(t_sign, t_log, branch):
     """The table variable of a target ``F_T = t_sign e^t_log``."""
     if branch == GROWTH:
@@ -179,13 +179,17 @@ def tables_for(objective: int, depths: np.ndarray):
     return _SIGMA, _DSIGMA
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def table_seed(chi, branch, objective, depth, tab_sigma, tab_dsigma):
     """Cubic Hermite interpolation of sigma(chi); linear extrapolation outside."""
     b = 0 if branch == GROWTH else 1
     row = objective * _MAX_DEPTH + depth - 1
     u = (chi - CHI_MIN) * KNOTS_PER_UNIT
     if u <= 0.0:
+        if branch != GROWTH:
+            # early decay, below the table: H ~ sigma^q / q, chi = log H
+            q = 2.0 * depth if objective == 0 else 2.0 * depth / (depth + 1.0)
+            return math.exp((chi + math.log(q)) / q)
         return tab_sigma[b, row, 0] + tab_dsigma[b, row, 0] * (chi - CHI_MIN)
     if u >= N_KNOTS - 1:
         last = N_KNOTS - 1
@@ -202,7 +206,7 @@ def table_seed(chi, branch, objective, depth, tab_sigma, tab_dsigma):
             + (-2 * th3 + 3 * th2) * s1 + (th3 - th2) * m1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def solve_sigma_tabulated(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log,
                           tab_sigma, tab_dsigma):
     """``solve_sigma`` seeded from the table: usually one Halley step.
@@ -217,17 +221,28 @@ def solve_sigma_tabulated(t_sign, t_log, branch, objective, depth, lo, lo_sign, 
         return x, SUCCESS, log_psi_of_sigma(x, branch)
     chi_t = chi_of_target(t_sign, t_log, branch)
     x = table_seed(chi_t, branch, objective, depth, tab_sigma, tab_dsigma)
-    if x > lo and (branch == GROWTH or x > 0.0) and x < math.inf:
+    # a seed below the known lower bound (consecutive states closer than the
+    # table's ~1e-8) starts from the bound instead
+    x = max(x, lo)
+    if (branch == GROWTH or x > 0.0) and x < math.inf:
         r, d1, d2, lp = chi_derivs(x, branch, objective, depth, q)
         r -= chi_t
         den = 2.0 * d1 * d1 - r * d2
         if den > 0.0:
             step = -2.0 * r * d1 / den
-            # the seed is good to ~1e-7; a Halley step from there is exact to rounding
-            if abs(step) <= 1e-6 * max(1.0, abs(x)):
-                # d log psi / d sigma = |1 - psi| = e^(lp - sigma): first order is exact here
-                dlp = math.exp(lp - x) * step
-                return x + step, SUCCESS, lp + (dlp if branch == GROWTH else -dlp)
+            # the seed is good to ~1e-7; a Halley step from there is exact to rounding.
+            # (relative to sigma on the decay branch, where F ~ sigma^q near sigma = 0)
+            scale = max(1.0, abs(x)) if branch == GROWTH else x
+            if abs(step) <= 1e-6 * scale:
+                # log psi at the new state to second order (the step is <= 1e-6, so the
+                # remainder ~ step^3 is below rounding): with g = |1 - psi| = e^(lp - sigma),
+                # growth: lp' = g, lp'' = -(1 - g) g;  decay: lp' = -g, lp'' = (1 + g) g
+                g = math.exp(lp - x)
+                if branch == GROWTH:
+                    lp += g * step * (1.0 - 0.5 * (1.0 - g) * step)
+                else:
+                    lp -= g * step * (1.0 - 0.5 * (1.0 + g) * step)
+                return x + step, SUCCESS, lp
     if lo_log != lo_log:  # F(lo) not evaluated by the caller's fast path
         lo_sign, lo_log = f_signed_log(lo, branch, objective, depth)
     x, status = solve_sigma(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log)
