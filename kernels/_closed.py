@@ -168,7 +168,7 @@ def _log_poly(sigma, m):
     return math.log(h) - m * sigma
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _log_one_minus_s(sigma, lp, n):
     """``log(1 - psi^(1/n))`` on the growth branch, accurate for any sigma.
 
@@ -184,7 +184,7 @@ def _log_one_minus_s(sigma, lp, n):
     return log_minus_lp - math.log(n) + math.log1p(-0.5 * ell)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mae_r(sigma, lp, n):
     """``R(s) = n int_0^s t/(1 - t^n) dt`` at ``s = psi^(1/n)``, ``lp = log psi``."""
     ls = lp / n
@@ -217,7 +217,7 @@ def _mae_r(sigma, lp, n):
     return r
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def growth_parts(sigma, objective, depth):
     """``F = S - exp(log_big)`` on the growth branch; returns ``(S, log_big, lp)``.
 

@@ -38,7 +38,7 @@ AT_FIXED = 0    # psi == 1 exactly: the weight never moves
 _LOG2 = math.log(2.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def family_b(objective, depth):
     """Exponent ``b = 3 - a``: ``1/L`` (JEPA) or ``(L + 1)/L`` (MAE)."""
     if objective == JEPA:
@@ -46,7 +46,7 @@ def family_b(objective, depth):
     return (depth + 1.0) / depth
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def family_q(objective, depth):
     """Exponent ``q = 2/b``: ``2L`` (JEPA) or ``2L/(L + 1)`` (MAE)."""
     if objective == JEPA:
@@ -112,7 +112,7 @@ def sigma_of_log_psi(lp):
     return -math.log(-math.expm1(-lp))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def log_psi_of_sigma(sigma, branch):
     """Inverse of :func:`sigma_of_log_psi` on the given branch.
 

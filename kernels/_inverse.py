@@ -81,7 +81,7 @@ def _chi_growth_integer(sigma, m):
     return -(1.0 + lnf), g1, -g1 * m * one_minus_psi + g1 * g1, lp
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def chi_derivs(sigma, branch, objective, depth, q):
     """``chi(F(sigma))``, its first two sigma-derivatives, and ``log psi``."""
     if branch == GROWTH:
