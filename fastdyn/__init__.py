@@ -11,6 +11,7 @@ Public API (plain arrays in, arrays out): :func:`trajectory`,
 Numba code live in :mod:`fastdyn.kernels`.
 """
 
+from . import _api
 from ._api import (
     SolverError,
     Status,
@@ -23,14 +24,4 @@ from ._api import (
 )
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "SolverError",
-    "Status",
-    "advance",
-    "critical_time",
-    "fixed_point",
-    "rhs",
-    "time_to_reach",
-    "trajectory",
-]
+__all__ = list(_api.__all__)

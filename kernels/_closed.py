@@ -238,39 +238,39 @@ def growth_parts(sigma, objective, depth):
 # decay branch: F = H(sigma) = B_x(q, 0)
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def _betacf_b0(a, x):
-    """Continued fraction of ``B_x(a, 0) = x^a / a * cf`` (modified Lentz)."""
+def _lentz(d, c, aa):
+    """One modified-Lentz update with coefficient ``aa``; returns ``(d, c, factor)``."""
     fpmin = 1e-300
-    qap = a + 1.0
-    qam = a - 1.0
-    c = 1.0
-    d = 1.0 - a * x / qap
+    d = 1.0 + aa * d
     if abs(d) < fpmin:
         d = fpmin
+    c = 1.0 + aa / c
+    if abs(c) < fpmin:
+        c = fpmin
+    d = 1.0 / d
+    return d, c, d * c
+
+
+@njit(cache=True)
+def _betacf_b0(a, x):
+    """Continued fraction of ``B_x(a, 0) = x^a / a * cf`` (modified Lentz).
+
+    The even and odd partial numerators of the incomplete-beta fraction with
+    ``b = 0`` are ``-m^2 x / ((a+2m-1)(a+2m))`` and ``-(a+m)^2 x / ((a+2m)(a+2m+1))``.
+    """
+    c = 1.0
+    d = 1.0 - a * x / (a + 1.0)
+    if abs(d) < 1e-300:
+        d = 1e-300
     d = 1.0 / d
     h = d
     for m in range(1, 500):
         m2 = 2 * m
-        aa = -m * m * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        if abs(d) < fpmin:
-            d = fpmin
-        c = 1.0 + aa / c
-        if abs(c) < fpmin:
-            c = fpmin
-        d = 1.0 / d
-        h *= d * c
-        aa = -(a + m) * (a + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        if abs(d) < fpmin:
-            d = fpmin
-        c = 1.0 + aa / c
-        if abs(c) < fpmin:
-            c = fpmin
-        d = 1.0 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-16:
+        d, c, f = _lentz(d, c, -m * m * x / ((a - 1.0 + m2) * (a + m2)))
+        h *= f
+        d, c, f = _lentz(d, c, -(a + m) * (a + m) * x / ((a + m2) * (a + 1.0 + m2)))
+        h *= f
+        if abs(f - 1.0) < 1e-16:
             break
     return h
 
