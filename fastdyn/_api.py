@@ -32,6 +32,7 @@ __all__ = [
 
 # Below this many feature-times a serial loop beats waking the thread pool.
 _PARALLEL_MIN_WORK = 4096
+_validate_max_depth = v.MAX_DEPTH
 _DEFAULT_MAX_STEPS = 100_000
 
 
@@ -282,9 +283,14 @@ def critical_time(
         _ode.ode_crossing_kernel(obj, depth_f, lam_f, rho_f, eps_f, p_f, rt,
                                  int(max_steps), out, status, nsteps)
     else:
+        # F(sigma*) depends on (objective, depth, p) only: with one p for all
+        # features it is computed once per depth
+        levels = np.full(_validate_max_depth + 1, np.nan)
+        if n and method == "exact" and p_f[0] == p_f.min() == p_f.max():
+            _exact.critical_levels(obj, int(depth_f.min()), int(depth_f.max()), float(p_f[0]), levels)
         kernel = (_exact.critical_time_kernel if n >= _PARALLEL_MIN_WORK
                   else _exact.critical_time_kernel_serial)
-        kernel(obj, depth_f, lam_f, rho_f, eps_f, p_f, method == "asymptotic", out)
+        kernel(obj, depth_f, lam_f, rho_f, eps_f, p_f, method == "asymptotic", levels, out)
     out = out.reshape(shape)
     status = status.reshape(shape)
     if return_status:

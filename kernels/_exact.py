@@ -249,15 +249,32 @@ def trajectory_row(t, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigm
 
 
 @njit(cache=True)
+def critical_level(objective, depth, p):
+    """``F(sigma*)`` at the critical level ``psi* = p^b``: depends on (objective, depth, p) only."""
+    s_lin, log_big, _ = growth_parts(sigma_of_log_psi(family_b(objective, depth) * math.log(p)),
+                                     objective, depth)
+    return s_lin - math.exp(log_big)
+
+
+@njit(cache=True)
 def critical_time_exact(objective, depth, lam, rho, eps, p):
     """Exact critical time (eq. 11): first ``t`` with ``w(t) >= p w(inf)``.
 
     Zero for a feature that starts at or above ``p w(inf)`` (every feature
-    that starts above its fixed point).  No iteration.  When the start is
-    well below the target (``psi* > e psi0``, the usual case) the time is
-    ``F(sigma*)/K - tau0`` with the plateau coordinate of ``growth_tau0``:
-    the two terms cancel by at most a factor ``1/(1 - e^(1-q))``; otherwise
-    the difference ``F(sigma*) - F(sigma0)`` is integrated directly.
+    that starts above its fixed point).  No iteration.
+    """
+    return _critical_time(objective, depth, lam, rho, eps, p, math.nan)
+
+
+@njit(cache=True)
+def _critical_time(objective, depth, lam, rho, eps, p, f_star):
+    """``critical_time_exact`` with ``F(sigma*)`` given (``nan``: compute it).
+
+    When the start is well below the target (``psi* > e psi0``, the usual
+    case) the time is ``F(sigma*)/K - tau0`` with the plateau coordinate of
+    ``growth_tau0``: the two terms cancel by at most a factor
+    ``1/(1 - e^(1-q))``; otherwise the difference ``F(sigma*) - F(sigma0)``
+    is integrated directly.
     """
     b = family_b(objective, depth)
     lp0 = b * math.log(eps) - math.log(rho)
@@ -268,11 +285,19 @@ def critical_time_exact(objective, depth, lam, rho, eps, p):
     log_k = log_rate(objective, depth, lam, rho)
     if lp1 - lp0 > 1.0:
         tau0 = growth_tau0(objective, depth, lam, rho, eps, s0, lp0, log_k)
-        s_lin, log_big, _ = growth_parts(sigma_of_log_psi(lp1), objective, depth)
-        return (s_lin - math.exp(log_big)) * math.exp(-log_k) - tau0
+        if f_star != f_star:
+            f_star = critical_level(objective, depth, p)
+        return f_star * math.exp(-log_k) - tau0
     ds = delta_sigma(lp0, lp1 - lp0)
     ldf = log_delta_f(s0, ds, GROWTH, objective, depth)
     return math.exp(ldf - log_k)
+
+
+@njit(cache=True)
+def critical_levels(objective, depth_lo, depth_hi, p, out):
+    """``out[L] = F(sigma*)`` for ``depth_lo <= L <= depth_hi`` (one ``p`` for all features)."""
+    for depth in range(depth_lo, depth_hi + 1):
+        out[depth] = critical_level(objective, depth, p)
 
 
 @njit(cache=True)
@@ -325,22 +350,24 @@ def time_to_reach_kernel_serial(objective, depth, lam, rho, eps, w, out):
         out[i] = time_between(objective, depth[i], lam[i], rho[i], eps[i], w[i])
 
 
+@njit(cache=True, inline="always")
+def _critical_time_one(objective, depth, lam, rho, eps, p, asymptotic, levels):
+    if asymptotic:
+        return critical_time_asymptotic(objective, depth, lam, rho, eps)
+    return _critical_time(objective, depth, lam, rho, eps, p, levels[depth])
+
+
 @njit(parallel=True, cache=True)
-def critical_time_kernel(objective, depth, lam, rho, eps, p, asymptotic, out):
+def critical_time_kernel(objective, depth, lam, rho, eps, p, asymptotic, levels, out):
+    """``levels[L]``: precomputed ``F(sigma*)`` per depth, or nan (per-feature ``p``)."""
     for i in prange(lam.shape[0]):
-        if asymptotic:
-            out[i] = critical_time_asymptotic(objective, depth[i], lam[i], rho[i], eps[i])
-        else:
-            out[i] = critical_time_exact(objective, depth[i], lam[i], rho[i], eps[i], p[i])
+        out[i] = _critical_time_one(objective, depth[i], lam[i], rho[i], eps[i], p[i], asymptotic, levels)
 
 
 @njit(cache=True)
-def critical_time_kernel_serial(objective, depth, lam, rho, eps, p, asymptotic, out):
+def critical_time_kernel_serial(objective, depth, lam, rho, eps, p, asymptotic, levels, out):
     for i in range(lam.shape[0]):
-        if asymptotic:
-            out[i] = critical_time_asymptotic(objective, depth[i], lam[i], rho[i], eps[i])
-        else:
-            out[i] = critical_time_exact(objective, depth[i], lam[i], rho[i], eps[i], p[i])
+        out[i] = _critical_time_one(objective, depth[i], lam[i], rho[i], eps[i], p[i], asymptotic, levels)
 
 
 @njit(parallel=True, cache=True)
