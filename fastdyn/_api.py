@@ -32,7 +32,6 @@ __all__ = [
 
 # Below this many feature-times a serial loop beats waking the thread pool.
 _PARALLEL_MIN_WORK = 4096
-_validate_max_depth = v.MAX_DEPTH
 _DEFAULT_MAX_STEPS = 100_000
 
 
@@ -121,7 +120,14 @@ def trajectory(
         theorem B.10 in elementary form, eq. 116-119); ``"ode"`` integrates the
         ODE with an adaptive Dormand-Prince 5(4) pair per feature.
     rtol : float
-        Relative tolerance of the ``"ode"`` method, in (0, 1e-2].
+        Relative tolerance of the ``"ode"`` method, in (0, 1e-2].  Each step's
+        error is controlled as a shift of the trajectory in time (for a scalar
+        autonomous ODE a local error is exactly such a shift): the result is
+        the exact weight at a time within ``rtol * max(1e-3, 64 eps / rtol)``
+        (relative) of the requested one, i.e. a relative error ``O(rtol)``
+        wherever ``t |d log w / dt| <= 1e3``.  At the steep end of a long
+        plateau, where ``w`` changes by orders of magnitude within a relative
+        time of ``1e-8``, use ``method="exact"``.
     out : ndarray, optional
         float64 array of shape ``batch_shape + (T,)`` to write into.
     return_status : bool
@@ -285,7 +291,7 @@ def critical_time(
     else:
         # F(sigma*) depends on (objective, depth, p) only: with one p for all
         # features it is computed once per depth
-        levels = np.full(_validate_max_depth + 1, np.nan)
+        levels = np.full(v.MAX_DEPTH + 1, np.nan)
         if n and method == "exact" and p_f[0] == p_f.min() == p_f.max():
             _exact.critical_levels(obj, int(depth_f.min()), int(depth_f.max()), float(p_f[0]), levels)
         kernel = (_exact.critical_time_kernel if n >= _PARALLEL_MIN_WORK
