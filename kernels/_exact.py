@@ -209,9 +209,10 @@ def _advance(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma):
         return w, SUCCESS
     _, lp, status, _, _ = _solve_at(objective, depth, branch, sign0, log0, tau0, log_k, dt,
                                     s0, sign0, log0, tab_sigma, tab_dsigma)
-    # the same formulas as w_of_log_psi and fixed_point, so that the clamp is exact
-    w1 = math.exp((log_rho + lp) / b)
-    return _monotone(w1, w, math.exp(log_rho / b), branch), status
+    # w = w* psi^(1/b): the rounding of w* (|log w*| ulps, shared with fixed_point) is a
+    # common factor, the trajectory keeps full accuracy relative to its fixed point
+    w_star = math.exp(log_rho / b)
+    return _monotone(w_star * math.exp(lp / b), w, w_star, branch), status
 
 
 @njit(cache=True)
@@ -240,7 +241,7 @@ def trajectory_row(t, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigm
         sigma, lp, st, lo_sign, lo_log = _solve_at(objective, depth, branch, sign0, log0, tau0,
                                                    log_k, t[j], lo, lo_sign, lo_log,
                                                    tab_sigma, tab_dsigma)
-        prev = _monotone(math.exp((log_rho + lp) / b), prev, w_star, branch)
+        prev = _monotone(w_star * math.exp(lp / b), prev, w_star, branch)
         out[j] = prev
         lo = sigma
         if st != SUCCESS:

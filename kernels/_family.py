@@ -78,8 +78,14 @@ def log_psi_of_w(objective, depth, w, rho):
 
 @njit(cache=True)
 def w_of_log_psi(objective, depth, lp, rho):
-    """Inverse of :func:`log_psi_of_w`: ``w = (rho psi)**(1/b)``."""
-    return math.exp((math.log(rho) + lp) / family_b(objective, depth))
+    """Inverse of :func:`log_psi_of_w`: ``w = (rho psi)**(1/b) = w* psi**(1/b)``.
+
+    Formed as ``fixed_point * exp(lp / b)``: the rounding of ``log w*`` (up to
+    |log w*| ulps) is then a factor shared with :func:`fixed_point`, and the
+    weight is accurate relative to its fixed point.
+    """
+    b = family_b(objective, depth)
+    return math.exp(math.log(rho) / b) * math.exp(lp / b)
 
 
 @njit(cache=True)

@@ -63,12 +63,21 @@ def _chi_growth_integer(sigma, m):
         l1 = math.log1p(e)
         lp = sigma - l1
         one_minus_psi = 1.0 / (1.0 + e)
-        log_d1 = m * (l1 - sigma)
         h = _CJ[m, 1]
         for j in range(2, m + 1):
             h = h * e + _CJ[m, j]
+        if -m * sigma < 700.0:
+            # plain arithmetic: Poly = h y^m, F' = (1 + e)^m y^m, y^m = e^(-m sigma)
+            ym = math.exp(-m * sigma)
+            d1 = math.exp(m * l1) * ym
+            neg_f = h * ym - sigma
+            if neg_f <= 1.0:
+                return -neg_f, d1, -d1 * m * one_minus_psi, lp
+            g1 = d1 / neg_f
+            return -(1.0 + math.log(neg_f)), g1, -g1 * m * one_minus_psi + g1 * g1, lp
+        log_d1 = m * (l1 - sigma)
         log_poly = math.log(h) - m * sigma
-        d1 = math.exp(log_d1) if log_d1 < 700.0 else math.inf
+        d1 = math.inf
     if log_poly < 700.0:
         f = sigma - math.exp(log_poly)
         if f >= -1.0:
