@@ -90,6 +90,43 @@ def _chi_growth_integer(sigma, m):
     return -(1.0 + lnf), g1, -g1 * m * one_minus_psi + g1 * g1, lp
 
 
+@njit(cache=True, inline="always")
+def _chi_growth_mae_plateau(sigma, n, q):
+    """``chi`` and derivatives for MAE (``n = L + 1 >= 3``) where ``s = psi^(1/n) <= 1/2``.
+
+    ``F = R(s) - n/(n-2) s^(2-n)`` with ``F' = psi^(1-q) = s^2 / psi`` and the
+    series ``R = n s^2 sum_k psi^k / (2 + k n)`` (ratio ``psi <= 2^-n``): one
+    exp, one log1p, one exp and one log in all.  Returns ``chi = nan`` above
+    the plateau (caller falls back to the general form).
+    """
+    e = math.exp(sigma)
+    l1 = math.log1p(e)
+    lp = sigma - l1
+    s = math.exp(lp / n)
+    if s > 0.5:
+        return math.nan, 0.0, 0.0, lp
+    psi = e / (1.0 + e)
+    one_minus_psi = 1.0 / (1.0 + e)
+    s2 = s * s
+    d1 = s2 / psi
+    term = 1.0
+    total = 0.0
+    k = 0
+    while True:
+        add = term / (2.0 + k * n)
+        total += add
+        if add <= 1e-17 * total:
+            break
+        term *= psi
+        k += 1
+    neg_f = n / (n - 2.0) * d1 - n * s2 * total
+    d2 = -d1 * (q - 1.0) * one_minus_psi
+    if neg_f <= 1.0:
+        return -neg_f, d1, d2, lp
+    g1 = d1 / neg_f
+    return -(1.0 + math.log(neg_f)), g1, d2 / neg_f + g1 * g1, lp
+
+
 @njit(cache=True)
 def chi_derivs(sigma, branch, objective, depth, q):
     """``chi(F(sigma))``, its first two sigma-derivatives, and ``log psi``."""
@@ -97,6 +134,10 @@ def chi_derivs(sigma, branch, objective, depth, q):
         m = integer_m(objective, depth)
         if m > 0:
             return _chi_growth_integer(sigma, m)
+        if m < 0 and sigma < 0.0:
+            res = _chi_growth_mae_plateau(sigma, depth + 1, q)
+            if res[0] == res[0]:
+                return res
     lp = log_psi_of_sigma(sigma, branch)
     d1f = math.exp((1.0 - q) * lp)  # F' = psi^(1-q)
     if branch == GROWTH:
