@@ -11,17 +11,7 @@ Public API (plain arrays in, arrays out): :func:`trajectory`,
 Numba code live in :mod:`fastdyn.kernels`.
 """
 
-from . import _api
-from ._api import (
-    SolverError,
-    Status,
-    advance,
-    critical_time,
-    fixed_point,
-    rhs,
-    time_to_reach,
-    trajectory,
-)
+from ._api import *  # noqa: F403  (the public names are listed once, in _api.__all__)
+from ._api import __all__ as __all__
 
 __version__ = "0.1.0"
-__all__ = list(_api.__all__)

@@ -184,25 +184,29 @@ def _log_one_minus_s(sigma, lp, n):
     return log_minus_lp - math.log(n) + math.log1p(-0.5 * ell)
 
 
+@njit(cache=True, inline="always")
+def mae_r_series(psi, n):
+    """``sum_k psi^k / (2 + k n)``: ``R(s) = n s^2`` times this (positive terms, ratio ``psi``)."""
+    term = 1.0
+    total = 0.0
+    k = 0
+    while True:
+        add = term / (2.0 + k * n)
+        total += add
+        if add <= 1e-17 * total:
+            return total
+        term *= psi
+        k += 1
+
+
 @njit(cache=True)
 def _mae_r(sigma, lp, n):
     """``R(s) = n int_0^s t/(1 - t^n) dt`` at ``s = psi^(1/n)``, ``lp = log psi``."""
     ls = lp / n
     s = math.exp(ls)
     if s <= 0.5:
-        # positive series, ratio s^n <= 1/8
-        sn = math.exp(n * ls)
-        term = s * s
-        total = 0.0
-        k = 0
-        while True:
-            add = term / (2.0 + k * n)
-            total += add
-            if add <= 1e-17 * total:
-                break
-            term *= sn
-            k += 1
-        return n * total
+        # positive series in psi = s^n <= 1/8
+        return n * s * s * mae_r_series(math.exp(lp), n)
     r = -_log_one_minus_s(sigma, lp, n)
     if n % 2 == 0:
         r -= math.log1p(s)

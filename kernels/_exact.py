@@ -34,7 +34,6 @@ from ._family import (
     log_psi_of_w,
     log_rate,
     sigma_of_log_psi,
-    w_of_log_psi,
 )
 
 # stands for "no inverse table": the bracketed solver alone (scalar API)

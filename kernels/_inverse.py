@@ -25,7 +25,15 @@ import math
 import numpy as np
 from numba import njit
 
-from ._closed import _CJ, decay_log_h, f_signed_log, growth_parts, integer_m, solve_sigma
+from ._closed import (
+    _CJ,
+    decay_log_h,
+    f_signed_log,
+    growth_parts,
+    integer_m,
+    mae_r_series,
+    solve_sigma,
+)
 from ._family import DECAY, GROWTH, SUCCESS, family_q, log_psi_of_sigma
 
 CHI_MIN = -40.0
@@ -109,17 +117,7 @@ def _chi_growth_mae_plateau(sigma, n, q):
     one_minus_psi = 1.0 / (1.0 + e)
     s2 = s * s
     d1 = s2 / psi
-    term = 1.0
-    total = 0.0
-    k = 0
-    while True:
-        add = term / (2.0 + k * n)
-        total += add
-        if add <= 1e-17 * total:
-            break
-        term *= psi
-        k += 1
-    neg_f = n / (n - 2.0) * d1 - n * s2 * total
+    neg_f = n / (n - 2.0) * d1 - n * s2 * mae_r_series(psi, n)
     d2 = -d1 * (q - 1.0) * one_minus_psi
     if neg_f <= 1.0:
         return -neg_f, d1, d2, lp

@@ -138,7 +138,7 @@ def one_step(h, which):
     """Local error of one step of size h from sigma0: error estimate or dense output."""
     y0 = ORDER_SIGMA0
     out = _ode.dp_step(_ode.PHASE_SIGMA, y0, h, sigma_rhs(y0), 0.0, 0.0, ORDER_Q, 0.0, GROWTH)
-    y1, err, ks = out[0], out[1], (sigma_rhs(y0),) + tuple(out[2:])
+    err, ks = out[1], (sigma_rhs(y0),) + tuple(out[2:])
     if which == "estimate":
         return abs(err)
     q0, q1, q2, q3 = _ode.dense_coefficients(*ks)
