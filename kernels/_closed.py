@@ -409,8 +409,10 @@ def growth_tau0(objective, depth, lam, rho, w0, sigma0, lp0, log_k):
             h = _CJ[m, 1]
             for j in range(2, m + 1):
                 h = h * z + _CJ[m, j]
-            lead = math.exp(m * math.log1p(-psi0)) * (e / w0 / w0) / ((1.0 / depth) * lam)
-            return lin - lead * h
+            # (1 - psi0)^m h lies in [1e-39, 1e40] and e/w0 = w0^(1/L - 1) in [1e-189, 1e30]
+            # on the domain: multiplying in this order keeps every intermediate normal
+            # (e / w0 / w0 alone would reach the denormals for w0 ~ 1e145)
+            return lin - math.exp(m * math.log1p(-psi0)) * h * (e / w0) * (depth / lam) / w0
         big = depth / ((depth - 1.0) * lam) * (e / w0)
         return _mae_r(sigma0, lp0, depth + 1) * inv_k - big
     sign0, log0 = f_signed_log(sigma0, GROWTH, objective, depth)

@@ -283,11 +283,13 @@ def _critical_time(objective, depth, lam, rho, eps, p, f_star):
         return 0.0
     s0 = sigma_of_log_psi(lp0)
     log_k = log_rate(objective, depth, lam, rho)
-    if lp1 - lp0 > 1.0:
+    if lp1 - lp0 > 1.0 and abs(log_k) < 700.0:
         tau0 = growth_tau0(objective, depth, lam, rho, eps, s0, lp0, log_k)
-        if f_star != f_star:
-            f_star = critical_level(objective, depth, p)
-        return f_star * math.exp(-log_k) - tau0
+        if tau0 > -math.inf:
+            if f_star != f_star:
+                f_star = critical_level(objective, depth, p)
+            return f_star * math.exp(-log_k) - tau0
+    # K or the plateau beyond float64: the difference in logarithms
     ds = delta_sigma(lp0, lp1 - lp0)
     ldf = log_delta_f(s0, ds, GROWTH, objective, depth)
     return math.exp(ldf - log_k)

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastdyn as fd
 
@@ -218,3 +220,23 @@ def test_no_nan_is_ever_returned_silently():
 def test_status_codes_are_exposed():
     assert [s.name for s in fd.Status] == ["SUCCESS", "MAX_STEPS", "NON_FINITE", "NO_CONVERGENCE"]
     assert math.isinf(fd.time_to_reach(2.0, 1.0, 0.5, eps=1e-3, **KW))
+
+
+def _log_uniform(lo, hi):
+    return st.floats(math.log10(lo), math.log10(hi)).map(lambda x: 10.0**x)
+
+
+@given(objective=st.sampled_from(["jepa", "mae"]), depth=st.integers(1, 64),
+       lam=_log_uniform(1e-6, 1e6), rho=_log_uniform(1e-3, 1e3), eps=_log_uniform(1e-30, 1e3),
+       x=_log_uniform(1e-30, 1e30), t=_log_uniform(1e-300, 1e300), p=st.floats(1e-6, 1 - 1e-6))
+def test_no_nan_anywhere_in_the_domain(objective, depth, lam, rho, eps, x, t, p):
+    """Every exact function returns a number (inf allowed for times) over the whole domain."""
+    kw = dict(depth=depth, objective=objective)
+    assert not math.isnan(fd.critical_time(lam, rho, eps=eps, p=p, **kw))
+    assert not math.isnan(fd.critical_time(lam, rho, eps=eps, method="asymptotic", **kw))
+    assert not math.isnan(fd.time_to_reach(x, lam, rho, eps=eps, **kw))
+    w = fd.trajectory([0.0, t], lam, rho, eps=eps, **kw)
+    assert np.all(np.isfinite(w)) and np.all(w > 0)
+    w1 = fd.advance(x, t, lam, rho, **kw)
+    assert math.isfinite(w1) and w1 > 0
+    assert not math.isnan(fd.rhs(x, lam, rho, **kw))
