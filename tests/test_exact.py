@@ -274,6 +274,7 @@ def test_time_to_reach_inverts_trajectory(objective, depth, lam, rho, eps, log_t
     back = fd.time_to_reach(w, lam, rho, depth=depth, eps=eps, objective=objective)
     # conditioning of t(w) with respect to the rounded w (and eps)
     f = fd.rhs([w, eps], lam, rho, depth=depth, objective=objective)
+    assume(f[0] != 0.0 and f[1] != 0.0)  # a rate that underflows: t(w) has no finite sensitivity
     cond_w = abs(w / (t * f[0]))  # sensitivity of t(w) to the error of w
     cond = cond_w * (1.0 + state_ulps(objective, depth, rho, w)) + abs(eps / (t * f[1])) + 1.0
     bound = TOL + C_BACKWARD * cond * U
