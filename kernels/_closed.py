@@ -104,8 +104,32 @@ def _gauss_legendre(n):
     return x, w
 
 
+def _check_tables(cj, cos1, sin1, cos2, sin2):
+    """Raise at import if a constant table is wrong.
+
+    Binomials: ``sum_j j * C(M,j)/j = 2^M - 1``.  Roots of unity: each pair
+    lies on the unit circle with ``cos 2t = 2 cos^2 t - 1``, and all n roots
+    sum to zero: ``1 + 2 sum_k cos t_k + [n even] (-1) = 0``.
+    """
+    for m in range(cj.shape[0]):
+        total = sum(j * cj[m, j] for j in range(1, m + 1))
+        if abs(total - (2.0**m - 1.0)) > 1e-13 * 2.0**m:
+            raise RuntimeError(f"binomial table row {m} is wrong")
+    for n in range(3, cos1.shape[0]):
+        pairs = range(1, (n - 1) // 2 + 1)
+        ring = 1.0 + 2.0 * sum(cos1[n, k] for k in pairs) - (1.0 if n % 2 == 0 else 0.0)
+        if abs(ring) > 1e-13:
+            raise RuntimeError(f"roots of unity for n = {n} do not sum to zero")
+        for k in pairs:
+            if (abs(cos1[n, k] ** 2 + sin1[n, k] ** 2 - 1.0) > 1e-15
+                    or abs(cos2[n, k] - (2.0 * cos1[n, k] ** 2 - 1.0)) > 1e-15
+                    or abs(sin2[n, k] - 2.0 * sin1[n, k] * cos1[n, k]) > 1e-15):
+                raise RuntimeError(f"root of unity table entry ({n}, {k}) is wrong")
+
+
 _CJ = _binomial_over_j()
 _COS1, _SIN1, _COS2, _SIN2 = _roots_of_unity()
+_check_tables(_CJ, _COS1, _SIN1, _COS2, _SIN2)
 _GL_X, _GL_W = _gauss_legendre(24)
 
 _LOG2 = math.log(2.0)
