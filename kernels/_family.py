@@ -137,18 +137,6 @@ def log_psi_of_sigma(sigma, branch):
 
 
 @njit(cache=True)
-def log_one_minus_psi_abs(sigma, branch):
-    """``log|1 - psi|`` from sigma (``= log(psi) - sigma``)."""
-    return log_psi_of_sigma(sigma, branch) - sigma
-
-
-@njit(cache=True)
-def sigma_rate(sigma, branch, q, log_k):
-    """``dsigma/dt = K psi**(q - 1)`` (both branches), formed in logarithms."""
-    return math.exp(log_k + (q - 1.0) * log_psi_of_sigma(sigma, branch))
-
-
-@njit(cache=True)
 def rhs(objective, depth, w, lam, rho):
     """Right-hand side of eq. 7 (JEPA) / eq. 8 (MAE) at weight ``w``.
 
