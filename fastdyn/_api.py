@@ -12,10 +12,12 @@ starts every feature at ``w_i(0) = eps``.
 from __future__ import annotations
 
 import enum
+import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _backend
 from . import _validate as v
 from .kernels import _exact, _family, _inverse
 
@@ -71,6 +73,11 @@ def _raise_on_failure(status: np.ndarray, what: str) -> None:
         )
 
 
+def _check_max_steps(max_steps) -> None:
+    if not isinstance(max_steps, (int, np.integer)) or isinstance(max_steps, bool) or max_steps < 1:
+        raise ValueError(f"`max_steps` must be a positive integer; got {max_steps!r}.")
+
+
 def _finish(out: np.ndarray, shape: tuple[int, ...]):
     return out[()] if shape == () else out
 
@@ -82,6 +89,91 @@ def _features(**named) -> tuple[list[np.ndarray], tuple[int, ...]]:
     for name, a in zip(named, arrays):
         flat.append(_flat(a, np.int64 if name == "depth" else np.float64))
     return flat, shape
+
+
+_CHECKS = {"lam": "positive", "rho": "positive", "eps": "positive", "w": "positive",
+           "dt": "nonnegative", "p": "fraction"}
+
+
+def _dtype_arg(dtype, where: str, ode: bool):
+    """float64 everywhere; float32 only for the ODE method on the GPU."""
+    if dtype is None:
+        return np.float64
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"`dtype` must be float64 or float32; got {dtype!r}.") from None
+    if dt == np.float64:
+        return np.float64
+    if dt != np.float32:
+        raise ValueError(f"`dtype` must be float64 or float32; got {dt.name}.")
+    if where != "gpu" or not ode:
+        raise ValueError(
+            "`dtype=float32` is supported only by method='ode' on the GPU backend "
+            "(CuPy inputs or backend='gpu'); use float64."
+        )
+    return np.float32
+
+
+def _gpu_features(cp, on_device: bool, dtype, host: dict | None, named: dict):
+    """Per-feature inputs for the GPU kernels, with the batch shape and the depth range.
+
+    ``host``: the already validated and flattened NumPy arrays (``backend="gpu"``
+    with host inputs; they are copied to the device chunk by chunk).  Otherwise
+    ``named`` holds the user's CuPy arrays, validated here on the device.
+    """
+    from . import _gpu
+
+    if not on_device:
+        d = host["depth"]
+        rng = (int(d.min()), int(d.max())) if d.size else (1, 1)
+        return _gpu.Inputs(cp, host, False, dtype), rng
+    arrs = {}
+    for name, a in named.items():
+        arrs[name] = (_gpu.check_depth_device(cp, a) if name == "depth"
+                      else _gpu.check_device(cp, _CHECKS[name], name, a))
+    shape = _gpu.broadcast_shape({k: a.shape for k, a in arrs.items()})
+    flat = {}
+    for k, a in arrs.items():
+        f = _gpu.flat_device(cp, a, shape, np.int64 if k == "depth" else np.float64)
+        flat[k] = f if k == "depth" else _gpu.to_dtype_checked(cp, k, f, dtype)
+    d = flat["depth"]
+    rng = _gpu._min_max(cp, d) if d.size else (1, 1)
+    inp = _gpu.Inputs(cp, flat, True, dtype)
+    inp.shape = shape
+    return inp, (int(rng[0]), int(rng[1]))
+
+
+def _device_output(cp, out, shape, dtype):
+    if out is None:
+        return cp.empty(shape, dtype=dtype)
+    if not isinstance(out, cp.ndarray):
+        raise TypeError(f"`out` must be a cupy.ndarray for CuPy inputs; got {type(out).__name__}.")
+    if out.dtype != dtype:
+        raise TypeError(f"`out` must have dtype {np.dtype(dtype).name}; got dtype {out.dtype}.")
+    if out.shape != shape:
+        raise ValueError(f"`out` must have shape {shape}; got shape {out.shape}.")
+    return out
+
+
+def _host_output(out, shape, dtype):
+    if dtype == np.float64:
+        return v.output_array(out, shape)
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray) or out.dtype != dtype or out.shape != shape:
+        raise TypeError(f"`out` must be a float32 numpy.ndarray of shape {shape}.")
+    return out
+
+
+def _status_check(status, shape, what: str, return_status: bool):
+    """Raise SolverError for failed features (statuses fetched from the device only then)."""
+    if return_status:
+        return
+    if isinstance(status, np.ndarray):
+        _raise_on_failure(status.reshape(shape), what)
+    elif bool(status.any()):
+        _raise_on_failure(status.get().reshape(shape), what)
 
 
 def trajectory(
@@ -97,6 +189,8 @@ def trajectory(
     out: np.ndarray | None = None,
     return_status: bool = False,
     max_steps: int = _DEFAULT_MAX_STEPS,
+    backend: str = "auto",
+    dtype=None,
 ):
     """Per-feature weight ``w(t) = ||Wbar e_i||`` at the requested times.
 
@@ -135,10 +229,18 @@ def trajectory(
         failures; ``status`` (int8, batch shape) holds :class:`Status` codes.
     max_steps : int
         Step budget per feature of the ``"ode"`` method.
+    backend : {"auto", "cpu", "gpu"}
+        ``"auto"``: CuPy inputs run on their GPU and give CuPy results, NumPy
+        inputs run on the CPU.  ``"gpu"`` with NumPy inputs copies them to the
+        GPU once (in chunks that fit its free memory) and returns NumPy.
+    dtype : {None, numpy.float64, numpy.float32}
+        ``float32`` only with ``method="ode"`` on the GPU (see the README's
+        float32 section for the accuracy it gives); float64 otherwise.
 
     Returns
     -------
     w : ndarray, shape ``batch_shape + (T,)``
+        NumPy or CuPy, following the inputs (see ``backend``).
 
     Raises
     ------
@@ -148,16 +250,47 @@ def trajectory(
     """
     method = v.check_choice("method", method, ("exact", "ode"))
     obj = v.objective_code(objective)
-    tt = v.time_grid(t)
+    where, on_device = _backend.select(
+        backend, {"t": t, "lam": lam, "rho": rho, "depth": depth, "eps": eps, "out": out})
+    dt = _dtype_arg(dtype, where, method == "ode")
     rt = v.rtol_value(rtol)
+    _check_max_steps(max_steps)
+    if where == "gpu":
+        from . import _gpu
+
+        cp = _gpu.cupy()
+        tt = v.time_grid(_gpu._host_copy(t) if _backend.is_device_array(t) else t)
+        host = None
+        if not on_device:
+            (lam_f, rho_f, eps_f, depth_f), shape = _features(
+                lam=v.positive_finite("lam", lam), rho=v.positive_finite("rho", rho),
+                eps=v.positive_finite("eps", eps), depth=v.depth_array(depth))
+            host = {"lam": lam_f, "rho": rho_f, "eps": eps_f, "depth": depth_f}
+        inp, drange = _gpu_features(cp, on_device, dt, host,
+                                    {"lam": lam, "rho": rho, "eps": eps, "depth": depth})
+        if on_device:
+            shape = inp.shape
+        full = shape + (tt.shape[0],)
+        res = _device_output(cp, out, full, dt) if on_device else _host_output(out, full, dt)
+        n = math.prod(shape)
+        xp = cp if on_device else np
+        work = res if res.flags.c_contiguous else xp.empty(full, dtype=dt)
+        status = _gpu.trajectory(inp, n, tt, obj, method, rt, int(max_steps), drange,
+                                 work.reshape(n, tt.shape[0]))
+        if work is not res:
+            res[...] = work
+        status = status.reshape(shape)
+        _status_check(status, shape, f"trajectory(method={method!r})", return_status)
+        if return_status:
+            return _finish(res, full), _finish(status, shape)
+        return res
+    tt = v.time_grid(t)
     (lam_f, rho_f, eps_f, depth_f), shape = _features(
         lam=v.positive_finite("lam", lam),
         rho=v.positive_finite("rho", rho),
         eps=v.positive_finite("eps", eps),
         depth=v.depth_array(depth),
     )
-    if not isinstance(max_steps, (int, np.integer)) or isinstance(max_steps, bool) or max_steps < 1:
-        raise ValueError(f"`max_steps` must be a positive integer; got {max_steps!r}.")
     full = shape + (tt.shape[0],)
     res = v.output_array(out, full)
     n = lam_f.shape[0]
@@ -185,6 +318,43 @@ def trajectory(
     return res
 
 
+def _gpu_elementwise(on_device: bool, raw: dict, host: dict | None, shape, kernel: str, pre: tuple,
+                     order: tuple, *, mid=None, post=None, with_status=False, out=None,
+                     source: str = "exact_kernels.cu", dtype=np.float64):
+    """Run a one-output-per-feature GPU kernel; returns ``(result, status, shape)``.
+
+    ``mid(cp, drange)`` / ``post(cp, drange)`` build the kernel arguments that
+    sit between the inputs and the output / after the output (tables, levels).
+    """
+    from . import _gpu
+
+    cp = _gpu.cupy()
+    inp, drange = _gpu_features(cp, on_device, dtype, host, raw)
+    if on_device:
+        shape = inp.shape
+    n = math.prod(shape)
+    res = None
+    if out is not None:
+        res = (_device_output(cp, out, shape, dtype) if on_device
+               else _host_output(out, shape, dtype))
+        flat = res.reshape(-1) if res.flags.c_contiguous else None
+    else:
+        flat = None
+    vals, status = _gpu.elementwise(
+        inp, n, source, kernel, pre, order,
+        mid=mid(cp, drange) if mid else (), post=post(cp, drange) if post else (),
+        with_status=with_status, out=flat, out_dtype=dtype)
+    if res is None:
+        res = vals.reshape(shape)
+    elif flat is None:
+        res[...] = vals.reshape(shape)
+    return res, (status.reshape(shape) if status is not None else None), shape
+
+
+def _i32(x):
+    return np.int32(x)
+
+
 def time_to_reach(
     w: ArrayLike,
     lam: ArrayLike,
@@ -193,6 +363,7 @@ def time_to_reach(
     depth: ArrayLike,
     eps: ArrayLike,
     objective: str,
+    backend: str = "auto",
 ):
     """Exact time at which the weight, started at ``eps``, first equals ``w``.
 
@@ -206,6 +377,8 @@ def time_to_reach(
     depth : int or array_like of int
         Encoder depth in 1..64.
     objective : {"jepa", "mae"}
+    backend : {"auto", "cpu", "gpu"}
+        See :func:`trajectory`.
 
     Returns
     -------
@@ -214,13 +387,22 @@ def time_to_reach(
         point or beyond it.  ``0`` where ``w == eps``.
     """
     obj = v.objective_code(objective)
-    (w_f, lam_f, rho_f, eps_f, depth_f), shape = _features(
-        w=v.positive_finite("w", w),
-        lam=v.positive_finite("lam", lam),
-        rho=v.positive_finite("rho", rho),
-        eps=v.positive_finite("eps", eps),
-        depth=v.depth_array(depth),
-    )
+    raw = {"w": w, "lam": lam, "rho": rho, "eps": eps, "depth": depth}
+    where, on_device = _backend.select(backend, raw)
+    host, shape = None, None
+    if not on_device:
+        (w_f, lam_f, rho_f, eps_f, depth_f), shape = _features(
+            w=v.positive_finite("w", w),
+            lam=v.positive_finite("lam", lam),
+            rho=v.positive_finite("rho", rho),
+            eps=v.positive_finite("eps", eps),
+            depth=v.depth_array(depth),
+        )
+        host = {"w": w_f, "lam": lam_f, "rho": rho_f, "eps": eps_f, "depth": depth_f}
+    if where == "gpu":
+        res, _, shape = _gpu_elementwise(on_device, raw, host, shape, "fd_time_to_reach", (_i32(obj),),
+                                         ("depth", "lam", "rho", "eps", "w"))
+        return _finish(res, shape)
     out = np.empty(w_f.shape[0])
     kernel = (_exact.time_to_reach_kernel if out.shape[0] >= _PARALLEL_MIN_WORK
               else _exact.time_to_reach_kernel_serial)
@@ -240,6 +422,8 @@ def critical_time(
     rtol: float = 1e-8,
     return_status: bool = False,
     max_steps: int = _DEFAULT_MAX_STEPS,
+    backend: str = "auto",
+    dtype=None,
 ):
     """Critical time ``t*`` of eq. 11: the first time with ``w(t*) >= p w(inf)``.
 
@@ -261,6 +445,10 @@ def critical_time(
         Relative tolerance of the ``"ode"`` method.
     return_status : bool
         With ``"ode"``: return ``(t, status)`` instead of raising.
+    backend : {"auto", "cpu", "gpu"}
+        See :func:`trajectory`.
+    dtype : {None, numpy.float64, numpy.float32}
+        ``float32`` only with ``method="ode"`` on the GPU.
 
     Returns
     -------
@@ -272,13 +460,56 @@ def critical_time(
     method = v.check_choice("method", method, ("exact", "asymptotic", "ode"))
     obj = v.objective_code(objective)
     rt = v.rtol_value(rtol)
-    (lam_f, rho_f, eps_f, p_f, depth_f), shape = _features(
-        lam=v.positive_finite("lam", lam),
-        rho=v.positive_finite("rho", rho),
-        eps=v.positive_finite("eps", eps),
-        p=v.fraction("p", p),
-        depth=v.depth_array(depth),
-    )
+    _check_max_steps(max_steps)
+    raw = {"lam": lam, "rho": rho, "eps": eps, "p": p, "depth": depth}
+    where, on_device = _backend.select(backend, raw)
+    dt = _dtype_arg(dtype, where, method == "ode")
+    host, shape = None, None
+    if not on_device:
+        (lam_f, rho_f, eps_f, p_f, depth_f), shape = _features(
+            lam=v.positive_finite("lam", lam),
+            rho=v.positive_finite("rho", rho),
+            eps=v.positive_finite("eps", eps),
+            p=v.fraction("p", p),
+            depth=v.depth_array(depth),
+        )
+        host = {"lam": lam_f, "rho": rho_f, "eps": eps_f, "p": p_f, "depth": depth_f}
+    if where == "gpu":
+        from . import _gpu
+
+        if method == "ode":
+            cp = _gpu.cupy()
+            inp, _ = _gpu_features(cp, on_device, dt, host, raw)
+            if on_device:
+                shape = inp.shape
+            res, status = _gpu.ode_crossing(inp, math.prod(shape), obj, rt, int(max_steps))
+            res, status = res.reshape(shape), status.reshape(shape)
+            _status_check(status, shape, "critical_time(method='ode')", return_status)
+            if return_status:
+                return _finish(res, shape), _finish(status, shape)
+            return _finish(res, shape)
+
+        def levels(cp, drange):
+            lv = np.full(v.MAX_DEPTH + 1, np.nan)
+            pp = raw["p"] if on_device else host["p"]
+            if method == "exact" and _backend.is_device_array(pp) and pp.size:
+                lo_p, hi_p = _gpu._min_max(cp, pp)
+            elif method == "exact" and pp is not None and np.size(pp):
+                lo_p = hi_p = None
+                arr = np.asarray(v.fraction("p", pp))
+                lo_p, hi_p = float(arr.min()), float(arr.max())
+            else:
+                lo_p, hi_p = 0.0, 1.0
+            if method == "exact" and lo_p == hi_p:
+                _exact.critical_levels(obj, drange[0], drange[1], lo_p, lv)
+            return (_i32(method == "asymptotic"), cp.asarray(lv))
+
+        res, _, shape = _gpu_elementwise(on_device, raw, host, shape, "fd_critical_time", (_i32(obj),),
+                                         ("depth", "lam", "rho", "eps", "p"), mid=levels)
+        if return_status:
+            xp = _gpu.cupy() if on_device else np
+            return _finish(res, shape), _finish(xp.zeros(shape, dtype=np.int8), shape)
+        return _finish(res, shape)
     n = lam_f.shape[0]
     out = np.empty(n)
     status = np.zeros(n, dtype=np.int8)
@@ -314,6 +545,7 @@ def advance(
     depth: ArrayLike,
     objective: str,
     out: np.ndarray | None = None,
+    backend: str = "auto",
 ):
     """Exact flow map: the weight a further time ``dt`` after ``w``.
 
@@ -333,20 +565,37 @@ def advance(
         Encoder depth in 1..64.
     objective : {"jepa", "mae"}
     out : ndarray, optional
-        float64 array of the batch shape to write into (may be ``w`` itself).
+        float64 array of the batch shape to write into (may be ``w`` itself);
+        a CuPy array for CuPy inputs.
+    backend : {"auto", "cpu", "gpu"}
+        See :func:`trajectory`.
 
     Returns
     -------
     w_new : ndarray (batch shape) or float
     """
     obj = v.objective_code(objective)
-    (w_f, dt_f, lam_f, rho_f, depth_f), shape = _features(
-        w=v.positive_finite("w", w),
-        dt=v.nonnegative_finite("dt", dt),
-        lam=v.positive_finite("lam", lam),
-        rho=v.positive_finite("rho", rho),
-        depth=v.depth_array(depth),
-    )
+    raw = {"w": w, "dt": dt, "lam": lam, "rho": rho, "depth": depth}
+    where, on_device = _backend.select(backend, dict(raw, out=out))
+    host, shape = None, None
+    if not on_device:
+        (w_f, dt_f, lam_f, rho_f, depth_f), shape = _features(
+            w=v.positive_finite("w", w),
+            dt=v.nonnegative_finite("dt", dt),
+            lam=v.positive_finite("lam", lam),
+            rho=v.positive_finite("rho", rho),
+            depth=v.depth_array(depth),
+        )
+        host = {"w": w_f, "dt": dt_f, "lam": lam_f, "rho": rho_f, "depth": depth_f}
+    if where == "gpu":
+        from . import _gpu
+
+        res, status, shape = _gpu_elementwise(
+            on_device, raw, host, shape, "fd_advance", (_i32(obj),),
+            ("depth", "lam", "rho", "w", "dt"), post=lambda cp, dr: _gpu._tables(cp, obj, dr),
+            with_status=True, out=out)
+        _status_check(status, shape, "advance", False)
+        return _finish(res, shape)
     res = v.output_array(out, shape)
     n = w_f.shape[0]
     work = res.reshape(n) if res.flags.c_contiguous else np.empty(n)
@@ -360,37 +609,76 @@ def advance(
     return _finish(res, shape)
 
 
-def fixed_point(rho: ArrayLike, *, depth: ArrayLike, objective: str):
+def fixed_point(rho: ArrayLike, *, depth: ArrayLike, objective: str, backend: str = "auto"):
     """Fixed point of corollary 3.3: ``rho**L`` (JEPA), ``rho**(L/(L+1))`` (MAE).
+
+    Parameters
+    ----------
+    rho : array_like
+        Positive, finite.
+    depth : int or array_like of int
+        Encoder depth in 1..64.
+    objective : {"jepa", "mae"}
+    backend : {"auto", "cpu", "gpu"}
+        See :func:`trajectory`.
 
     Returns
     -------
     w_inf : ndarray (broadcast shape of ``rho`` and ``depth``) or float
     """
     obj = v.objective_code(objective)
-    (rho_f, depth_f), shape = _features(rho=v.positive_finite("rho", rho), depth=v.depth_array(depth))
+    raw = {"rho": rho, "depth": depth}
+    where, on_device = _backend.select(backend, raw)
+    host, shape = None, None
+    if not on_device:
+        (rho_f, depth_f), shape = _features(rho=v.positive_finite("rho", rho), depth=v.depth_array(depth))
+        host = {"rho": rho_f, "depth": depth_f}
+    if where == "gpu":
+        res, _, shape = _gpu_elementwise(on_device, raw, host, shape, "fd_fixed_point", (_i32(obj),),
+                                         ("depth", "rho"))
+        return _finish(res, shape)
     out = np.empty(rho_f.shape[0])
     _exact.fixed_point_kernel(obj, depth_f, rho_f, out)
     return _finish(out.reshape(shape), shape)
 
 
-def rhs(w: ArrayLike, lam: ArrayLike, rho: ArrayLike, *, depth: ArrayLike, objective: str):
+def rhs(w: ArrayLike, lam: ArrayLike, rho: ArrayLike, *, depth: ArrayLike, objective: str,
+        backend: str = "auto"):
     """Right-hand side of eq. 7 (JEPA) / eq. 8 (MAE): ``dw/dt``.
 
     ``lam * (w**(3 - 1/L) - w**3 / rho)`` (JEPA) or
     ``lam * (w**(2 - 1/L) - w**3 / rho)`` (MAE).
+
+    Parameters
+    ----------
+    w, lam, rho : array_like
+        Positive, finite.
+    depth : int or array_like of int
+        Encoder depth in 1..64.
+    objective : {"jepa", "mae"}
+    backend : {"auto", "cpu", "gpu"}
+        See :func:`trajectory`.
 
     Returns
     -------
     dwdt : ndarray (batch shape) or float
     """
     obj = v.objective_code(objective)
-    (w_f, lam_f, rho_f, depth_f), shape = _features(
-        w=v.positive_finite("w", w),
-        lam=v.positive_finite("lam", lam),
-        rho=v.positive_finite("rho", rho),
-        depth=v.depth_array(depth),
-    )
+    raw = {"w": w, "lam": lam, "rho": rho, "depth": depth}
+    where, on_device = _backend.select(backend, raw)
+    host, shape = None, None
+    if not on_device:
+        (w_f, lam_f, rho_f, depth_f), shape = _features(
+            w=v.positive_finite("w", w),
+            lam=v.positive_finite("lam", lam),
+            rho=v.positive_finite("rho", rho),
+            depth=v.depth_array(depth),
+        )
+        host = {"w": w_f, "lam": lam_f, "rho": rho_f, "depth": depth_f}
+    if where == "gpu":
+        res, _, shape = _gpu_elementwise(on_device, raw, host, shape, "fd_rhs", (_i32(obj),),
+                                         ("depth", "w", "lam", "rho"))
+        return _finish(res, shape)
     out = np.empty(w_f.shape[0])
     _exact.rhs_kernel(obj, depth_f, w_f, lam_f, rho_f, out)
     return _finish(out.reshape(shape), shape)
