@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 BACKENDS = ("auto", "cpu", "gpu")
 
 
@@ -31,8 +33,6 @@ def is_device_array(x) -> bool:
 
 def _is_host_array(x) -> bool:
     """A NumPy array with at least one dimension (scalars go anywhere)."""
-    import numpy as np
-
     return isinstance(x, np.ndarray) and x.ndim > 0
 
 
@@ -57,7 +57,10 @@ def select(backend: object, arrays: dict[str, object]) -> tuple[str, bool]:
         raise TypeError(f"`backend` must be a str; got {type(backend).__name__}.")
     if backend not in BACKENDS:
         raise ValueError(f"`backend` must be 'auto', 'cpu' or 'gpu'; got {backend!r}.")
-    device = [name for name, a in arrays.items() if is_device_array(a)]
+    cp = sys.modules.get("cupy")
+    if cp is None:  # no CuPy imported: no device array can exist
+        return ("gpu" if backend == "gpu" else "cpu"), False
+    device = [name for name, a in arrays.items() if isinstance(a, cp.ndarray)]
     if device:
         host = [name for name, a in arrays.items() if _is_host_array(a)]
         if host:

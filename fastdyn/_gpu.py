@@ -36,6 +36,9 @@ if not _KERNEL_DIR.is_dir():  # editable installs map fastdyn.kernels to the rep
     _KERNEL_DIR = Path(_kernels_pkg.__file__).resolve().parent / "cuda"
 
 _BLOCK = 256
+#: NVRTC options (tests/test_nvrtc.py compiles with the same): C++17; unannotated
+#: constexpr helpers (the tableau checks) may run on the device too
+_NVRTC_OPTIONS = ("-std=c++17", "--device-as-default-execution-space")
 #: fraction of the free device memory a chunk may use
 _MEMORY_FRACTION = 0.5
 _MODULES: dict[tuple[str, int], object] = {}
@@ -88,7 +91,7 @@ def _module(cp, name: str):
     key = (name, cp.cuda.runtime.getDevice())
     mod = _MODULES.get(key)
     if mod is None:
-        mod = cp.RawModule(code=_source(name), options=("-std=c++17", f"-I{_KERNEL_DIR}"))
+        mod = cp.RawModule(code=_source(name), options=_NVRTC_OPTIONS + (f"-I{_KERNEL_DIR}",))
         _MODULES[key] = mod
     return mod
 
