@@ -426,7 +426,7 @@ def integrate_feature(objective, depth, lam, rho, eps, rtol, max_steps,
         if lp >= lp_star:           # includes every decaying feature
             return SUCCESS, 0, 0.0
         t_stop = DBL_MAX
-        log_back = math.log(CROSS_REL) + log_rtol
+        log_back = max(math.log(CROSS_REL) + log_rtol, math.log(TIME_FLOOR))
     else:
         while j < n_out and t_out[j] <= 0.0:
             w_row[j] = eps

@@ -1,0 +1,48 @@
+// Host/device portability layer (in the spirit of xsf's config.h).
+//
+// Every per-feature function in kernels/cuda/*.h is declared FD_HD: compiled by
+// nvcc it is a __host__ __device__ inline function; compiled by a plain C++
+// compiler (g++ -x c++, the test suite's host build) it is an ordinary inline
+// function.  Kernel entry points are declared FD_GLOBAL and loop over features
+// with FD_FOR_EACH: one CUDA thread per feature (grid-stride loop) on the GPU,
+// a plain loop on the host.  The same source file therefore builds the GPU
+// module (cupy.RawModule) and the host library the tests check against Numba.
+#pragma once
+
+#ifdef __CUDACC__
+#define FD_HD __host__ __device__ __forceinline__
+#define FD_GLOBAL extern "C" __global__
+#define FD_FOR_EACH(i, n)                                                        \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+         i += (long long)blockDim.x * gridDim.x)
+#else
+#include <cmath>
+#include <cstdint>
+#define FD_HD inline
+#define FD_GLOBAL extern "C"
+#define FD_FOR_EACH(i, n) for (long long i = 0; i < (n); ++i)
+#endif
+
+// NVRTC (cupy.RawModule) has no standard headers: math functions come from the
+// CUDA built-ins there, from <cmath> on the host.  Use the unqualified C names
+// (exp, log, log1p, expm1, fabs, sqrt, pow, fmin, fmax, isfinite via fd_isfinite).
+namespace fastdyn {
+
+FD_HD bool fd_isfinite(double x) { return x - x == 0.0; }
+FD_HD bool fd_isfinite(float x) { return x - x == 0.0f; }
+FD_HD bool fd_isnan(double x) { return x != x; }
+FD_HD bool fd_isnan(float x) { return x != x; }
+
+// Per-feature status codes: the values of kernels/_family.py (SUCCESS...).
+constexpr signed char SUCCESS = 0;
+constexpr signed char MAX_STEPS = 1;
+constexpr signed char NON_FINITE = 2;
+constexpr signed char NO_CONVERGENCE = 3;
+
+constexpr int JEPA = 0;
+constexpr int MAE = 1;
+constexpr int GROWTH = 1;
+constexpr int DECAY = -1;
+constexpr int AT_FIXED = 0;
+
+}  // namespace fastdyn

@@ -1,0 +1,660 @@
+// Adaptive Dormand-Prince 5(4) integration of the per-feature ODE, for CUDA and the host.
+//
+// Port of kernels/_ode.py, function for function and operation for operation
+// (the module docstring there derives every choice; summarised here).  It
+// integrates dpsi/dt = K psi^q (1 - psi) (family.h; eq. 7 JEPA, eq. 8 MAE
+// after the change of variable of MATH.md) with an explicit embedded pair and
+// no knowledge of the closed form.
+//
+// * State between steps: lp = log(psi); its sign is the branch (GROWTH below
+//   the fixed point psi = 1, DECAY above).  Each step integrates a local
+//   variable chosen by the phase and restarted at the start of the step:
+//   GROW (growth plateau)  y = (psi/psi_n)^(1-q) - 1, linear in t up to O(psi);
+//   DECAY (decay plateau)  y = -q (lp - lp_n), stepped in s = log(tau);
+//   SIGMA (near the fixed point; always for q == 1)  y = log(psi/|1 - psi|),
+//   linear in t near the fixed point, so the stiff tail costs nothing.
+// * Error control as a time shift: for a scalar autonomous ODE a local error
+//   delta y is exactly a shift of the trajectory by delta y / |dy/dt|.  Each
+//   step's shift is bounded by rtol * max(1/R, c t_{n+1}) (trajectory;
+//   c = max(1e-3, 64 eps_mach / rtol), R the largest |dlog w/dt| left) or by
+//   0.1 rtol t_{n+1} (crossing).
+// * Collapse: when a monotone upper bound on the time left to convergence (or
+//   to the crossing) is below the time tolerance, the rest is collapsed.
+// * Step control: I controller, exponent 1/5, safety 0.9, factor in
+//   [0.2, 10], no growth right after a rejection; a step that leaves the domain
+//   is rejected and shrunk by 4.  Dense output: Shampine's quartic (tableau.h).
+//
+// Precision.  Everything is templated on Real (double or float) and the float
+// path never computes in double: the math goes through the fd_* overloads of
+// family.h (expf, logf, ... for float) and every constant is Real(...) of a
+// literal, folded by the compiler.  Thresholds tied to the floating-point
+// format come from OdeLimits<Real>: the largest finite value, the machine
+// epsilon behind the time-shift floor, the convergence level CONV_LP, the
+// Newton tolerance of the dense root and the exponent range of log_rate.  The
+// double values are those of _ode.py, so that the host build of the float64
+// path reproduces the Numba kernels operation for operation.
+//
+// Device code rules: no exceptions, allocation, recursion or std:: (NVRTC has
+// no standard library); kernels never raise and report a per-feature status
+// (config.h: SUCCESS, MAX_STEPS, NON_FINITE, NO_CONVERGENCE); a failed feature
+// has NaN from the failure on, never a silent NaN with SUCCESS.  Each feature
+// owns its t, h and status (one thread per feature in ode_kernels.cu).
+#pragma once
+
+#include "config.h"
+#include "family.h"
+#include "tableau.h"
+
+namespace fastdyn {
+namespace ode {
+
+// ---------------------------------------------------------------------------
+// per-type limits
+// ---------------------------------------------------------------------------
+template <typename Real> struct OdeLimits;
+
+template <> struct OdeLimits<double> {
+    static constexpr double max = 1.7976931348623157e308;     // DBL_MAX
+    static constexpr double eps = 2.220446049250313e-16;      // 2^-52
+    static constexpr double conv_lp = 1e-18;    // |log psi|/b below: w == w* in float64
+    static constexpr double newton_tol = 4e-16; // dense-output root: relative step
+    static constexpr double log_pow_limit = 600.0;  // log_rate: |(q-1) log rho| safe for pow
+    static constexpr double min_normal = 2.2250738585072014e-308;
+};
+
+template <> struct OdeLimits<float> {
+    static constexpr float max = 3.40282347e38f;   // FLT_MAX
+    static constexpr float eps = 1.1920929e-07f;   // 2^-23
+    // |log psi|/b = |log(w/w*)| below 1e-9 rounds w to w* in float32 (2^-24 = 6e-8);
+    // 1e-18 as in double would also work but costs the sigma phase ~20 more units
+    static constexpr float conv_lp = 1e-9f;
+    static constexpr float newton_tol = 2.4e-7f;   // 2 eps32, as 4e-16 ~ 1.8 eps64
+    // exp overflows float beyond 88.7: pow(rho, q-1) is used only while the
+    // result stays far inside the range (600 plays that role for double's 709)
+    static constexpr float log_pow_limit = 80.0f;
+    static constexpr float min_normal = 1.17549435e-38f;
+};
+
+// Tuning constants of _ode.py (per type by conversion of the same literal).
+template <typename Real> FD_HD Real switch_grow() { return Real(1.0); }
+template <typename Real> FD_HD Real switch_decay() { return Real(1.0); }
+template <typename Real> FD_HD Real h0_fraction() { return Real(0.05); }
+template <typename Real> FD_HD Real safety() { return Real(0.9); }
+template <typename Real> FD_HD Real min_factor() { return Real(0.2); }
+template <typename Real> FD_HD Real max_factor() { return Real(10.0); }
+template <typename Real> FD_HD Real reject_shrink() { return Real(0.25); }
+template <typename Real> FD_HD Real back_rel() { return Real(1e-3); }
+template <typename Real> FD_HD Real cross_rel() { return Real(0.1); }
+template <typename Real> FD_HD Real time_floor() { return Real(64) * OdeLimits<Real>::eps; }
+
+constexpr int PHASE_SIGMA = 0;  // y = sigma = log(psi/|1-psi|), step in t
+constexpr int PHASE_GROW = 1;   // y = (psi/psi_n)^(1-q) - 1, step in t
+constexpr int PHASE_DECAY = 2;  // y = -q (lp - lp_n), step in s = log(tau)
+
+// Python's max/min on two floats (what Numba compiles): the first argument
+// unless the second compares greater/smaller.
+template <typename Real> FD_HD Real py_max(Real a, Real b) { return b > a ? b : a; }
+template <typename Real> FD_HD Real py_min(Real a, Real b) { return b < a ? b : a; }
+
+// log K = log(b lam rho^(q-1)) with the per-type exponent limit.  family.h's
+// log_rate uses the double limit 600 for both types; in float pow(rho, q-1)
+// overflows already at (q-1)|log rho| > 88.7 (JEPA depth 64, rho = 2), so the
+// integrator uses this one.  Identical to log_rate in double.
+template <typename Real>
+FD_HD Real log_rate_typed(int objective, int depth, Real lam, Real rho) {
+    const Real b = family_b<Real>(objective, depth);
+    const Real q = family_q<Real>(objective, depth);
+    const Real log_rho_pow = (q - Real(1)) * fd_log(rho);
+    if (fd_fabs(log_rho_pow) < OdeLimits<Real>::log_pow_limit)
+        return fd_log(b * lam * fd_pow(rho, q - Real(1)));
+    return fd_log(b) + fd_log(lam) + log_rho_pow;
+}
+
+/// w = w* psi^(1/b) from lp = log(psi): family.h's w_of_log_psi (w* times
+/// exp(lp/b), so that w is accurate relative to its fixed point), except where
+/// the factor exp(lp/b) = w/w* leaves the normal range of the type.  That
+/// never happens for float64 on the documented domain, but in float32 a weight
+/// of 1e-30 below a fixed point of 1e10 has w/w* = 1e-40 (subnormal: bits
+/// lost, or 0): there w = exp((log rho + lp)/b) directly.
+template <typename Real>
+FD_HD Real w_of_log_psi_typed(int objective, int depth, Real lp, Real rho) {
+    const Real b = family_b<Real>(objective, depth);
+    const Real ratio = fd_exp(lp / b);
+    // same operations as family.h's w_of_log_psi, without evaluating exp(lp/b) twice
+    if (ratio >= OdeLimits<Real>::min_normal) return fd_exp(fd_log(rho) / b) * ratio;
+    return fd_exp((fd_log(rho) + lp) / b);
+}
+
+// ---------------------------------------------------------------------------
+// (a) scalar layer
+// ---------------------------------------------------------------------------
+
+/// Right-hand side of the local variable of `phase` at (s, y).  `s` is the
+/// offset of the independent variable from the start of the step (only DECAY
+/// is non-autonomous); `par` is r_n (GROW), c_n (DECAY), unused (SIGMA).
+/// NaN outside the domain (z <= 0; sigma <= 0 on the decay branch).
+template <typename Real>
+FD_HD Real phase_rhs(int phase, Real s, Real y, Real lpn, Real par, Real q, Real log_k,
+                     int branch) {
+    if (phase == PHASE_SIGMA) {
+        if (branch == DECAY && !(y > Real(0))) return fd_nan<Real>();
+        return fd_exp(log_k + (q - Real(1)) * log_psi_of_sigma(y, branch));
+    }
+    if (phase == PHASE_GROW) {
+        if (!(y > Real(-1))) return fd_nan<Real>();
+        const Real lp = lpn - fd_log1p(y) / (q - Real(1));
+        return par * fd_expm1(lp);
+    }
+    const Real lp = lpn - y / q;
+    return -fd_exp(s - y + par) * fd_expm1(-lp);
+}
+
+/// log(psi) from the local variable y of `phase`.
+template <typename Real>
+FD_HD Real phase_log_psi(int phase, Real y, Real lpn, Real q, int branch) {
+    if (phase == PHASE_SIGMA) return log_psi_of_sigma(y, branch);
+    if (phase == PHASE_GROW) {
+        if (!(y > Real(-1))) return fd_nan<Real>();
+        return lpn - fd_log1p(y) / (q - Real(1));
+    }
+    return lpn - y / q;
+}
+
+/// Inverse of phase_log_psi: the local variable at log(psi) = lp.
+template <typename Real>
+FD_HD Real phase_y_of_log_psi(int phase, Real lp, Real lpn, Real q) {
+    if (phase == PHASE_SIGMA) return sigma_of_log_psi(lp);
+    if (phase == PHASE_GROW) return fd_expm1(-(q - Real(1)) * (lp - lpn));
+    return -q * (lp - lpn);
+}
+
+/// Stages and result of one DP5(4) step.
+template <typename Real>
+struct Step {
+    Real y1, err, k2, k3, k4, k5, k6, k7;
+};
+
+/// One Dormand-Prince 5(4) step of size h from y0 (k1 = f(0, y0)): the
+/// fifth-order solution y1, the local error estimate h sum(E k) and the
+/// stages (k7 = f(h, y1) is the FSAL stage).  Same association order as _ode.py.
+template <typename Real>
+FD_HD Step<Real> dp_step(int phase, Real y0, Real h, Real k1, Real lpn, Real par, Real q,
+                         Real log_k, int branch) {
+    using namespace dp54;
+    Step<Real> r;
+    r.k2 = phase_rhs(phase, Real(C2) * h, y0 + h * (Real(A21) * k1), lpn, par, q, log_k, branch);
+    r.k3 = phase_rhs(phase, Real(C3) * h, y0 + h * (Real(A31) * k1 + Real(A32) * r.k2), lpn, par,
+                     q, log_k, branch);
+    r.k4 = phase_rhs(phase, Real(C4) * h,
+                     y0 + h * (Real(A41) * k1 + Real(A42) * r.k2 + Real(A43) * r.k3), lpn, par, q,
+                     log_k, branch);
+    r.k5 = phase_rhs(phase, Real(C5) * h,
+                     y0 + h * (Real(A51) * k1 + Real(A52) * r.k2 + Real(A53) * r.k3 +
+                               Real(A54) * r.k4),
+                     lpn, par, q, log_k, branch);
+    r.k6 = phase_rhs(phase, Real(C6) * h,
+                     y0 + h * (Real(A61) * k1 + Real(A62) * r.k2 + Real(A63) * r.k3 +
+                               Real(A64) * r.k4 + Real(A65) * r.k5),
+                     lpn, par, q, log_k, branch);
+    r.y1 = y0 + h * (Real(B1) * k1 + Real(B2) * r.k2 + Real(B3) * r.k3 + Real(B4) * r.k4 +
+                     Real(B5) * r.k5 + Real(B6) * r.k6);
+    r.k7 = phase_rhs(phase, h, r.y1, lpn, par, q, log_k, branch);
+    r.err = h * (Real(E1) * k1 + Real(E2) * r.k2 + Real(E3) * r.k3 + Real(E4) * r.k4 +
+                 Real(E5) * r.k5 + Real(E6) * r.k6 + Real(E7) * r.k7);
+    return r;
+}
+
+/// Q_j = sum_i k_i P_ij: y(theta) = y0 + h sum_j Q_j theta^(j+1).
+template <typename Real>
+struct Dense {
+    Real q0, q1, q2, q3;
+};
+
+template <typename Real>
+FD_HD Dense<Real> dense_coefficients(Real k1, Real k2, Real k3, Real k4, Real k5, Real k6,
+                                     Real k7) {
+    using namespace dp54;
+    Dense<Real> d;
+    d.q0 = Real(P11) * k1 + Real(P21) * k2 + Real(P31) * k3 + Real(P41) * k4 + Real(P51) * k5 +
+           Real(P61) * k6 + Real(P71) * k7;
+    d.q1 = Real(P12) * k1 + Real(P22) * k2 + Real(P32) * k3 + Real(P42) * k4 + Real(P52) * k5 +
+           Real(P62) * k6 + Real(P72) * k7;
+    d.q2 = Real(P13) * k1 + Real(P23) * k2 + Real(P33) * k3 + Real(P43) * k4 + Real(P53) * k5 +
+           Real(P63) * k6 + Real(P73) * k7;
+    d.q3 = Real(P14) * k1 + Real(P24) * k2 + Real(P34) * k3 + Real(P44) * k4 + Real(P54) * k5 +
+           Real(P64) * k6 + Real(P74) * k7;
+    return d;
+}
+
+/// Shampine's quartic interpolant at theta in [0, 1] (Horner form).
+template <typename Real>
+FD_HD Real dense_eval(Real y0, Real h, const Dense<Real>& d, Real theta) {
+    return y0 + h * theta * (d.q0 + theta * (d.q1 + theta * (d.q2 + theta * d.q3)));
+}
+
+/// dy/dtheta of dense_eval.
+template <typename Real>
+FD_HD Real dense_slope(Real h, const Dense<Real>& d, Real theta) {
+    return h * (d.q0 + theta * (Real(2) * d.q1 + theta * (Real(3) * d.q2 + theta * Real(4) * d.q3)));
+}
+
+/// theta in [0, 1] where the interpolant equals `target`: safeguarded Newton on
+/// a shrinking bracket (bisection whenever Newton leaves it).  The caller
+/// guarantees that the step passes the target; `converged` reports success.
+template <typename Real>
+FD_HD Real solve_dense(Real y0, Real h, const Dense<Real>& d, Real target, bool* converged) {
+    const Real tol = OdeLimits<Real>::newton_tol;
+    Real lo = Real(0);
+    Real hi = Real(1);
+    const Real f_lo = y0 - target;
+    const Real f_hi = dense_eval(y0, h, d, Real(1)) - target;
+    *converged = true;
+    if (f_lo == Real(0)) return Real(0);
+    if (f_hi == Real(0) || (f_lo > Real(0)) == (f_hi > Real(0))) {
+        // the end value passed the target, the interpolant at theta = 1 misses
+        // it by rounding: the crossing is at the end of the step
+        return Real(1);
+    }
+    Real theta = f_lo / (f_lo - f_hi);
+    for (int it = 0; it < 200; ++it) {
+        const Real f = dense_eval(y0, h, d, theta) - target;
+        if (f == Real(0)) return theta;
+        if ((f > Real(0)) == (f_lo > Real(0)))
+            lo = theta;
+        else
+            hi = theta;
+        const Real dd = dense_slope(h, d, theta);
+        Real nxt = dd != Real(0) ? theta - f / dd : Real(-1);
+        if (!(lo < nxt && nxt < hi)) nxt = Real(0.5) * (lo + hi);
+        if (fd_fabs(nxt - theta) <= tol * theta || hi - lo <= tol * hi) return nxt;
+        theta = nxt;
+    }
+    *converged = false;
+    return theta;
+}
+
+/// log(exp(a) + exp(b)).
+template <typename Real>
+FD_HD Real log_add(Real a, Real b) {
+    if (a == -fd_inf<Real>()) return b;
+    if (b == -fd_inf<Real>()) return a;
+    return py_max(a, b) + fd_log1p(fd_exp(-fd_fabs(a - b)));
+}
+
+/// Upper bound on log of the time from log psi = lp_from to lp_to (between
+/// lp_from and 0).  Plateau part (up to lp_sw): growth |dz/dt| >= r (1 -
+/// psi_end) with |delta z| <= 1; decay: the flow comes down from infinity in
+/// finite time, below psi_end^-q / (q K (1 - 1/psi_end)).  Sigma part: the rate
+/// K psi^(q-1) is smallest at its start (growth) or at least K (decay).
+template <typename Real>
+FD_HD Real log_time_upper(int branch, Real lp_from, Real lp_to, Real q, Real log_k, Real lp_sw) {
+    Real total = -fd_inf<Real>();
+    Real lp_b = lp_from;
+    if (branch == GROWTH) {
+        if (lp_from < lp_sw) {
+            const Real lp_a = py_min(lp_to, lp_sw);
+            total = -(fd_log(q - Real(1)) + log_k + (q - Real(1)) * lp_from) -
+                    fd_log(-fd_expm1(lp_a));
+            lp_b = lp_sw;
+        }
+        if (lp_to > lp_b) {
+            const Real dsig = sigma_of_log_psi(lp_to) - sigma_of_log_psi(lp_b);
+            total = log_add(total, fd_log(dsig) - log_k - (q - Real(1)) * lp_b);
+        }
+    } else {
+        if (lp_from > lp_sw) {
+            const Real lp_a = py_max(lp_to, lp_sw);
+            total = -q * lp_a - fd_log(q) - log_k - fd_log(-fd_expm1(-lp_a));
+            lp_b = lp_sw;
+        }
+        if (lp_to < lp_b) {
+            const Real dsig = sigma_of_log_psi(lp_to) - sigma_of_log_psi(lp_b);
+            total = log_add(total, fd_log(dsig) - log_k);
+        }
+    }
+    return total;
+}
+
+/// Lower bound on log of the growth time from lp_from to lp_to (first phase
+/// only: |dz/dt| <= r in the plateau, dsigma/dt <= K psi_to^(q-1) in sigma).
+template <typename Real>
+FD_HD Real log_time_lower_growth(Real lp_from, Real lp_to, Real q, Real log_k, Real lp_sw) {
+    if (lp_from < lp_sw) {
+        const Real lp_a = py_min(lp_to, lp_sw);
+        return fd_log(-fd_expm1(-(q - Real(1)) * (lp_a - lp_from))) -
+               (fd_log(q - Real(1)) + log_k + (q - Real(1)) * lp_from);
+    }
+    const Real dsig = sigma_of_log_psi(lp_to) - sigma_of_log_psi(lp_from);
+    return fd_log(dsig) - log_k - (q - Real(1)) * lp_to;
+}
+
+/// log R: the largest |dlog w/dt| = K psi^(q-1) |1 - psi| / b on the rest of
+/// the path from lp (growth: peaks at psi = (q-1)/q; decay: only decreases).
+template <typename Real>
+FD_HD Real log_sensitivity(int branch, Real lp, Real q, Real log_k, Real b) {
+    if (branch == GROWTH && q > Real(1)) lp = py_max(lp, fd_log((q - Real(1)) / q));
+    return log_k + (q - Real(1)) * lp + fd_log(fd_fabs(fd_expm1(lp))) - fd_log(b);
+}
+
+// ---------------------------------------------------------------------------
+// (b) one feature
+// ---------------------------------------------------------------------------
+
+/// Output row of one feature: w at output j goes to data[j * stride].
+template <typename Real>
+struct Row {
+    Real* data;
+    long long stride;
+    FD_HD void set(long long j, Real v) const { data[j * stride] = v; }
+    FD_HD void fill(long long j, long long n, Real v) const {
+        for (long long i = j; i < n; ++i) data[i * stride] = v;
+    }
+};
+
+/// Result of one feature: status, accepted plus rejected steps, crossing time.
+template <typename Real>
+struct FeatureResult {
+    signed char status;
+    long long nsteps;
+    Real t_cross;
+};
+
+/// Integrate one feature (port of _ode.integrate_feature).
+///
+/// Trajectory mode (`crossing` false): writes w at every t_out[j] (j < n_out,
+/// non-decreasing, >= 0) into `row` and stops at the last one; t_cross is
+/// NaN.  Crossing mode: integrates until log psi >= lp_star (< 0) and returns
+/// that time: 0 when the feature starts at or above it, +inf when it lies
+/// beyond the largest finite Real; t_out and row are not used.
+template <typename Real>
+FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, Real rho, Real eps,
+                                            Real rtol, long long max_steps, bool crossing,
+                                            Real lp_star, const Real* t_out, long long n_out,
+                                            Row<Real> row) {
+    typedef OdeLimits<Real> L;
+    const Real zero = Real(0);
+    const Real one = Real(1);
+    const Real inf = fd_inf<Real>();
+    const Real nan = fd_nan<Real>();
+    const Real b = family_b<Real>(objective, depth);
+    const Real q = family_q<Real>(objective, depth);
+    const Real log_k = log_rate_typed<Real>(objective, depth, lam, rho);
+    Real lp = log_psi_of_w<Real>(objective, depth, eps, rho);
+    const int branch = branch_of_log_psi(lp);
+    long long j = 0;
+    const Real log_rtol = fd_log(rtol);
+    Real t_stop;
+    Real log_back;
+    if (crossing) {
+        if (lp >= lp_star) return {SUCCESS, 0, zero};  // includes every decaying feature
+        t_stop = L::max;
+        // Floored at 64 eps like the trajectory kernel (a deliberate difference
+        // from _ode.py, which has no floor here): below it the collapse test,
+        // whose upper bound on the time left can be loose by 1/(1 - psi_sw)
+        // = q - 1, never fires while the blow-up of the plateau variable
+        // squeezes the remaining steps below the resolution of t, and the
+        // feature ends NON_FINITE.  float64 without the floor fails so for
+        // rtol <= 1e-14 (_ode.py: 439 of 3000 random JEPA features at 1e-14),
+        // float32 already at rtol 1e-5.  Identical to _ode.py for rtol >= 1.4e-13.
+        log_back = py_max(fd_log(cross_rel<Real>()) + log_rtol, fd_log(time_floor<Real>()));
+    } else {
+        while (j < n_out && t_out[j] <= zero) {
+            row.set(j, eps);
+            ++j;
+        }
+        if (j == n_out) return {SUCCESS, 0, nan};
+        t_stop = t_out[n_out - 1];
+        log_back = py_max(fd_log(back_rel<Real>()) + log_rtol, fd_log(time_floor<Real>()));
+    }
+    if (branch == AT_FIXED) {
+        row.fill(j, n_out, eps);
+        return {SUCCESS, 0, nan};
+    }
+    if (!fd_isfinite(lp) || !fd_isfinite(log_k)) {
+        row.fill(j, n_out, nan);
+        return {NON_FINITE, 0, nan};
+    }
+
+    const Real w_fp = w_of_log_psi<Real>(objective, depth, zero, rho);
+    if (!crossing && !(w_fp >= L::min_normal && w_fp <= L::max)) {
+        // trajectory: the fixed point rho^L (JEPA) / rho^(L/(L+1)) (MAE) is not a
+        // normal number of the type (float32: JEPA depth 64 needs 0.25 < rho < 3.9),
+        // so the weight cannot be represented on its way there.  Not reachable for
+        // float64 on the documented domain (w* within 1e+-192).  The crossing
+        // time does not need w and is computed regardless.
+        row.fill(j, n_out, nan);
+        return {NON_FINITE, 0, nan};
+    }
+    const Real lp_conv = branch == GROWTH ? -L::conv_lp * b : L::conv_lp * b;
+    Real lp_sw;
+    if (q > one && branch == GROWTH)
+        lp_sw = fd_log1p(-py_min(Real(0.5), switch_grow<Real>() / (q - one)));
+    else if (q > one)
+        lp_sw = fd_log1p(switch_decay<Real>() / (q - one));
+    else  // q == 1: sigma only
+        lp_sw = branch == GROWTH ? -inf : inf;
+    const Real log_q = fd_log(q);
+
+    Real t = zero;
+    long long nsteps = 0;
+    int phase = -1;
+    Real h = zero, y0 = zero, k1 = zero, par = zero;
+    Real tau = zero;  // DECAY: tau_n = t_n - t_a + 1/r_a
+    bool rejected = false;
+    for (;;) {
+        // converged: w is its fixed point in this precision from here on
+        if ((branch == GROWTH && lp >= lp_conv) || (branch == DECAY && lp <= lp_conv)) {
+            row.fill(j, n_out, w_fp);
+            return {SUCCESS, nsteps, crossing ? t : nan};
+        }
+        const Real log_t = t > zero ? fd_log(t) : -inf;
+        if (crossing) {
+            const Real log_tx = log_time_upper(branch, lp, lp_star, q, log_k, lp_sw);
+            if (log_tx <= log_back + log_t)
+                return {SUCCESS, nsteps, t + Real(0.5) * fd_exp(log_tx)};
+            if (log_time_lower_growth(lp, lp_star, q, log_k, lp_sw) > fd_log(L::max - t))
+                return {SUCCESS, nsteps, inf};
+        } else {
+            const Real log_tc = log_time_upper(branch, lp, lp_conv, q, log_k, lp_sw);
+            if (log_tc <= log_back + log_t || t + fd_exp(log_tc) <= t_out[j]) {
+                row.fill(j, n_out, w_fp);
+                return {SUCCESS, nsteps, nan};
+            }
+        }
+
+        // phase of this step; a new phase starts its local variable
+        int new_phase;
+        if (branch == GROWTH)
+            new_phase = lp < lp_sw ? PHASE_GROW : PHASE_SIGMA;
+        else
+            new_phase = lp > lp_sw ? PHASE_DECAY : PHASE_SIGMA;
+        if (new_phase != phase) {
+            phase = new_phase;
+            rejected = false;
+            if (phase == PHASE_GROW) {
+                par = fd_exp(fd_log(q - one) + log_k + (q - one) * lp);
+                y0 = zero;
+            } else if (phase == PHASE_DECAY) {
+                // virtual origin: tau = 1/r_a at the start, so c = 0
+                tau = fd_exp(-(log_q + log_k + q * lp));
+                par = zero;
+                y0 = zero;
+            } else {
+                y0 = sigma_of_log_psi(lp);
+            }
+            k1 = phase_rhs(phase, zero, y0, lp, par, q, log_k, branch);
+            if (!crossing && k1 != zero && fd_fabs(k1) < L::min_normal) {
+                // a subnormal rate carries a few bits: the stages, the increment and
+                // the error estimate lose their relative accuracy (the controller then
+                // rejects every step).  A rate that underflows to 0 is exact (the state
+                // does not move within the range of t); a subnormal one is reported.
+                // float32: plateau rates (q-1) K psi0^(q-1) in (1.4e-45, 1.2e-38).
+                // (Trajectory only: the crossing kernel's results stay within their
+                // tested bound there, its time tolerance having no 1/R term.)
+                row.fill(j, n_out, nan);
+                return {NON_FINITE, nsteps, nan};
+            }
+            if (phase == PHASE_SIGMA)
+                h = h0_fraction<Real>() /
+                    (fd_fabs(k1) * py_max(one, (q - one) * fd_fabs(fd_expm1(lp))));
+            else
+                h = h0_fraction<Real>() / fd_fabs(k1);
+        }
+
+        if (nsteps >= max_steps) {
+            row.fill(j, n_out, nan);
+            return {MAX_STEPS, nsteps, nan};
+        }
+        // never step past the last output time (or the largest finite value)
+        bool clamped = false;
+        if (phase == PHASE_DECAY) {
+            const Real s_stop = fd_log1p((t_stop - t) / tau);
+            if (!(h < s_stop)) {
+                h = s_stop;
+                clamped = true;
+            }
+        } else if (!(h < t_stop - t)) {
+            h = t_stop - t;
+            clamped = true;
+        }
+        const Step<Real> st = dp_step(phase, y0, h, k1, lp, par, q, log_k, branch);
+        ++nsteps;
+        const Real lp1 = phase_log_psi(phase, st.y1, lp, q, branch);
+        bool valid = fd_isfinite(st.y1) && fd_isfinite(st.err) && fd_isfinite(st.k7) &&
+                     fd_isfinite(lp1);
+        if (valid) {
+            if (phase == PHASE_SIGMA)
+                valid = branch == GROWTH ? lp1 <= zero : lp1 >= zero;
+            else
+                valid = branch == GROWTH ? lp1 < zero : lp1 > zero;
+        }
+        Real tau_new, t_new;
+        if (phase == PHASE_DECAY) {
+            tau_new = tau * fd_exp(h);
+            t_new = clamped ? t_stop : t + tau * fd_expm1(h);
+        } else {
+            tau_new = zero;
+            t_new = clamped ? t_stop : t + h;
+        }
+        if (!valid) {
+            h *= reject_shrink<Real>();
+            rejected = true;
+            if (!(t_new > t) || h == zero) {
+                row.fill(j, n_out, nan);
+                return {NON_FINITE, nsteps, nan};
+            }
+            continue;
+        }
+
+        // error as a time shift: |err| / |dy/dt| <= tol_t
+        Real en;
+        if (st.err == zero) {
+            en = zero;
+        } else {
+            Real log_g = py_min(fd_log(fd_fabs(k1)), fd_log(fd_fabs(st.k7)));
+            if (phase == PHASE_DECAY)
+                log_g = py_min(fd_log(fd_fabs(k1)) - fd_log(tau),
+                               fd_log(fd_fabs(st.k7)) - fd_log(tau_new));
+            Real log_tol = log_back + fd_log(t_new);
+            if (!crossing)
+                log_tol = py_max(log_tol, log_rtol - log_sensitivity(branch, lp, q, log_k, b));
+            en = fd_exp(fd_log(fd_fabs(st.err)) - log_g - log_tol);
+        }
+        if (!(en <= one)) {
+            h *= fd_isfinite(en) ? py_max(min_factor<Real>(), safety<Real>() * fd_pow(en, Real(-0.2)))
+                                 : min_factor<Real>();
+            rejected = true;
+            if (!(t_new > t) || h == zero) {
+                row.fill(j, n_out, nan);
+                return {NO_CONVERGENCE, nsteps, nan};
+            }
+            continue;
+        }
+
+        // accepted: dense output at the requested times inside (t, t_new]
+        const Dense<Real> dc = dense_coefficients(k1, st.k2, st.k3, st.k4, st.k5, st.k6, st.k7);
+        if (!crossing) {
+            while (j < n_out && t_out[j] <= t_new) {
+                Real lpj;
+                if (t_out[j] >= t_new) {
+                    lpj = lp1;
+                } else {
+                    Real theta;
+                    if (phase == PHASE_DECAY)
+                        theta = fd_log1p((t_out[j] - t) / tau) / h;
+                    else
+                        theta = (t_out[j] - t) / h;
+                    theta = py_min(py_max(theta, zero), one);
+                    lpj = phase_log_psi(phase, dense_eval(y0, h, dc, theta), lp, q, branch);
+                    // the interpolant cannot leave the branch
+                    lpj = branch == GROWTH ? py_min(lpj, zero) : py_max(lpj, zero);
+                }
+                row.set(j, w_of_log_psi_typed<Real>(objective, depth, lpj, rho));
+                ++j;
+            }
+            if (j == n_out) return {SUCCESS, nsteps, nan};
+        } else if (lp1 >= lp_star) {
+            const Real target = phase_y_of_log_psi(phase, lp_star, lp, q);
+            bool ok = true;
+            const Real theta = solve_dense(y0, h, dc, target, &ok);
+            return {ok ? SUCCESS : NO_CONVERGENCE, nsteps, t + theta * h};
+        }
+        if (t_new >= L::max) return {SUCCESS, nsteps, inf};
+
+        // advance; restart the local variable of the plateau phases (FSAL)
+        if (phase == PHASE_SIGMA) {
+            y0 = st.y1;
+            k1 = st.k7;
+        } else if (phase == PHASE_GROW) {
+            const Real z1 = one + st.y1;
+            k1 = st.k7 / z1;
+            par = par / z1;
+        } else {
+            par = par + (h - st.y1);
+            k1 = st.k7;
+            tau = tau_new;
+        }
+        t = t_new;
+        lp = lp1;
+        Real factor = en == zero ? max_factor<Real>()
+                                 : py_min(max_factor<Real>(), safety<Real>() * fd_pow(en, Real(-0.2)));
+        if (rejected) factor = py_min(one, factor);
+        h *= factor;
+        rejected = false;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// (c) per-feature drivers of the kernels (one call per feature, no sharing)
+// ---------------------------------------------------------------------------
+template <typename Real>
+FD_HD void trajectory_feature(long long i, long long nt, const Real* t, int objective,
+                              const long long* depth, const Real* lam, const Real* rho,
+                              const Real* eps, Real rtol, long long max_steps, Real* out,
+                              long long stride_feature, long long stride_time,
+                              signed char* status, long long* nsteps) {
+    const Row<Real> row{out + i * stride_feature, stride_time};
+    const FeatureResult<Real> r =
+        integrate_feature<Real>(objective, (int)depth[i], lam[i], rho[i], eps[i], rtol, max_steps,
+                                false, Real(0), t, nt, row);
+    status[i] = r.status;
+    nsteps[i] = r.nsteps;
+}
+
+template <typename Real>
+FD_HD void crossing_feature(long long i, int objective, const long long* depth, const Real* lam,
+                            const Real* rho, const Real* eps, const Real* p, Real rtol,
+                            long long max_steps, Real* t_cross, signed char* status,
+                            long long* nsteps) {
+    const int d = (int)depth[i];
+    const Real lp_star = family_b<Real>(objective, d) * fd_log(p[i]);
+    const Row<Real> none{nullptr, 0};
+    const FeatureResult<Real> r = integrate_feature<Real>(objective, d, lam[i], rho[i], eps[i], rtol,
+                                                          max_steps, true, lp_star, nullptr, 0, none);
+    status[i] = r.status;
+    nsteps[i] = r.nsteps;
+    t_cross[i] = r.t_cross;
+}
+
+}  // namespace ode
+}  // namespace fastdyn

@@ -1,0 +1,88 @@
+"""Host build of the CUDA sources: the GPU math, tested on the CPU in CI.
+
+``kernels/cuda/*.cu`` are written against ``kernels/cuda/config.h``, whose
+macros turn them into plain C++ when no CUDA compiler is involved.  This
+module compiles one of them with the system C++ compiler into a shared
+library (cached by the hash of every file in ``kernels/cuda``) and loads it
+with ctypes, so that tests can run the exact device code on the host and
+compare it with the Numba kernels.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CUDA_DIR = Path(__file__).resolve().parents[1] / "kernels" / "cuda"
+_CACHE = Path(os.environ.get("FASTDYN_HOST_BUILD_DIR", Path(tempfile.gettempdir()) / "fastdyn_host_build"))
+_LOADED: dict[str, ctypes.CDLL] = {}
+
+
+def _digest() -> str:
+    h = hashlib.sha256()
+    for f in sorted(CUDA_DIR.iterdir()):
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def compiler() -> str | None:
+    return shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
+
+
+def load(source: str) -> ctypes.CDLL:
+    """Compile ``kernels/cuda/<source>`` as C++ (once) and load it; skip if no compiler."""
+    if source in _LOADED:
+        return _LOADED[source]
+    cxx = compiler()
+    if cxx is None:
+        pytest.skip("no C++ compiler for the host build of the CUDA sources")
+    out = _CACHE / f"{Path(source).stem}-{_digest()}.so"
+    if not out.exists():
+        _CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        cmd = [cxx, "-x", "c++", "-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-Werror",
+               "-fno-fast-math", "-ffp-contract=off", f"-I{CUDA_DIR}", str(CUDA_DIR / source), "-o", str(tmp)]
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        os.replace(tmp, out)  # atomic: concurrent test processes never load a half-written file
+    lib = ctypes.CDLL(str(out))
+    _LOADED[source] = lib
+    return lib
+
+
+def arg(x):
+    """ctypes value of one kernel argument: arrays by pointer, NumPy scalars by their C type.
+
+    ``None`` is a null pointer (e.g. "no inverse table" for the exact kernels).
+    """
+    if x is None:
+        return ctypes.c_void_p(None)
+    if isinstance(x, np.ndarray):
+        if not x.flags.c_contiguous:
+            raise ValueError("host kernels need C-contiguous arrays")
+        return ctypes.c_void_p(x.ctypes.data)
+    if isinstance(x, np.int64):
+        return ctypes.c_longlong(int(x))
+    if isinstance(x, np.int32):
+        return ctypes.c_int(int(x))
+    if isinstance(x, np.float64):
+        return ctypes.c_double(float(x))
+    if isinstance(x, np.float32):
+        return ctypes.c_float(float(x))
+    raise TypeError(f"kernel arguments must be NumPy arrays or NumPy scalars; got {type(x).__name__}")
+
+
+def call(source: str, name: str, *args) -> None:
+    """Run kernel ``name`` of ``source`` on the host: the same arguments a GPU launch takes."""
+    fn = getattr(load(source), name)
+    fn.restype = None
+    fn(*[arg(a) for a in args])
