@@ -1,0 +1,615 @@
+"""Learning-order analysis: which features a JEPA or MAE encoder learns first.
+
+The paper's central comparison (section 3.2, figures 1, 2 and 4) is the
+*order* in which features reach a fraction ``p`` of their fixed point, i.e. the
+order of their critical times ``t*`` (eq. 11).  This module turns critical
+times into that order and compares orders numerically:
+
+- :func:`learning_order` -- ranks of the critical times of one objective;
+- :func:`rank` -- ranks of any times, ties handled as in
+  :func:`scipy.stats.rankdata`;
+- :func:`compare_orders` -- Kendall's tau-b and the fraction of inverted
+  feature pairs between two orders (figure 1's "complete inversion" is an
+  inverted fraction of 1), in ``O(n log n)``;
+- :func:`learned_count` / :func:`learning_time` -- how many features are
+  learned by time ``t``, and the time by which a fraction of them is;
+- :func:`depth_spread` -- for features with equal ``lam`` and different
+  ``rho``, the relative spread of their critical times as a function of depth
+  (figure 4);
+- :func:`corollary_ratio` -- the critical-time ratio of corollary 3.6
+  (eq. 14) next to its exact value.
+
+Every function accepts NumPy or CuPy arrays and returns arrays of the same
+kind: the array module is taken from the input (``cupy`` is imported only when
+a CuPy array is passed).  Critical times themselves come from
+:func:`fastdyn.critical_time` (exact closed form, eq. 11), on the GPU for CuPy
+input; the order statistics then run on the same device.
+
+A feature is "learned by time ``t``" when ``t* <= t``.  Critical times are
+non-negative and may be ``inf`` (the crossing lies beyond float64); ``inf``
+times tie with each other and come last.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numba
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _api
+from . import _validate as v
+
+__all__ = [
+    "OrderComparison",
+    "RatioComparison",
+    "compare_orders",
+    "corollary_ratio",
+    "depth_spread",
+    "learned_count",
+    "learning_order",
+    "learning_time",
+    "rank",
+]
+
+_TIES = ("average", "min", "max", "dense", "ordinal")
+
+
+# --------------------------------------------------------------------------
+# array-module dispatch and validation
+# --------------------------------------------------------------------------
+
+
+def _is_cupy(x: Any) -> bool:
+    # checked by the type's module so that NumPy input never imports cupy
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def _xp_of(*arrays: Any):
+    """``numpy``, or ``cupy`` if any argument is a CuPy array."""
+    for a in arrays:
+        if _is_cupy(a):
+            import cupy
+
+            return cupy
+    return np
+
+
+def _to_host(x: Any) -> Any:
+    if _is_cupy(x):
+        return x.get()
+    return x
+
+
+def _times(name: str, x: ArrayLike, xp) -> Any:
+    """1-D float64 times ``>= 0`` (``inf`` allowed); ValueError names the first bad index."""
+    if xp is np:
+        a = v._as_float64(name, x)
+    else:
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"`{name}` must be real-valued (integer or floating point); "
+                            f"got dtype {x.dtype}.")
+        a = x.astype(xp.float64, copy=False)
+    if a.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D array; got shape {tuple(a.shape)}.")
+    if a.size:
+        # min propagates NaN, so one reduction catches NaN and negative values
+        if not bool(a.min() >= 0.0):
+            bad = int(xp.argmax(~(a >= 0.0)))
+            raise ValueError(f"`{name}` must be non-negative (inf allowed); "
+                             f"{name}[{bad}] = {float(a[bad])!r}.")
+    return a
+
+
+def _fractions(name: str, f: ArrayLike, xp) -> Any:
+    """Fractions in (0, 1], any shape."""
+    a = v._as_float64(name, _to_host(f))
+    v._check_interval(name, a, "in the half-open interval (0, 1]", 0.0, False, 1.0, True)
+    return xp.asarray(a)
+
+
+def _choice_ties(ties: str) -> str:
+    return v.check_choice("ties", ties, _TIES)
+
+
+# --------------------------------------------------------------------------
+# ranks
+# --------------------------------------------------------------------------
+
+
+def _runs(s, xp):
+    """Run structure of a sorted 1-D array: (run id per element, starts, ends)."""
+    n = s.shape[0]
+    new = xp.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = s[1:] != s[:-1]
+    starts = xp.flatnonzero(new)
+    ends = xp.empty_like(starts)
+    ends[:-1] = starts[1:]
+    ends[-1] = n
+    run = xp.cumsum(new) - 1
+    return run, starts, ends
+
+
+def _tied_pairs(s, xp) -> int:
+    """Number of pairs with equal values in the sorted array ``s``."""
+    if s.shape[0] < 2:
+        return 0
+    _, starts, ends = _runs(s, xp)
+    c = (ends - starts).astype(xp.int64)
+    return int((c * (c - 1) // 2).sum())
+
+
+def rank(times: ArrayLike, *, ties: str = "average"):
+    """Ranks of times, 1 = smallest (learned first); ties as in ``scipy.stats.rankdata``.
+
+    Parameters
+    ----------
+    times : array_like, shape (n,)
+        Non-negative times (``inf`` allowed), NumPy or CuPy.
+    ties : {"average", "min", "max", "dense", "ordinal"}
+        Ranks given to equal times: their average (float), the lowest, the
+        highest, consecutive integers over distinct values, or distinct ranks
+        in the order of appearance.
+
+    Returns
+    -------
+    ranks : ndarray, shape (n,)
+        float64 for ``"average"``, int64 otherwise; same array module as
+        ``times``.
+    """
+    ties = _choice_ties(ties)
+    xp = _xp_of(times)
+    t = _times("times", times, xp)
+    n = t.shape[0]
+    if n == 0:
+        return xp.empty(0, dtype=xp.float64 if ties == "average" else xp.int64)
+    order = xp.argsort(t, kind="stable") if xp is np else xp.argsort(t)
+    if ties == "ordinal":
+        if xp is not np:  # cupy's argsort is not guaranteed stable: break ties by index
+            order = xp.lexsort(xp.stack((xp.arange(n), t)))
+        r = xp.empty(n, dtype=xp.int64)
+        r[order] = xp.arange(1, n + 1)
+        return r
+    run, starts, ends = _runs(t[order], xp)
+    if ties == "average":
+        vals = (starts[run] + ends[run] + 1) / 2.0  # mean of start+1 .. end
+    elif ties == "min":
+        vals = starts[run] + 1
+    elif ties == "max":
+        vals = ends[run]
+    else:
+        vals = run + 1
+    r = xp.empty(n, dtype=vals.dtype)
+    r[order] = vals
+    return r
+
+
+def _critical_times(xp, lam, rho, depth, eps, objective, p):
+    """``fastdyn.critical_time`` (exact, eq. 11) on the backend of ``xp``.
+
+    With CuPy every array argument is put on the device (the core API refuses
+    mixed NumPy/CuPy input) and the closed form runs on the GPU; scalars go
+    anywhere.
+    """
+    if xp is not np:
+        lam, rho, depth, eps, p = (x if np.ndim(x) == 0 and not _is_cupy(x) else xp.asarray(x)
+                                   for x in (lam, rho, depth, eps, p))
+    return _api.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, p=p)
+
+
+def learning_order(
+    lam: ArrayLike,
+    rho: ArrayLike,
+    *,
+    depth: ArrayLike,
+    eps: ArrayLike,
+    objective: str,
+    p: ArrayLike = 0.5,
+    ties: str = "average",
+):
+    """Order in which features reach the fraction ``p`` of their fixed point.
+
+    The rank of each feature's exact critical time ``t*`` (eq. 11, computed by
+    :func:`fastdyn.critical_time`): rank 1 is learned first.
+
+    Parameters
+    ----------
+    lam, rho : array_like, shape (n,)
+        Covariance ``lam > 0`` and regression coefficient ``rho > 0`` per
+        feature (NumPy or CuPy).
+    depth : int or array_like of int
+        Encoder depth ``L`` in 1..64.
+    eps : float or array_like
+        Initial weight ``w(0)`` (assumption 3.1).
+    objective : {"jepa", "mae"}
+    p : float or array_like
+        Fraction of the fixed point, in (0, 1).
+    ties : {"average", "min", "max", "dense", "ordinal"}
+        See :func:`rank`.
+
+    Returns
+    -------
+    ranks : ndarray, shape (n,)
+    """
+    xp = _xp_of(lam, rho, depth, eps, p)
+    t = _critical_times(xp, lam, rho, depth, eps, objective, p)
+    if t.ndim != 1:
+        raise ValueError(f"`lam`, `rho`, `depth`, `eps` and `p` must broadcast to a 1-D "
+                         f"array of features; got shape {tuple(t.shape)}.")
+    return rank(t, ties=ties)
+
+
+# --------------------------------------------------------------------------
+# Kendall's tau-b and the inverted fraction
+# --------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_inversions(x):  # pragma: no cover - compiled
+    """Strict inversions ``#{i < j : x[i] > x[j]}`` by bottom-up merge sort, O(n log n).
+
+    Equal values are never counted: the merge takes from the left run on ties.
+    """
+    n = x.shape[0]
+    a = x.copy()
+    b = np.empty_like(a)
+    count = 0
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            k = lo
+            while i < mid and j < hi:
+                if a[j] < a[i]:
+                    b[k] = a[j]
+                    count += mid - i  # a[j] is smaller than every remaining left value
+                    j += 1
+                else:
+                    b[k] = a[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                b[k] = a[i]
+                i += 1
+                k += 1
+            while j < hi:
+                b[k] = a[j]
+                j += 1
+                k += 1
+        a, b = b, a
+        width *= 2
+    return count
+
+
+def _bitwise_inversions(codes, xp) -> int:
+    """Strict inversions of non-negative integer codes with array operations only.
+
+    For the device (CuPy), where a serial merge is not available: the codes
+    are partitioned bit by bit from the most significant one, stably, so that
+    at bit ``k`` the array is grouped by the bits above ``k`` with the original
+    order kept inside each group.  A pair is inverted iff, at the first bit
+    where the codes differ, the earlier element has a 1 and the later a 0:
+    each level adds, for every 0, the 1s before it in its group.
+    ``O(n)`` per bit, ``O(n log n)`` in all.
+    """
+    n = codes.shape[0]
+    if n < 2:
+        return 0
+    top = int(codes.max())
+    cur = codes.astype(xp.int64, copy=True)
+    idx = xp.arange(n, dtype=xp.int64)
+    total = 0
+    for k in range(top.bit_length() - 1, -1, -1):
+        bit = (cur >> k) & 1
+        group, starts, ends = _runs(cur >> (k + 1), xp)
+        gstart = starts[group]
+        ones_incl = xp.cumsum(bit)
+        ones_before_all = ones_incl - bit
+        ones_before = ones_before_all - ones_before_all[gstart]
+        total += int((ones_before * (1 - bit)).sum())
+        ones_group = ones_incl[ends - 1] - ones_before_all[starts]
+        zeros_group = (ends - starts) - ones_group
+        zeros_before = (idx - gstart) - ones_before
+        new_pos = gstart + xp.where(bit == 0, zeros_before, zeros_group[group] + ones_before)
+        nxt = xp.empty_like(cur)
+        nxt[new_pos] = cur
+        cur = nxt
+    return total
+
+
+def _inversions(codes, xp) -> int:
+    if xp is np:
+        return int(_merge_inversions(np.ascontiguousarray(codes, dtype=np.int64)))
+    return _bitwise_inversions(codes, xp)
+
+
+class OrderComparison(NamedTuple):
+    """Agreement of two orders of the same ``n`` features (see :func:`compare_orders`)."""
+
+    #: Kendall's tau-b, in [-1, 1]; NaN if either order ties every pair.
+    tau: float
+    #: Discordant / comparable pairs, in [0, 1]; NaN if no pair is comparable.
+    inverted_fraction: float
+    #: Pairs ordered the same way by both (strictly).
+    concordant: int
+    #: Pairs ordered oppositely (strictly).
+    discordant: int
+    #: Pairs tied in the first order.
+    ties_a: int
+    #: Pairs tied in the second order.
+    ties_b: int
+    #: Pairs tied in both.
+    ties_both: int
+    #: All pairs, ``n (n - 1) / 2``.
+    pairs: int
+
+
+def compare_orders(times_a: ArrayLike, times_b: ArrayLike) -> OrderComparison:
+    """Kendall's tau-b and the fraction of inverted pairs between two learning orders.
+
+    Compares the orders of the same features under two objectives or two
+    depths, from their critical times.  With ``n0 = n (n-1)/2`` pairs, ``n1``
+    pairs tied in ``times_a``, ``n2`` tied in ``times_b``, ``n3`` tied in both,
+    ``C`` concordant and ``D`` discordant pairs (pairs tied in either order
+    are neither)::
+
+        tau_b             = (C - D) / sqrt((n0 - n1) (n0 - n2))
+        inverted_fraction = D / (C + D),    C + D = n0 - n1 - n2 + n3
+
+    ``inverted_fraction == 1`` is a complete inversion of the order (figure 1,
+    JEPA against MAE on distribution 2); without ties it equals
+    ``(1 - tau) / 2``.  ``tau_b`` equals :func:`scipy.stats.kendalltau`'s
+    default variant.
+
+    Cost ``O(n log n)``: a lexicographic sort by ``(a, b)`` puts every pair in
+    ``a``-order, so ``D`` is the number of strict inversions of ``b`` in that
+    order, counted by merge sort (a Numba kernel; on CuPy arrays an
+    array-level radix count, :func:`_bitwise_inversions`).
+
+    Parameters
+    ----------
+    times_a, times_b : array_like, shape (n,)
+        Non-negative times (``inf`` allowed; infinite times tie), NumPy or
+        CuPy, the same length.  Ranks work as well as times.
+
+    Returns
+    -------
+    OrderComparison
+        ``tau``, ``inverted_fraction`` and the pair counts.
+    """
+    xp = _xp_of(times_a, times_b)
+    a = _times("times_a", times_a, xp)
+    b = _times("times_b", times_b, xp)
+    if a.shape != b.shape:
+        raise ValueError(f"`times_a` and `times_b` must have the same length; "
+                         f"got {a.shape[0]} and {b.shape[0]}.")
+    n = a.shape[0]
+    n0 = n * (n - 1) // 2
+    if n < 2:
+        return OrderComparison(math.nan, math.nan, 0, 0, 0, 0, 0, n0)
+    # dense integer codes of b (equal values, equal codes), from one sort of b
+    ob = xp.argsort(b, kind="stable") if xp is np else xp.argsort(b)
+    run_b, starts_b, ends_b = _runs(b[ob], xp)
+    cnt = (ends_b - starts_b).astype(xp.int64)
+    n2 = int((cnt * (cnt - 1) // 2).sum())
+    codes = xp.empty(n, dtype=xp.int64)
+    codes[ob] = run_b
+    # lexicographic order by (a, b): a stable sort by a of the b-sorted sequence
+    # (CuPy: lexsort, whose stability is documented); pairs tied in a then come
+    # in b order and are never counted as inversions
+    if xp is np:
+        perm = ob[np.argsort(a[ob], kind="stable")]
+    else:
+        perm = xp.lexsort(xp.stack((codes, a)))
+    a_s = a[perm]
+    c_s = codes[perm]
+    n1 = _tied_pairs(a_s, xp)
+    # joint ties: runs of equal (a, b) in the lexicographic order
+    same = xp.empty(n, dtype=bool)
+    same[0] = False
+    same[1:] = (a_s[1:] == a_s[:-1]) & (c_s[1:] == c_s[:-1])
+    run_id = xp.cumsum(~same)
+    counts = xp.bincount(run_id - 1).astype(xp.int64)
+    n3 = int((counts * (counts - 1) // 2).sum())
+    d = _inversions(c_s, xp)
+    comparable = n0 - n1 - n2 + n3
+    c = comparable - d
+    # with equal tie counts the denominator is an exact integer (tau = 1 exactly
+    # for identical orders)
+    denom = float(n0 - n1) if n1 == n2 else math.sqrt(float(n0 - n1)) * math.sqrt(float(n0 - n2))
+    tau = (c - d) / denom if denom > 0 else math.nan
+    inv = d / comparable if comparable > 0 else math.nan
+    return OrderComparison(float(tau), float(inv), int(c), int(d), n1, n2, n3, n0)
+
+
+# --------------------------------------------------------------------------
+# learned counts and times
+# --------------------------------------------------------------------------
+
+
+def learned_count(times: ArrayLike, t: ArrayLike):
+    """How many features are learned by time ``t``: ``#{i : times[i] <= t}``.
+
+    Parameters
+    ----------
+    times : array_like, shape (n,)
+        Critical times (non-negative, ``inf`` allowed), NumPy or CuPy.
+    t : float or array_like
+        Query times (non-negative, ``inf`` allowed), any shape.
+
+    Returns
+    -------
+    count : ndarray of int64, shape of ``t``
+    """
+    xp = _xp_of(times, t)
+    s = xp.sort(_times("times", times, xp))
+    tq = xp.asarray(t)
+    flat = _times("t", tq.reshape(-1), xp)
+    return xp.searchsorted(s, flat, side="right").astype(xp.int64).reshape(tq.shape)
+
+
+def learning_time(times: ArrayLike, fraction: ArrayLike):
+    """Time by which a fraction of the features is learned.
+
+    The ``k``-th smallest critical time with ``k = ceil(fraction * n)``, the
+    smallest ``k`` with ``k / n >= fraction``; hence
+    ``learned_count(times, learning_time(times, f)) >= f * n``.
+
+    Parameters
+    ----------
+    times : array_like, shape (n,), n >= 1
+        Critical times (non-negative, ``inf`` allowed), NumPy or CuPy.
+    fraction : float or array_like
+        Fractions in (0, 1], any shape.
+
+    Returns
+    -------
+    t : ndarray of float64, shape of ``fraction``
+    """
+    xp = _xp_of(times, fraction)
+    s = xp.sort(_times("times", times, xp))
+    n = s.shape[0]
+    if n == 0:
+        raise ValueError("`times` must hold at least one feature; got an empty array.")
+    f = _fractions("fraction", fraction, xp)
+    # ceil(f n) can be one too large when f n rounds up (0.3 * 10 = 3.0000000000000004)
+    k = xp.ceil(f * n).astype(xp.int64)
+    k = xp.where((k - 1) >= f * n, k - 1, k)
+    k = xp.clip(k, 1, n)
+    return s[k - 1]
+
+
+# --------------------------------------------------------------------------
+# depth and corollary 3.6
+# --------------------------------------------------------------------------
+
+
+def depth_spread(
+    rho: ArrayLike,
+    *,
+    depths: ArrayLike,
+    lam: float = 1.0,
+    eps: float,
+    objective: str,
+    p: float = 0.5,
+):
+    """Relative spread of the critical times of features with equal ``lam``, by depth.
+
+    For every depth ``L``: ``max_i t*_i / min_i t*_i - 1`` over the features
+    ``(lam, rho_i)``; the log of the ratio is the width of the band of curves
+    on a logarithmic time axis (figure 4).  By eq. 14 it is about
+    ``(2L-1)/(2L-2) (1/rho_min - 1/rho_max) eps^(1/L)`` for JEPA, growing with
+    depth, and ``Theta(eps^((L-1)/L))`` for MAE, shrinking with depth.
+
+    Parameters
+    ----------
+    rho : array_like, shape (n,), n >= 1
+        Regression coefficients of the features (NumPy or CuPy).
+    depths : array_like of int, shape (m,)
+        Encoder depths in 1..64.
+    lam, eps, p : float
+        The shared covariance, initial weight and fraction of eq. 11.
+    objective : {"jepa", "mae"}
+
+    Returns
+    -------
+    spread : ndarray of float64, shape (m,)
+        ``inf`` if some critical time is infinite, or zero (a feature that
+        starts at or above ``p`` times its fixed point, e.g. JEPA with
+        ``rho**L <= eps``) while another is not.
+    """
+    xp = _xp_of(rho, depths)
+    r = xp.asarray(rho) if xp is not np else v.positive_finite("rho", rho)
+    dep = xp.asarray(depths) if xp is not np else v.depth_array(depths, "depths")
+    if r.ndim != 1 or r.size == 0:
+        raise ValueError(f"`rho` must be a non-empty 1-D array; got shape {tuple(r.shape)}.")
+    if dep.ndim != 1:
+        raise ValueError(f"`depths` must be a 1-D array; got shape {tuple(dep.shape)}.")
+    for name, val in (("lam", lam), ("eps", eps), ("p", p)):
+        if np.ndim(val) != 0:
+            raise ValueError(f"`{name}` must be a scalar; got shape {np.shape(val)}.")
+    t = _critical_times(xp, lam, r[None, :], dep[:, None], eps, objective, p)
+    lo = t.min(axis=1)
+    hi = t.max(axis=1)
+    # an infinite time, or a zero next to a positive one, makes the spread
+    # infinite; all-zero times have no spread (the quotients are masked out)
+    safe = xp.where(lo > 0, lo, 1.0)
+    ratio = xp.where(xp.isinf(hi), 1.0, hi) / safe - 1.0
+    return xp.where(xp.isinf(hi) | ((lo == 0) & (hi > 0)), xp.inf,
+                    xp.where(hi == 0, 0.0, ratio))
+
+
+class RatioComparison(NamedTuple):
+    """Corollary 3.6: predicted and exact ``t*(lam, rho) / t*(lam, rho')``."""
+
+    #: Eq. 14's leading terms: JEPA ``1 + (2L-1)/(2L-2) (1/rho - 1/rho') eps^(1/L)``, MAE ``1``.
+    predicted: Any
+    #: The ratio of exact critical times (:func:`fastdyn.critical_time`).
+    exact: Any
+
+
+def corollary_ratio(
+    rho: ArrayLike,
+    rho_prime: ArrayLike,
+    *,
+    lam: ArrayLike = 1.0,
+    depth: ArrayLike,
+    eps: ArrayLike,
+    objective: str = "jepa",
+    p: ArrayLike = 0.5,
+) -> RatioComparison:
+    """The critical-time ratio of corollary 3.6 (eq. 14) next to its exact value.
+
+    For two features with the same ``lam`` and regression coefficients
+    ``rho < rho'``, with ``Delta = 1/rho - 1/rho'``, eq. 14 reads::
+
+        JEPA: t*(rho) / t*(rho') = 1 + (2L-1)/(2L-2) Delta eps^(1/L) + Theta(eps^(2/L))
+        MAE:  t*(rho) / t*(rho') = 1 + Theta(eps^((L-1)/L))
+
+    The prediction is the explicit part (MAE: ``1``); the exact ratio divides
+    the exact critical times (eq. 11).  Their difference is
+    ``O(eps^(2/L))`` (JEPA) or ``O(eps^((L-1)/L))`` (MAE) as ``eps -> 0``.
+
+    Parameters
+    ----------
+    rho, rho_prime : array_like
+        Regression coefficients (positive; the corollary takes
+        ``rho < rho'`` without loss of generality, any order works).
+    lam : float or array_like
+        The shared covariance.
+    depth : int or array_like of int
+        Encoder depth, ``2 <= L <= 64`` (eq. 14 divides by ``2L - 2``).
+    eps : float or array_like
+        Initial weight.
+    objective : {"jepa", "mae"}
+    p : float or array_like
+        Fraction of eq. 11, in (0, 1).
+
+    Returns
+    -------
+    RatioComparison
+        ``predicted`` and ``exact``, arrays of the broadcast shape.
+    """
+    obj = v.objective_code(objective)
+    xp = _xp_of(rho, rho_prime, lam, depth, eps, p)
+    dep = v.depth_array(_to_host(depth))
+    if dep.size and int(dep.min()) < 2:
+        bad = int(np.argmin(dep.reshape(-1) >= 2))
+        loc = f"got {int(dep)}" if dep.ndim == 0 else f"depth[{bad}] = {int(dep.reshape(-1)[bad])}"
+        raise ValueError(f"`depth` must be at least 2 for eq. 14; {loc}.")
+    t1 = _critical_times(xp, lam, rho, depth, eps, objective, p)
+    t2 = _critical_times(xp, lam, rho_prime, depth, eps, objective, p)
+    exact = xp.asarray(t1 / t2, dtype=xp.float64)
+    r, rp, e, L = (xp.asarray(x, dtype=xp.float64) for x in (rho, rho_prime, eps, depth))
+    if obj == 0:
+        predicted = 1.0 + (2 * L - 1) / (2 * L - 2) * (1.0 / r - 1.0 / rp) * e ** (1.0 / L)
+    else:
+        predicted = xp.ones(exact.shape)
+    predicted = xp.broadcast_to(predicted, exact.shape).astype(xp.float64)
+    return RatioComparison(predicted, exact)
