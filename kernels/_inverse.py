@@ -111,7 +111,8 @@ def _chi_growth_mae_plateau(sigma, n, q):
     l1 = math.log1p(e)
     lp = sigma - l1
     s = math.exp(lp / n)
-    if s > 0.5:
+    if s > 0.5 or e == 0.0:
+        # above the plateau, or psi underflowed (sigma < -745): the general form in logarithms
         return math.nan, 0.0, 0.0, lp
     psi = e / (1.0 + e)
     one_minus_psi = 1.0 / (1.0 + e)

@@ -423,3 +423,22 @@ def test_fixed_point_matches_mpmath_and_zeroes_rhs(objective, depth, rho):
         assert log_bound > math.log(np.finfo(float).max)
     elif f > 0.0:
         assert math.log(f) <= log_bound
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5, 8])
+def test_mae_plateau_with_underflowing_psi(depth):
+    """eps = 1e-300: sigma < -745 makes psi underflow in the MAE plateau form; the
+    general form in logarithms takes over (this once raised ZeroDivisionError)."""
+    t = np.array([0.0, 1.0, 1e10, 1e300])
+    w = fd.trajectory(t, 1.0, 1.0, depth=depth, eps=1e-300, objective="mae")
+    assert np.all(np.isfinite(w)) and np.all(np.diff(w) >= 0) and w[0] == 1e-300
+    tc = fd.critical_time(1.0, 1.0, depth=depth, eps=1e-300, objective="mae")
+    # the rise from eps to w* takes O(1) time at t* ~ eps^(-(L-1)/L) ~ 1e150: w(t*) itself is
+    # ill-conditioned, but the result must be exact for a time within rounding of t*
+    w_at = fd.trajectory([tc], 1.0, 1.0, depth=depth, eps=1e-300, objective="mae")[0]
+    assert 0.0 < w_at < fd.fixed_point(1.0, depth=depth, objective="mae")
+    back = fd.time_to_reach(w_at, 1.0, 1.0, depth=depth, eps=1e-300, objective="mae")
+    # both times are exponentials of O(|log t*|) arguments: a few ulps of those
+    assert back == pytest.approx(tc, rel=4 * np.finfo(float).eps * math.log(tc))
+    w_adv = fd.advance(1e-300, tc, 1.0, 1.0, depth=depth, objective="mae")
+    assert w_adv == w_at

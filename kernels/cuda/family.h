@@ -31,16 +31,8 @@ FD_HD double fd_expm1(double x) { return expm1(x); }
 FD_HD float fd_expm1(float x) { return expm1f(x); }
 FD_HD double fd_fabs(double x) { return fabs(x); }
 FD_HD float fd_fabs(float x) { return fabsf(x); }
-FD_HD double fd_sqrt(double x) { return sqrt(x); }
-FD_HD float fd_sqrt(float x) { return sqrtf(x); }
 FD_HD double fd_pow(double x, double y) { return pow(x, y); }
 FD_HD float fd_pow(float x, float y) { return powf(x, y); }
-FD_HD double fd_floor(double x) { return floor(x); }
-FD_HD float fd_floor(float x) { return floorf(x); }
-FD_HD double fd_ldexp(double x, int e) { return ldexp(x, e); }
-FD_HD float fd_ldexp(float x, int e) { return ldexpf(x, e); }
-FD_HD double fd_lgamma(double x) { return lgamma(x); }
-FD_HD float fd_lgamma(float x) { return lgammaf(x); }
 
 // +inf and quiet NaN of each type without <limits> (not available to NVRTC).
 // NVRTC has no __builtin_huge_val: device code uses the IEEE bit patterns

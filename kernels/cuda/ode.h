@@ -113,15 +113,21 @@ FD_HD Real log_rate_typed(int objective, int depth, Real lam, Real rho) {
 /// w = w* psi^(1/b) from lp = log(psi): family.h's w_of_log_psi (w* times
 /// exp(lp/b), so that w is accurate relative to its fixed point), except where
 /// the factor exp(lp/b) = w/w* leaves the normal range of the type.  That
-/// never happens for float64 on the documented domain, but in float32 a weight
-/// of 1e-30 below a fixed point of 1e10 has w/w* = 1e-40 (subnormal: bits
-/// lost, or 0): there w = exp((log rho + lp)/b) directly.
+/// never happens for float64 on the documented domain (w/w* in [1e-222, 1e195]),
+/// but float32 leaves it on both sides: a weight of 1e-30 below a fixed point
+/// of 1e10 has w/w* = 1e-40 (subnormal: bits lost, or 0), and one of 367 above
+/// a fixed point of 3e-37 (JEPA depth 50, rho = 0.187) has w/w* = 1e39 (inf:
+/// w* * inf = inf, returned with SUCCESS before this check had its upper side).
+/// There w = exp((log rho + lp)/b) = exp(log w) directly, which rounds to
+/// (|log w*| + 2 |log w|) eps32 <= 3e-5 relative (|log| <= 88 in float32),
+/// the order of the product's (|log w*| + |lp/b|) eps32.
 template <typename Real>
 FD_HD Real w_of_log_psi_typed(int objective, int depth, Real lp, Real rho) {
     const Real b = family_b<Real>(objective, depth);
     const Real ratio = fd_exp(lp / b);
     // same operations as family.h's w_of_log_psi, without evaluating exp(lp/b) twice
-    if (ratio >= OdeLimits<Real>::min_normal) return fd_exp(fd_log(rho) / b) * ratio;
+    if (ratio >= OdeLimits<Real>::min_normal && ratio <= OdeLimits<Real>::max)
+        return fd_exp(fd_log(rho) / b) * ratio;
     return fd_exp((fd_log(rho) + lp) / b);
 }
 
@@ -279,6 +285,49 @@ FD_HD Real log_add(Real a, Real b) {
     if (a == -fd_inf<Real>()) return b;
     if (b == -fd_inf<Real>()) return a;
     return py_max(a, b) + fd_log1p(fd_exp(-fd_fabs(a - b)));
+}
+
+// ---------------------------------------------------------------------------
+// DECAY: the map between t and s = log(tau)
+// ---------------------------------------------------------------------------
+// The DECAY phase steps in s = log(tau), tau = t - t_a + 1/r_a, and converts
+// offsets with t - t_n = tau_n expm1(s - s_n).  Its time scale at the start is
+// 1/r_a = 1/(q K psi_a^q) = rho/(2 lam w_a^2) for both objectives (the decay
+// dw/dt ~ -(lam/rho) w^3 of a weight far above w*), and it can exceed the
+// largest finite value of the type although every time t is finite: float32
+// on the documented domain reaches rho/(2 lam eps^2) = 1.7e62 (JEPA, lam =
+// 1e-3, eps = 1e-30 above w* = rho^L: rho < eps^(1/64) = 0.34; MAE cannot, its
+// decays start at eps > w* >= 1e-3).  Such a weight has moved by a factor
+// (1 + t/tau)^(-1/2) > 0.7 (far above w*) by the largest finite t: its values
+// are finite and must be integrated as usual.  With tau = inf, though, s_stop = log1p(dt/inf) = 0 and
+// the dense output's theta = 0/0 = NaN: SUCCESS with NaN values (the float32
+// defect found at hand-over; _ode.py has it in float64 where 1/r_a > 1.8e308,
+// outside the documented domain, e.g. lam = 1e-220).  The helpers below carry
+// log(tau) next to tau and use it wherever tau is not finite.  While tau is
+// finite (every float64 feature of the documented domain: 1/r_a <= 1.7e65) they
+// evaluate the expressions of _ode.py operation for operation, so the float64
+// path stays bit-identical to Numba.  Accuracy: log tau is as accurate as tau =
+// exp(log tau) itself (|log tau| eps_mach, the A eps32 term of the float32
+// tests), so the log form loses nothing.
+
+/// log(tau), from tau while it is finite (as _ode.py) and from log_tau beyond.
+template <typename Real>
+FD_HD Real decay_log_scale(Real tau, Real log_tau) {
+    return fd_isfinite(tau) ? fd_log(tau) : log_tau;
+}
+
+/// t - t_n = tau_n expm1(ds) at the offset ds >= 0 in s.
+template <typename Real>
+FD_HD Real decay_time_offset(Real tau, Real log_tau, Real ds) {
+    if (fd_isfinite(tau)) return tau * fd_expm1(ds);
+    return fd_exp(log_tau + fd_log(fd_expm1(ds)));  // ds == 0: exp(-inf) = 0
+}
+
+/// ds = log1p((t - t_n)/tau_n) at the time offset dt = t - t_n >= 0.
+template <typename Real>
+FD_HD Real decay_s_offset(Real tau, Real log_tau, Real dt) {
+    if (fd_isfinite(tau)) return fd_log1p(dt / tau);
+    return fd_log1p(fd_exp(fd_log(dt) - log_tau));  // dt == 0: log1p(0) = 0
 }
 
 /// Upper bound on log of the time from log psi = lp_from to lp_to (between
@@ -439,7 +488,8 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
     long long nsteps = 0;
     int phase = -1;
     Real h = zero, y0 = zero, k1 = zero, par = zero;
-    Real tau = zero;  // DECAY: tau_n = t_n - t_a + 1/r_a
+    Real tau = zero;      // DECAY: tau_n = t_n - t_a + 1/r_a (may overflow to inf)
+    Real log_tau = zero;  // DECAY: log tau_n, always finite (decay_log_scale)
     bool rejected = false;
     for (;;) {
         // converged: w is its fixed point in this precision from here on
@@ -476,7 +526,8 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                 y0 = zero;
             } else if (phase == PHASE_DECAY) {
                 // virtual origin: tau = 1/r_a at the start, so c = 0
-                tau = fd_exp(-(log_q + log_k + q * lp));
+                log_tau = -(log_q + log_k + q * lp);
+                tau = fd_exp(log_tau);
                 par = zero;
                 y0 = zero;
             } else {
@@ -508,7 +559,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         // never step past the last output time (or the largest finite value)
         bool clamped = false;
         if (phase == PHASE_DECAY) {
-            const Real s_stop = fd_log1p((t_stop - t) / tau);
+            const Real s_stop = decay_s_offset(tau, log_tau, t_stop - t);
             if (!(h < s_stop)) {
                 h = s_stop;
                 clamped = true;
@@ -531,7 +582,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         Real tau_new, t_new;
         if (phase == PHASE_DECAY) {
             tau_new = tau * fd_exp(h);
-            t_new = clamped ? t_stop : t + tau * fd_expm1(h);
+            t_new = clamped ? t_stop : t + decay_time_offset(tau, log_tau, h);
         } else {
             tau_new = zero;
             t_new = clamped ? t_stop : t + h;
@@ -553,8 +604,8 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         } else {
             Real log_g = py_min(fd_log(fd_fabs(k1)), fd_log(fd_fabs(st.k7)));
             if (phase == PHASE_DECAY)
-                log_g = py_min(fd_log(fd_fabs(k1)) - fd_log(tau),
-                               fd_log(fd_fabs(st.k7)) - fd_log(tau_new));
+                log_g = py_min(fd_log(fd_fabs(k1)) - decay_log_scale(tau, log_tau),
+                               fd_log(fd_fabs(st.k7)) - decay_log_scale(tau_new, log_tau + h));
             Real log_tol = log_back + fd_log(t_new);
             if (!crossing)
                 log_tol = py_max(log_tol, log_rtol - log_sensitivity(branch, lp, q, log_k, b));
@@ -581,7 +632,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                 } else {
                     Real theta;
                     if (phase == PHASE_DECAY)
-                        theta = fd_log1p((t_out[j] - t) / tau) / h;
+                        theta = decay_s_offset(tau, log_tau, t_out[j] - t) / h;
                     else
                         theta = (t_out[j] - t) / h;
                     theta = py_min(py_max(theta, zero), one);
@@ -613,6 +664,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             par = par + (h - st.y1);
             k1 = st.k7;
             tau = tau_new;
+            log_tau = log_tau + h;
         }
         t = t_new;
         lp = lp1;
