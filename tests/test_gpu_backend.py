@@ -1,0 +1,322 @@
+"""The GPU backend end to end: backend selection, validation, chunking, kernels, parity.
+
+Every test runs against two devices:
+
+* ``host``: :mod:`fake_cupy`, a strict stand-in for CuPy whose ``RawModule``
+  compiles the real ``kernels/cuda/*.cu`` sources with the host C++ compiler:
+  it runs in CI, without a GPU, and tests all of fastdyn's GPU code path
+  except NVRTC itself;
+* ``gpu``: the real CuPy on an NVIDIA GPU (marked ``gpu``; skipped where CuPy
+  or a device is missing).  Run just these with ``pytest -m gpu``.
+
+CPU/GPU parity target (issue 3): 1e-12 relative in float64.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fake_cupy
+import fastdyn as fd
+from fastdyn import _gpu
+
+PARITY_RTOL = 1e-12
+
+
+def _real_cupy_or_skip():
+    try:
+        import cupy as cp
+
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError
+        cp.zeros(1)
+    except Exception:
+        pytest.skip("no CuPy with a CUDA device here")
+    return cp
+
+
+@pytest.fixture(params=["host", pytest.param("gpu", marks=pytest.mark.gpu)])
+def cp(request, monkeypatch):
+    """A CuPy namespace: the fake on the host, or the real one on a GPU."""
+    if request.param == "host":
+        fake_cupy.reset()
+        monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+        module = fake_cupy
+    else:
+        module = _real_cupy_or_skip()
+    monkeypatch.setattr(_gpu, "_MODULES", {})
+    monkeypatch.setattr(_gpu, "_TABLES", {})
+    yield module
+    fake_cupy.reset()
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """The host stand-in only (tests of chunking and launches)."""
+    fake_cupy.reset()
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    monkeypatch.setattr(_gpu, "_MODULES", {})
+    monkeypatch.setattr(_gpu, "_TABLES", {})
+    yield fake_cupy
+    fake_cupy.reset()
+
+
+def _params(n=300, seed=0, objective="jepa"):
+    rng = np.random.default_rng(seed)
+    lam = np.exp(rng.uniform(np.log(0.1), np.log(10.0), n))
+    rho = rng.uniform(0.2, 1.5, n)
+    depth = rng.integers(1, 9, n)
+    eps = np.exp(rng.uniform(np.log(1e-6), np.log(2.0), n))  # both branches
+    return lam, rho, depth, eps
+
+
+def _times(objective):
+    t_max = 3 * float(np.max(fd.critical_time(0.1, 0.2, depth=8, eps=1e-6, objective=objective,
+                                              method="asymptotic")))
+    return np.concatenate([[0.0], np.geomspace(1e-3, t_max, 15)])
+
+
+def _close(got, want, rtol=PARITY_RTOL):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    same = (got == want) | np.isclose(got, want, rtol=rtol, atol=0.0)
+    assert same.all(), f"max rel. diff {np.nanmax(np.abs(got / want - 1)):.3g}"
+
+
+def _get(x):
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else x
+
+
+# --------------------------------------------------------------------------
+# backend selection (no CuPy needed)
+# --------------------------------------------------------------------------
+def test_importing_fastdyn_and_cpu_calls_never_import_cupy():
+    code = ("import sys, fastdyn as fd; fd.trajectory([1.0], 1.0, 0.5, depth=2, eps=1e-3, "
+            "objective='jepa'); fd.critical_time(1.0, 0.5, depth=2, eps=1e-3, objective='mae'); "
+            "print('cupy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("backend, exc, match", [
+    ("tpu", ValueError, "`backend` must be 'auto', 'cpu' or 'gpu'; got 'tpu'"),
+    (1, TypeError, "`backend` must be a str"),
+])
+def test_bad_backend(backend, exc, match):
+    with pytest.raises(exc, match=match):
+        fd.fixed_point(0.5, depth=2, objective="jepa", backend=backend)
+
+
+def test_float32_is_refused_on_the_cpu():
+    with pytest.raises(ValueError, match="float32` is supported only by method='ode' on the GPU"):
+        fd.trajectory([1.0], 1.0, 0.5, depth=2, eps=1e-3, method="ode", dtype=np.float32)
+
+
+def test_mixed_inputs_name_the_fix(cp):
+    with pytest.raises(TypeError, match=r"mixed NumPy and CuPy inputs: `w` and `lam` on the GPU, "
+                                        r"`rho` on the CPU.*`cupy.asarray\(rho\)`.*`w.get\(\)`"):
+        fd.rhs(cp.asarray([0.1, 0.2]), cp.asarray([1.0, 2.0]), np.array([0.5, 0.5]), depth=2,
+               objective="jepa")
+
+
+def test_device_arrays_with_cpu_backend_are_refused(cp):
+    with pytest.raises(TypeError, match=r"backend='cpu'.*`lam` is a CuPy array.*lam.get\(\)"):
+        fd.critical_time(cp.asarray([1.0]), 0.5, depth=2, eps=1e-3, objective="jepa", backend="cpu")
+
+
+# --------------------------------------------------------------------------
+# parity with the CPU, device inputs (results stay on the device)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+@pytest.mark.parametrize("method", ["exact", "ode"])
+def test_trajectory_parity(cp, objective, method):
+    lam, rho, depth, eps = _params(objective=objective)
+    t = _times(objective)
+    want = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective=objective, method=method)
+    got = fd.trajectory(cp.asarray(t), cp.asarray(lam), cp.asarray(rho), depth=cp.asarray(depth),
+                        eps=cp.asarray(eps), objective=objective, method=method)
+    assert isinstance(got, cp.ndarray)
+    _close(got.get(), want)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+@pytest.mark.parametrize("method", ["exact", "asymptotic", "ode"])
+def test_critical_time_parity(cp, objective, method):
+    lam, rho, depth, eps = _params(seed=1)
+    eps = np.minimum(eps, 1e-2)
+    want = fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, method=method)
+    got = fd.critical_time(cp.asarray(lam), cp.asarray(rho), depth=cp.asarray(depth),
+                           eps=cp.asarray(eps), objective=objective, method=method)
+    _close(got.get(), want)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_critical_time_parity_per_feature_p(cp, objective):
+    lam, rho, depth, eps = _params(seed=2)
+    p = np.random.default_rng(3).uniform(0.05, 0.95, lam.size)
+    want = fd.critical_time(lam, rho, depth=depth, eps=eps, p=p, objective=objective)
+    got = fd.critical_time(cp.asarray(lam), cp.asarray(rho), depth=cp.asarray(depth),
+                           eps=cp.asarray(eps), p=cp.asarray(p), objective=objective)
+    _close(got.get(), want)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_elementwise_parity(cp, objective):
+    lam, rho, depth, eps = _params(seed=4)
+    w = eps * 1.5
+    dt = np.random.default_rng(5).exponential(2.0, lam.size)
+    d = {k: cp.asarray(x) for k, x in dict(lam=lam, rho=rho, depth=depth, eps=eps, w=w, dt=dt).items()}
+    _close(fd.rhs(d["w"], d["lam"], d["rho"], depth=d["depth"], objective=objective).get(),
+           fd.rhs(w, lam, rho, depth=depth, objective=objective))
+    _close(fd.fixed_point(d["rho"], depth=d["depth"], objective=objective).get(),
+           fd.fixed_point(rho, depth=depth, objective=objective))
+    _close(fd.time_to_reach(d["w"], d["lam"], d["rho"], depth=d["depth"], eps=d["eps"],
+                            objective=objective).get(),
+           fd.time_to_reach(w, lam, rho, depth=depth, eps=eps, objective=objective))
+    _close(fd.advance(d["w"], d["dt"], d["lam"], d["rho"], depth=d["depth"], objective=objective).get(),
+           fd.advance(w, dt, lam, rho, depth=depth, objective=objective))
+
+
+def test_host_inputs_with_gpu_backend_return_numpy(cp):
+    lam, rho, depth, eps = _params(n=50, seed=6)
+    t = _times("jepa")
+    got = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa", backend="gpu")
+    assert type(got) is np.ndarray
+    _close(got, fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa"))
+    scalar = fd.fixed_point(0.5, depth=3, objective="mae", backend="gpu")
+    assert float(scalar) == pytest.approx(0.5 ** 0.75, rel=1e-15)
+
+
+def test_broadcasting_on_the_device(cp):
+    lam = cp.asarray(np.linspace(0.5, 2.0, 4).reshape(4, 1))
+    rho = cp.asarray(np.linspace(0.3, 1.0, 3))
+    got = fd.critical_time(lam, rho, depth=3, eps=1e-3, objective="jepa")
+    assert got.shape == (4, 3)
+    _close(got.get(), fd.critical_time(lam.get(), rho.get(), depth=3, eps=1e-3, objective="jepa"))
+
+
+def test_out_on_the_device(cp):
+    lam, rho, depth, eps = _params(n=20, seed=7)
+    t = _times("mae")
+    out = cp.empty((20, t.size))
+    res = fd.trajectory(cp.asarray(t), cp.asarray(lam), cp.asarray(rho), depth=cp.asarray(depth),
+                        eps=cp.asarray(eps), objective="mae", out=out)
+    assert res is out
+    _close(out.get(), fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="mae"))
+
+
+def test_empty_inputs(cp):
+    got = fd.trajectory(cp.asarray(np.array([1.0, 2.0])), cp.asarray(np.empty(0)), 0.5, depth=2,
+                        eps=1e-3, objective="jepa")
+    assert got.shape == (0, 2)
+    assert fd.critical_time(cp.asarray(np.empty(0)), 0.5, depth=2, eps=1e-3, objective="jepa").shape == (0,)
+
+
+# --------------------------------------------------------------------------
+# validation of device arrays: the CPU path's messages
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("name, bad, match", [
+    ("lam", [1.0, -2.0, 3.0], r"`lam` must be positive and finite; lam\[1\] = -2.0."),
+    ("lam", [1.0, 1.0, np.nan], r"`lam` must be positive and finite; lam\[2\] = nan."),
+    ("eps", [1.0, np.inf, 1.0], r"`eps` must be positive and finite; eps\[1\] = inf."),
+    ("depth", [1, 65, 2], r"`depth` must be an integer in \[1, 64\]; depth\[1\] = 65."),
+    ("depth", [1.0, 2.5, 2.0], r"`depth` must be an integer in \[1, 64\]; depth\[1\] = 2.5."),
+])
+def test_device_validation_messages(cp, name, bad, match):
+    args = dict(lam=np.ones(3), rho=np.full(3, 0.5), eps=np.full(3, 1e-3), depth=np.full(3, 2))
+    args[name] = np.array(bad)
+    dev = {k: cp.asarray(x) for k, x in args.items()}
+    with pytest.raises(ValueError, match=match):
+        fd.critical_time(dev["lam"], dev["rho"], depth=dev["depth"], eps=dev["eps"], objective="jepa")
+
+
+def test_device_validation_of_p_and_dt(cp):
+    with pytest.raises(ValueError, match=r"`p` must be in the open interval \(0, 1\); p\[0\] = 1.0."):
+        fd.critical_time(cp.asarray([1.0]), 0.5, depth=2, eps=1e-3, p=cp.asarray([1.0]), objective="mae")
+    with pytest.raises(ValueError, match=r"`dt` must be non-negative and finite; dt\[1\] = -1.0."):
+        fd.advance(cp.asarray([0.1, 0.1]), cp.asarray([1.0, -1.0]), 1.0, 0.5, depth=2, objective="mae")
+
+
+# --------------------------------------------------------------------------
+# failures come back as statuses; SolverError names the first
+# --------------------------------------------------------------------------
+def test_step_budget_on_the_device(cp):
+    lam, rho, depth, eps = _params(n=10, seed=8)
+    t = _times("jepa")
+    dev = [cp.asarray(x) for x in (t, lam, rho, depth, eps)]
+    w, status = fd.trajectory(dev[0], dev[1], dev[2], depth=dev[3], eps=dev[4], objective="jepa",
+                              method="ode", max_steps=2, return_status=True)
+    assert isinstance(status, cp.ndarray)
+    assert (status.get() == fd.Status.MAX_STEPS).any()
+    with pytest.raises(fd.SolverError, match=r"features failed; the first is at index \d+ \(MAX_STEPS\)"):
+        fd.trajectory(dev[0], dev[1], dev[2], depth=dev[3], eps=dev[4], objective="jepa",
+                      method="ode", max_steps=2)
+
+
+# --------------------------------------------------------------------------
+# float32 (ODE on the GPU only)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_float32_ode(cp, objective):
+    lam, rho, depth, eps = _params(n=100, seed=9)
+    eps = np.clip(eps, 1e-3, None)
+    t = _times(objective)
+    want = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective=objective)
+    got = fd.trajectory(cp.asarray(t), cp.asarray(lam), cp.asarray(rho), depth=cp.asarray(depth),
+                        eps=cp.asarray(eps), objective=objective, method="ode", rtol=1e-5,
+                        dtype=np.float32)
+    assert got.dtype == np.float32
+    rel = np.abs(got.get().astype(np.float64) / want - 1.0)
+    assert rel.max() < 1e-3
+
+
+def test_float32_refuses_unrepresentable_values(cp):
+    with pytest.raises(ValueError, match=r"`eps` is not representable in float32; eps\[1\] = 1e-60"):
+        fd.trajectory(cp.asarray([1.0]), cp.asarray([1.0, 1.0]), 0.5, depth=2,
+                      eps=cp.asarray([1e-3, 1e-60]), method="ode", dtype=np.float32)
+
+
+# --------------------------------------------------------------------------
+# chunking (host stand-in: free memory and allocation limits are set by the test)
+# --------------------------------------------------------------------------
+def test_chunks_follow_free_memory(fake):
+    lam, rho, depth, eps = _params(n=1000, seed=10)
+    t = _times("jepa")
+    whole = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa", backend="gpu")
+    n_whole = len(fake.LAUNCHES)
+    fake.LAUNCHES.clear()
+    fake.cuda.runtime.free = 100 * (2 * t.size * 8 + 64) * 2  # about 100 features per chunk
+    chunked = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa", backend="gpu")
+    assert n_whole == 1
+    assert 8 <= len(fake.LAUNCHES) <= 12
+    np.testing.assert_array_equal(chunked, whole)
+
+
+def test_device_oom_halves_the_chunk(fake):
+    lam, rho, depth, eps = _params(n=512, seed=11)
+    t = _times("mae")
+    want = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="mae", method="ode")
+    fake.ALLOC_LIMIT = 64 * t.size * 8  # scratch of more than 64 features fails
+    got = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="mae", method="ode",
+                        backend="gpu")
+    _close(got, want)
+    assert max(launch[3] for launch in fake.LAUNCHES) <= 64
+
+
+def test_no_room_for_one_feature_is_a_clear_error(fake):
+    fake.ALLOC_LIMIT = 8
+    with pytest.raises(MemoryError, match="too little free memory for even one feature"):
+        fd.trajectory(np.geomspace(1, 10, 4), [1.0, 2.0], 0.5, depth=2, eps=1e-3, backend="gpu")
+
+
+def test_coalesced_layout(fake):
+    """The trajectory kernel writes time-major scratch: stride 1 between features."""
+    fd.trajectory(np.geomspace(1, 10, 4), np.ones(7), 0.5, depth=2, eps=1e-3, backend="gpu")
+    name, grid, block, n, args = fake.LAUNCHES[-1]
+    assert name == "fd_trajectory_exact" and n == 7 and block == (_gpu._BLOCK,)
+    out, stride_feature, stride_time = args[8], args[9], args[10]
+    assert out.shape == (4, 7) and (int(stride_feature), int(stride_time)) == (1, 7)
