@@ -184,13 +184,14 @@ def trajectory(
     depth: ArrayLike,
     eps: ArrayLike,
     objective: str = "jepa",
-    method: str = "exact",
+    method: str | None = None,
     rtol: float = 1e-8,
     out: np.ndarray | None = None,
     return_status: bool = False,
     max_steps: int = _DEFAULT_MAX_STEPS,
     backend: str = "auto",
     dtype=None,
+    ema_time: ArrayLike = 0.0,
 ):
     """Per-feature weight ``w(t) = ||Wbar e_i||`` at the requested times.
 
@@ -208,11 +209,17 @@ def trajectory(
     eps : array_like
         Initial weight ``w(0) > 0``: below the fixed point the weight grows to
         it, above it the weight decays to it.
-    objective : {"jepa", "mae"}
-    method : {"exact", "ode"}
-        ``"exact"`` inverts the closed-form implicit solution (theorem B.7,
-        theorem B.10 in elementary form, eq. 116-119); ``"ode"`` integrates the
-        ODE with an adaptive Dormand-Prince 5(4) pair per feature.
+    objective : {"jepa", "mae", "jepa-ema"}
+        ``"jepa-ema"``: JEPA whose target encoder is an exponential moving
+        average of the online layers (two states per feature, online and
+        target; see ``ema_time``).  It has no closed form: ODE method only,
+        on the CPU.
+    method : {"exact", "ode"}, optional
+        ``"exact"`` (the default for "jepa" and "mae") inverts the closed-form
+        implicit solution (theorem B.7, theorem B.10 in elementary form, eq.
+        116-119); ``"ode"`` (the default and only method for "jepa-ema")
+        integrates the ODE with an adaptive Dormand-Prince 5(4) pair per
+        feature.
     rtol : float
         Relative tolerance of the ``"ode"`` method, in (0, 1e-2].  Each step's
         error is controlled as a shift of the trajectory in time (for a scalar
@@ -236,6 +243,11 @@ def trajectory(
     dtype : {None, numpy.float64, numpy.float32}
         ``float32`` only with ``method="ode"`` on the GPU (see the README's
         float32 section for the accuracy it gives); float64 otherwise.
+    ema_time : array_like
+        ``objective="jepa-ema"`` only: the target's lag ``E >= 0`` in ODE time,
+        ``E = L * lr * m / (1 - m)`` for a run with learning rate ``lr`` and
+        EMA momentum ``m`` per step (:func:`fastdyn.train.ema_time`); ``E = 0``
+        is eq. 7.  Broadcasts with the per-feature parameters.
 
     Returns
     -------
@@ -248,8 +260,13 @@ def trajectory(
         If a feature fails (``"ode"``: step budget exhausted or non-finite
         state) and ``return_status`` is False.
     """
-    method = v.check_choice("method", method, ("exact", "ode"))
-    obj = v.objective_code(objective)
+    if objective == "jepa-ema":
+        return _trajectory_ema(t, lam, rho, depth, eps, method, rtol, out, return_status,
+                               max_steps, backend, dtype, ema_time)
+    method = v.check_choice("method", "exact" if method is None else method, ("exact", "ode"))
+    obj = _objective_code(objective)
+    if not (isinstance(ema_time, (int, float)) and ema_time == 0.0):
+        raise ValueError(f"`ema_time` applies to objective='jepa-ema' only; got objective={objective!r}.")
     where, on_device = _backend.select(
         backend, {"t": t, "lam": lam, "rho": rho, "depth": depth, "eps": eps, "out": out})
     dt = _dtype_arg(dtype, where, method == "ode")
@@ -353,6 +370,33 @@ def _gpu_elementwise(on_device: bool, raw: dict, host: dict | None, shape, kerne
 
 def _i32(x):
     return np.int32(x)
+
+
+def _objective_code(objective) -> int:
+    """``v.objective_code`` with a message that also lists "jepa-ema" (trajectory only)."""
+    try:
+        return v.objective_code(objective)
+    except ValueError:
+        raise ValueError(
+            f"`objective` must be 'jepa', 'mae' or 'jepa-ema'; got {objective!r}.") from None
+
+
+def _trajectory_ema(t, lam, rho, depth, eps, method, rtol, out, return_status, max_steps,
+                    backend, dtype, ema_time):
+    """``trajectory(objective="jepa-ema")``: the two-state ODE of ``fastdyn._ema`` (CPU)."""
+    method = v.check_choice("method", "ode" if method is None else method, ("exact", "ode"))
+    if method != "ode":
+        raise ValueError("objective='jepa-ema' has no closed form; use method='ode'.")
+    where, _ = _backend.select(backend, {"t": t, "lam": lam, "rho": rho, "depth": depth,
+                                         "eps": eps, "ema_time": ema_time, "out": out})
+    if where == "gpu":
+        raise ValueError("objective='jepa-ema' runs on the CPU only; pass NumPy arrays "
+                         "(`x.get()`) and backend='auto' or 'cpu'.")
+    _dtype_arg(dtype, where, True)
+    from . import _ema
+
+    return _ema.trajectory_ema(t, lam, rho, depth=depth, eps=eps, ema_time=ema_time, rtol=rtol,
+                               max_steps=max_steps, return_status=return_status, out=out)
 
 
 def time_to_reach(

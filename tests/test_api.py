@@ -240,3 +240,29 @@ def test_no_nan_anywhere_in_the_domain(objective, depth, lam, rho, eps, x, t, p)
     w1 = fd.advance(x, t, lam, rho, **kw)
     assert math.isfinite(w1) and w1 > 0
     assert not math.isnan(fd.rhs(x, lam, rho, **kw))
+
+
+# --------------------------------------------------------------------------
+# objective "jepa-ema" through the public trajectory
+# --------------------------------------------------------------------------
+def test_jepa_ema_through_trajectory_defaults_to_the_ode():
+    t = np.geomspace(1e-2, 3e3, 16)
+    lam, rho = np.array([0.5, 1.0, 2.0]), np.array([0.9, 0.6, 0.4])
+    w = fd.trajectory(t, lam, rho, depth=2, eps=1e-2, objective="jepa-ema", ema_time=0.0)
+    exact = fd.trajectory(t, lam, rho, depth=2, eps=1e-2, objective="jepa")
+    np.testing.assert_allclose(w, exact, rtol=1e-5)
+    lagged = fd.trajectory(t, lam, rho, depth=2, eps=1e-2, objective="jepa-ema", ema_time=5.0)
+    # a lagging target slows learning: never ahead of eq. 7 during the rise
+    assert np.all(lagged <= exact * (1 + 1e-6))
+    assert np.any(lagged < 0.9 * exact)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(objective="jepa-ema", method="exact"), ValueError, "no closed form; use method='ode'"),
+    (dict(objective="jepa", ema_time=1.0), ValueError, "`ema_time` applies to objective='jepa-ema' only"),
+    (dict(objective="byol"), ValueError, "`objective` must be 'jepa', 'mae' or 'jepa-ema'; got 'byol'"),
+    (dict(objective="jepa-ema", ema_time=-1.0), ValueError, "ema_time"),
+])
+def test_jepa_ema_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        fd.trajectory([1.0], 1.0, 0.5, depth=2, eps=1e-3, **kwargs)
