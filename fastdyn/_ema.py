@@ -2,7 +2,7 @@
 
 ``fastdyn.trajectory(..., objective="jepa-ema", ema_time=E)`` lands here.  Per
 feature the online end-to-end weight ``w = ||Wbar e_i||`` and the EMA target's
-``w_tgt = ||Tbar e_i||`` obey (MATH.md, "The EMA target")
+``w_tgt = ||Tbar e_i||`` obey (derived in ``fastdyn.kernels._ema``)
 
     dw/dt     = lam * w_tgt * w**(2 - 1/L) - lam/rho * w**3
     dw_tgt/dt = (L / E) * w_tgt * ((w / w_tgt)**(1/L) - 1)
@@ -39,7 +39,7 @@ def trajectory_ema(
     """Online weight ``w(t) = ||Wbar e_i||`` of JEPA with an EMA target encoder.
 
     Integrates the two-state system above (the EMA analogue of eq. 7, not in
-    the paper; derived in MATH.md) with an adaptive Dormand-Prince 5(4) pair
+    the paper; derived in ``fastdyn.kernels._ema``) with an adaptive Dormand-Prince 5(4) pair
     per feature.  No closed form is known.
 
     Parameters

@@ -1,6 +1,6 @@
 """Adaptive Dormand-Prince 5(4) integration of the two-state JEPA-EMA system (CPU, Numba).
 
-Per feature (MATH.md, "The EMA target"): the online end-to-end weight ``w``
+Per feature (derivation below): the online end-to-end weight ``w``
 and the target's ``w_tgt`` obey, in the ODE time ``t = L tau`` of eq. 7,
 
     dw/dt     = lam * w_tgt * w**(2 - 1/L) - lam/rho * w**3
@@ -29,6 +29,30 @@ errors of ``w`` and ``w_tgt``) must be below ``rtol``; I controller (exponent
 costs at least ``t / (3.3 E)`` steps.  For the ODE time of a training run of
 ``k`` steps with momentum ``m`` that is ``k (1 - m) / (3.3 m)``, a fraction of
 the run itself.
+
+Derivation (not in the paper; checked against the full-matrix trainer).
+Under assumption 3.1 every online layer of feature i is ``u(t)`` times a
+fixed orthogonal frame and the predictor ``v = u`` (balance with the layers
+is conserved since ``V(0) = eps^(1/L) I``); target layers updated as
+``T_a <- m T_a + (1 - m) W_a`` after each step keep the same frame and are
+all ``theta`` (they start as a copy).  The per-feature JEPA loss
+``1/2 (sigma^2 v^2 u^(2L) - 2 lam v u^L theta^L + ...)``, ``sigma^2 =
+lam/rho``, gives in ``tau = lr k``
+
+    du/dtau = lam theta^L u^L - sigma^2 u^(2L+1).
+
+The EMA ``theta_{k+1} - theta_k = (1 - m)(u_{k+1} - theta_k)`` lags a target
+moving by ``Delta`` per step by ``m Delta / (1 - m)``, i.e. by ``lr m/(1 - m)``
+in ``tau``; keeping that lag, ``dtheta/dtau = (u - theta) / (lr m / (1 - m))``.
+With ``w = u^L``, ``w_tgt = theta^L``, ``t = L tau`` this is the system above
+with ``E = L lr m / (1 - m)`` (``fastdyn.train.ema_time``).  ``w_tgt = w``
+gives eq. 7; ``m = 0`` (``E = 0``) forces it, as in the discrete trainer,
+where ``m = 0`` makes the target equal the online weights at every step.
+Checks (tests/test_ema.py, tests/test_train.py): the full-matrix EMA trainer
+(d = 3, L = 1..3, population GD, ``m = E/(E + L lr)`` at fixed ``E = 2``)
+differs from this ODE by ``c lr`` (ratio 2.00 per halving of lr, e.g. L = 2:
+5.0e-4, 2.5e-4, 1.26e-4) while eq. 7 itself is off by ~0.1; the kernel
+matches an mpmath Taylor solve of ``(w, w_tgt)`` to 1e-9.
 
 Layers: (a) scalar ``@njit`` right-hand side, one DP step, the linear tail;
 (b) :func:`integrate_feature`, one feature with its own step size; (c) the
