@@ -396,6 +396,31 @@ def log_sensitivity(branch, lp, q, log_k, b):
 # ---------------------------------------------------------------------------
 # (b) one feature
 # ---------------------------------------------------------------------------
+# DECAY time scale: tau_n = 1/r_a at the start can exceed float64 (small lam and
+# eps: rho / (2 lam eps^2)) although every time t is finite; beyond that the
+# log of tau carries the same information.  While tau is finite these are the
+# plain formulas (bit-identical to the CUDA port, kernels/cuda/ode.h).
+@njit(cache=True, error_model="numpy", inline="always")
+def _decay_log_scale(tau, log_tau):
+    return math.log(tau) if math.isfinite(tau) else log_tau
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _decay_time_offset(tau, log_tau, ds):
+    """``t - t_n = tau_n expm1(ds)``."""
+    if math.isfinite(tau):
+        return tau * math.expm1(ds)
+    return math.exp(log_tau + math.log(math.expm1(ds))) if ds > 0.0 else 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _decay_s_offset(tau, log_tau, dt):
+    """``ds = log1p((t - t_n)/tau_n)``."""
+    if math.isfinite(tau):
+        return math.log1p(dt / tau)
+    return math.log1p(math.exp(math.log(dt) - log_tau)) if dt > 0.0 else 0.0
+
+
 @njit(cache=True, error_model="numpy")
 def _fill(w_row, j, value):
     for i in range(j, w_row.shape[0]):
@@ -460,6 +485,7 @@ def integrate_feature(objective, depth, lam, rho, eps, rtol, max_steps,
     k1 = 0.0
     par = 0.0
     tau = 0.0                       # DECAY: tau_n = t_n - t_a + 1/r_a
+    log_tau = 0.0                   # DECAY: log tau_n, finite where tau_n overflows
     rejected = False
     while True:
         # converged: w is its fixed point in float64 from here on
@@ -492,7 +518,8 @@ def integrate_feature(objective, depth, lam, rho, eps, rtol, max_steps,
                 y0 = 0.0
             elif phase == PHASE_DECAY:
                 # virtual origin: tau = 1/r_a at the start, so c = 0
-                tau = math.exp(-(log_q + log_k + q * lp))
+                log_tau = -(log_q + log_k + q * lp)
+                tau = math.exp(log_tau)
                 par = 0.0
                 y0 = 0.0
             else:
@@ -509,7 +536,7 @@ def integrate_feature(objective, depth, lam, rho, eps, rtol, max_steps,
         # never step past the last output time (or the largest float64)
         clamped = False
         if phase == PHASE_DECAY:
-            s_stop = math.log1p((t_stop - t) / tau)
+            s_stop = _decay_s_offset(tau, log_tau, t_stop - t)
             if not (h < s_stop):
                 h = s_stop
                 clamped = True
@@ -528,7 +555,7 @@ def integrate_feature(objective, depth, lam, rho, eps, rtol, max_steps,
                 valid = lp1 < 0.0 if branch == GROWTH else lp1 > 0.0
         if phase == PHASE_DECAY:
             tau_new = tau * math.exp(h)
-            t_new = t_stop if clamped else t + tau * math.expm1(h)
+            t_new = t_stop if clamped else t + _decay_time_offset(tau, log_tau, h)
         else:
             tau_new = 0.0
             t_new = t_stop if clamped else t + h
@@ -546,8 +573,8 @@ def integrate_feature(objective, depth, lam, rho, eps, rtol, max_steps,
         else:
             log_g = min(math.log(abs(k1)), math.log(abs(k7)))
             if phase == PHASE_DECAY:
-                log_g = min(math.log(abs(k1)) - math.log(tau),
-                            math.log(abs(k7)) - math.log(tau_new))
+                log_g = min(math.log(abs(k1)) - _decay_log_scale(tau, log_tau),
+                            math.log(abs(k7)) - _decay_log_scale(tau_new, log_tau + h))
             log_tol = log_back + math.log(t_new)
             if not crossing:
                 log_tol = max(log_tol, log_rtol - log_sensitivity(branch, lp, q, log_k, b))
@@ -568,7 +595,7 @@ def integrate_feature(objective, depth, lam, rho, eps, rtol, max_steps,
                     lpj = lp1
                 else:
                     if phase == PHASE_DECAY:
-                        theta = math.log1p((t_out[j] - t) / tau) / h
+                        theta = _decay_s_offset(tau, log_tau, t_out[j] - t) / h
                     else:
                         theta = (t_out[j] - t) / h
                     theta = min(max(theta, 0.0), 1.0)
@@ -599,6 +626,7 @@ def integrate_feature(objective, depth, lam, rho, eps, rtol, max_steps,
             par = par + (h - y1)
             k1 = k7
             tau = tau_new
+            log_tau = log_tau + h
         t = t_new
         lp = lp1
         factor = MAX_FACTOR if en == 0.0 else min(MAX_FACTOR, SAFETY * en ** -0.2)

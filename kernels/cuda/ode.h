@@ -117,17 +117,22 @@ FD_HD Real log_rate_typed(int objective, int depth, Real lam, Real rho) {
 /// but float32 leaves it on both sides: a weight of 1e-30 below a fixed point
 /// of 1e10 has w/w* = 1e-40 (subnormal: bits lost, or 0), and one of 367 above
 /// a fixed point of 3e-37 (JEPA depth 50, rho = 0.187) has w/w* = 1e39 (inf:
-/// w* * inf = inf, returned with SUCCESS before this check had its upper side).
-/// There w = exp((log rho + lp)/b) = exp(log w) directly, which rounds to
-/// (|log w*| + 2 |log w|) eps32 <= 3e-5 relative (|log| <= 88 in float32),
-/// the order of the product's (|log w*| + |lp/b|) eps32.
+/// w* * inf = inf, returned with SUCCESS before this function checked the upper
+/// side).  There w = (w* h) h with h = exp(lp/(2b)) = sqrt(w/w*): w* h is the
+/// geometric mean of w* and w, so with both normal nothing over- or underflows,
+/// and the rounding is that of the product form.  h is normal whenever |log(w/w*)|
+/// < 174, i.e. on the whole float32 domain (|log(w/w*)| <= 158); beyond it w =
+/// exp((log rho + lp)/b) directly (rounding (|log w*| + 2 |log w|) eps/2).
 template <typename Real>
 FD_HD Real w_of_log_psi_typed(int objective, int depth, Real lp, Real rho) {
+    typedef OdeLimits<Real> L;
     const Real b = family_b<Real>(objective, depth);
-    const Real ratio = fd_exp(lp / b);
+    const Real x = lp / b;
+    const Real ratio = fd_exp(x);
     // same operations as family.h's w_of_log_psi, without evaluating exp(lp/b) twice
-    if (ratio >= OdeLimits<Real>::min_normal && ratio <= OdeLimits<Real>::max)
-        return fd_exp(fd_log(rho) / b) * ratio;
+    if (ratio >= L::min_normal && ratio <= L::max) return fd_exp(fd_log(rho) / b) * ratio;
+    const Real half = fd_exp(Real(0.5) * x);
+    if (half >= L::min_normal && half <= L::max) return (fd_exp(fd_log(rho) / b) * half) * half;
     return fd_exp((fd_log(rho) + lp) / b);
 }
 
