@@ -10,29 +10,20 @@ import time
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 import fastdyn as fd
+from fastdyn._benchmark import SCIPY_N, run_scipy, scipy_problem
 from workload import DEPTH, EPS, N_TIMES, SIZES, record, workload
 
-SCIPY_N = {"jepa": 1_000, "mae": 10_000}
 _SCIPY_RATE = {}
 
 
 def _scipy_problem(objective):
-    n = SCIPY_N[objective]
-    t, lam, rho = workload(objective, n)
-    a = 3.0 - (1.0 / DEPTH if objective == "jepa" else (DEPTH + 1.0) / DEPTH)
-    return t, lam, rho, (lambda _, w: lam * (w**a - w**3 / rho))
+    return scipy_problem(objective, SCIPY_N[objective])
 
 
 def _run_scipy(objective):
-    t, _, _, f = _scipy_problem(objective)
-    sol = solve_ivp(f, (0.0, t[-1]), np.full(SCIPY_N[objective], EPS),
-                    method="RK45", t_eval=t, rtol=1e-8, atol=1e-12)
-    if not sol.success:
-        raise RuntimeError(sol.message)
-    return sol
+    return run_scipy(objective, SCIPY_N[objective])
 
 
 def scipy_rate(objective):

@@ -10,26 +10,10 @@ throughput in ``extra_info``; the summary prints it with the ratio to scipy's
 ``solve_ivp`` measured in the same run.
 """
 
-import numpy as np
+# one definition of the workload, shared with `fastdyn bench` (installed with the package)
+from fastdyn._benchmark import DEPTH, EPS, N_TIMES, SIZES, workload  # noqa: F401
 
-import fastdyn as fd
-
-DEPTH = 5
-EPS = 1e-3
-N_TIMES = 64
-SIZES = [1_000, 10_000, 100_000, 1_000_000]
 _RESULTS = []
-
-
-def workload(objective, n, seed=0):
-    rng = np.random.default_rng(seed)
-    lam = np.exp(rng.uniform(np.log(0.5), np.log(2.0), n))
-    rho = rng.uniform(0.3, 1.0, n)
-    # the largest leading-order critical time over the distribution: lam = 0.5, rho = 0.3
-    t_max = 3.0 * fd.critical_time(0.5, 0.3, depth=DEPTH, eps=EPS, objective=objective,
-                                   method="asymptotic")
-    t = np.geomspace(1e-2, t_max, N_TIMES)
-    return t, lam, rho
 
 
 def record(benchmark, name, objective, n, items, unit, baseline=None):

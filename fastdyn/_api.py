@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _backend
 from . import _validate as v
+from ._backend import is_dask
 from .kernels import _exact, _family, _inverse
 
 __all__ = [
@@ -71,6 +72,13 @@ def _raise_on_failure(status: np.ndarray, what: str) -> None:
             f"the per-feature status array instead of this error.",
             status,
         )
+
+
+def _dask_apply(func, arrays: dict, kwargs: dict):
+    """dask.array inputs: map ``func`` over their blocks (``fastdyn._sweep._dask.apply``)."""
+    from ._sweep._dask import apply
+
+    return apply(func, arrays, kwargs)
 
 
 def _check_max_steps(max_steps) -> None:
@@ -260,6 +268,12 @@ def trajectory(
         If a feature fails (``"ode"``: step budget exhausted or non-finite
         state) and ``return_status`` is False.
     """
+    if is_dask(lam, rho, eps, depth, ema_time):
+        arrays = dict(lam=lam, rho=rho, eps=eps, depth=depth)
+        kw = dict(t=t, objective=objective, method=method, rtol=rtol, out=out,
+                  return_status=return_status, max_steps=max_steps, backend=backend, dtype=dtype)
+        (arrays if objective == "jepa-ema" else kw)["ema_time"] = ema_time
+        return _dask_apply(trajectory, arrays, kw)
     if objective == "jepa-ema":
         return _trajectory_ema(t, lam, rho, depth, eps, method, rtol, out, return_status,
                                max_steps, backend, dtype, ema_time)
@@ -430,6 +444,9 @@ def time_to_reach(
         ``inf`` where ``w`` is never reached: behind the start, at the fixed
         point or beyond it.  ``0`` where ``w == eps``.
     """
+    if is_dask(w, lam, rho, eps, depth):
+        return _dask_apply(time_to_reach, dict(w=w, lam=lam, rho=rho, eps=eps, depth=depth),
+                           dict(objective=objective, backend=backend))
     obj = v.objective_code(objective)
     raw = {"w": w, "lam": lam, "rho": rho, "eps": eps, "depth": depth}
     where, on_device = _backend.select(backend, raw)
@@ -501,6 +518,11 @@ def critical_time(
         starting above its fixed point); ``inf`` where the crossing lies
         beyond float64.
     """
+    if is_dask(lam, rho, eps, p, depth):
+        return _dask_apply(critical_time, dict(lam=lam, rho=rho, eps=eps, p=p, depth=depth),
+                           dict(objective=objective, method=method, rtol=rtol,
+                                return_status=return_status, max_steps=max_steps,
+                                backend=backend, dtype=dtype))
     method = v.check_choice("method", method, ("exact", "asymptotic", "ode"))
     obj = v.objective_code(objective)
     rt = v.rtol_value(rtol)
@@ -618,6 +640,9 @@ def advance(
     -------
     w_new : ndarray (batch shape) or float
     """
+    if is_dask(w, dt, lam, rho, depth):
+        return _dask_apply(advance, dict(w=w, dt=dt, lam=lam, rho=rho, depth=depth),
+                           dict(objective=objective, out=out, backend=backend))
     obj = v.objective_code(objective)
     raw = {"w": w, "dt": dt, "lam": lam, "rho": rho, "depth": depth}
     where, on_device = _backend.select(backend, dict(raw, out=out))
@@ -670,6 +695,9 @@ def fixed_point(rho: ArrayLike, *, depth: ArrayLike, objective: str, backend: st
     -------
     w_inf : ndarray (broadcast shape of ``rho`` and ``depth``) or float
     """
+    if is_dask(rho, depth):
+        return _dask_apply(fixed_point, dict(rho=rho, depth=depth),
+                           dict(objective=objective, backend=backend))
     obj = v.objective_code(objective)
     raw = {"rho": rho, "depth": depth}
     where, on_device = _backend.select(backend, raw)
@@ -707,6 +735,9 @@ def rhs(w: ArrayLike, lam: ArrayLike, rho: ArrayLike, *, depth: ArrayLike, objec
     -------
     dwdt : ndarray (batch shape) or float
     """
+    if is_dask(w, lam, rho, depth):
+        return _dask_apply(rhs, dict(w=w, lam=lam, rho=rho, depth=depth),
+                           dict(objective=objective, backend=backend))
     obj = v.objective_code(objective)
     raw = {"w": w, "lam": lam, "rho": rho, "depth": depth}
     where, on_device = _backend.select(backend, raw)

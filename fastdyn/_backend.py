@@ -31,6 +31,13 @@ def is_device_array(x) -> bool:
     return cp is not None and isinstance(x, cp.ndarray)
 
 
+def is_dask(*xs) -> bool:
+    """Whether any argument is a dask array (free when dask has not been imported)."""
+    if "dask" not in sys.modules:
+        return False
+    return any(type(x).__module__.startswith("dask.") and hasattr(x, "chunks") for x in xs)
+
+
 def _is_host_array(x) -> bool:
     """A NumPy array with at least one dimension (scalars go anywhere)."""
     return isinstance(x, np.ndarray) and x.ndim > 0

@@ -266,3 +266,28 @@ def test_jepa_ema_through_trajectory_defaults_to_the_ode():
 def test_jepa_ema_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         fd.trajectory([1.0], 1.0, 0.5, depth=2, eps=1e-3, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# dask.array inputs go through map_blocks with the right chunks
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["trajectory", "critical_time", "time_to_reach", "advance",
+                                  "fixed_point", "rhs"])
+def test_dask_inputs_through_the_public_api(name):
+    da = pytest.importorskip("dask.array")
+    lam = np.linspace(0.5, 2.0, 10)
+    rho = np.linspace(0.3, 1.0, 10)
+    lam_d, rho_d = da.from_array(lam, chunks=4), da.from_array(rho, chunks=4)
+    t = np.geomspace(1.0, 1e4, 7)
+    calls = {
+        "trajectory": lambda a, b: fd.trajectory(t, a, b, depth=3, eps=1e-3, objective="mae"),
+        "critical_time": lambda a, b: fd.critical_time(a, b, depth=3, eps=1e-3, objective="jepa"),
+        "time_to_reach": lambda a, b: fd.time_to_reach(0.1 * b, a, b, depth=3, eps=1e-3,
+                                                       objective="jepa"),
+        "advance": lambda a, b: fd.advance(1e-3, 10.0, a, b, depth=3, objective="mae"),
+        "fixed_point": lambda a, b: fd.fixed_point(b, depth=3, objective="mae"),
+        "rhs": lambda a, b: fd.rhs(0.1, a, b, depth=3, objective="jepa"),
+    }
+    lazy = calls[name](lam_d, rho_d)
+    assert isinstance(lazy, da.Array) and lazy.chunks[0] == (4, 4, 2)
+    np.testing.assert_array_equal(lazy.compute(), calls[name](lam, rho))

@@ -12,7 +12,6 @@ import importlib
 import numpy as np
 import pytest
 
-from fastdyn import analysis as an
 from fastdyn._figures import module
 from fastdyn._figures.fig1 import learning_steps
 
