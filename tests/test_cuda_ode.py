@@ -44,7 +44,7 @@ from hypothesis import strategies as st
 import cuda_host
 import fastdyn as fd
 from fastdyn.kernels import _ode
-from fastdyn.kernels._family import JEPA, MAE, MAX_STEPS, NON_FINITE, SUCCESS, family_q
+from fastdyn.kernels._family import JEPA, MAE, MAX_STEPS, NON_FINITE, SUCCESS
 
 SRC = "ode_kernels.cu"
 E32 = float(np.finfo(np.float32).eps)
