@@ -101,6 +101,25 @@ def _features(**named) -> tuple[list[np.ndarray], tuple[int, ...]]:
 
 _CHECKS = {"lam": "positive", "rho": "positive", "eps": "positive", "w": "positive",
            "dt": "nonnegative", "p": "fraction"}
+_HOST_CHECKS = {"positive": v.positive_finite, "nonnegative": v.nonnegative_finite,
+                "fraction": v.fraction}
+
+
+def _inputs(backend, raw: dict, **others):
+    """Backend selection, then validation of host inputs (device inputs: ``_gpu_features``).
+
+    Returns ``(where, on_device, host, shape)``: ``host`` maps each per-feature
+    parameter of ``raw`` (in its order, which is the order of the checks) to its
+    validated, broadcast, flattened array; ``None`` with device inputs.
+    ``others`` are further inputs that take part in backend selection only.
+    """
+    where, on_device = _backend.select(backend, {**raw, **others})
+    if on_device:
+        return where, True, None, None
+    checked = {k: v.depth_array(a) if k == "depth" else _HOST_CHECKS[_CHECKS[k]](k, a)
+               for k, a in raw.items()}
+    flat, shape = _features(**checked)
+    return where, False, dict(zip(raw, flat)), shape
 
 
 def _dtype_arg(dtype, where: str, ode: bool):
@@ -281,8 +300,8 @@ def trajectory(
     obj = _objective_code(objective)
     if not (isinstance(ema_time, (int, float)) and ema_time == 0.0):
         raise ValueError(f"`ema_time` applies to objective='jepa-ema' only; got objective={objective!r}.")
-    where, on_device = _backend.select(
-        backend, {"t": t, "lam": lam, "rho": rho, "depth": depth, "eps": eps, "out": out})
+    raw = {"lam": lam, "rho": rho, "eps": eps, "depth": depth}
+    where, on_device = _backend.select(backend, {**raw, "t": t, "out": out})
     dt = _dtype_arg(dtype, where, method == "ode")
     rt = v.rtol_value(rtol)
     _check_max_steps(max_steps)
@@ -291,14 +310,8 @@ def trajectory(
 
         cp = _gpu.cupy()
         tt = v.time_grid(_gpu._host_copy(t) if _backend.is_device_array(t) else t)
-        host = None
-        if not on_device:
-            (lam_f, rho_f, eps_f, depth_f), shape = _features(
-                lam=v.positive_finite("lam", lam), rho=v.positive_finite("rho", rho),
-                eps=v.positive_finite("eps", eps), depth=v.depth_array(depth))
-            host = {"lam": lam_f, "rho": rho_f, "eps": eps_f, "depth": depth_f}
-        inp, drange = _gpu_features(cp, on_device, dt, host,
-                                    {"lam": lam, "rho": rho, "eps": eps, "depth": depth})
+        _, _, host, shape = _inputs(backend, raw, t=t, out=out)
+        inp, drange = _gpu_features(cp, on_device, dt, host, raw)
         if on_device:
             shape = inp.shape
         full = shape + (tt.shape[0],)
@@ -316,12 +329,8 @@ def trajectory(
             return _finish(res, full), _finish(status, shape)
         return res
     tt = v.time_grid(t)
-    (lam_f, rho_f, eps_f, depth_f), shape = _features(
-        lam=v.positive_finite("lam", lam),
-        rho=v.positive_finite("rho", rho),
-        eps=v.positive_finite("eps", eps),
-        depth=v.depth_array(depth),
-    )
+    _, _, host, shape = _inputs(backend, raw)
+    lam_f, rho_f, eps_f, depth_f = host["lam"], host["rho"], host["eps"], host["depth"]
     full = shape + (tt.shape[0],)
     res = v.output_array(out, full)
     n = lam_f.shape[0]
@@ -449,17 +458,9 @@ def time_to_reach(
                            dict(objective=objective, backend=backend))
     obj = v.objective_code(objective)
     raw = {"w": w, "lam": lam, "rho": rho, "eps": eps, "depth": depth}
-    where, on_device = _backend.select(backend, raw)
-    host, shape = None, None
+    where, on_device, host, shape = _inputs(backend, raw)
     if not on_device:
-        (w_f, lam_f, rho_f, eps_f, depth_f), shape = _features(
-            w=v.positive_finite("w", w),
-            lam=v.positive_finite("lam", lam),
-            rho=v.positive_finite("rho", rho),
-            eps=v.positive_finite("eps", eps),
-            depth=v.depth_array(depth),
-        )
-        host = {"w": w_f, "lam": lam_f, "rho": rho_f, "eps": eps_f, "depth": depth_f}
+        w_f, lam_f, rho_f, eps_f, depth_f = host["w"], host["lam"], host["rho"], host["eps"], host["depth"]
     if where == "gpu":
         res, _, shape = _gpu_elementwise(on_device, raw, host, shape, "fd_time_to_reach", (_i32(obj),),
                                          ("depth", "lam", "rho", "eps", "w"))
@@ -528,18 +529,10 @@ def critical_time(
     rt = v.rtol_value(rtol)
     _check_max_steps(max_steps)
     raw = {"lam": lam, "rho": rho, "eps": eps, "p": p, "depth": depth}
-    where, on_device = _backend.select(backend, raw)
+    where, on_device, host, shape = _inputs(backend, raw)
     dt = _dtype_arg(dtype, where, method == "ode")
-    host, shape = None, None
     if not on_device:
-        (lam_f, rho_f, eps_f, p_f, depth_f), shape = _features(
-            lam=v.positive_finite("lam", lam),
-            rho=v.positive_finite("rho", rho),
-            eps=v.positive_finite("eps", eps),
-            p=v.fraction("p", p),
-            depth=v.depth_array(depth),
-        )
-        host = {"lam": lam_f, "rho": rho_f, "eps": eps_f, "p": p_f, "depth": depth_f}
+        lam_f, rho_f, eps_f, p_f, depth_f = host["lam"], host["rho"], host["eps"], host["p"], host["depth"]
     if where == "gpu":
         from . import _gpu
 
@@ -645,17 +638,9 @@ def advance(
                            dict(objective=objective, out=out, backend=backend))
     obj = v.objective_code(objective)
     raw = {"w": w, "dt": dt, "lam": lam, "rho": rho, "depth": depth}
-    where, on_device = _backend.select(backend, dict(raw, out=out))
-    host, shape = None, None
+    where, on_device, host, shape = _inputs(backend, raw, out=out)
     if not on_device:
-        (w_f, dt_f, lam_f, rho_f, depth_f), shape = _features(
-            w=v.positive_finite("w", w),
-            dt=v.nonnegative_finite("dt", dt),
-            lam=v.positive_finite("lam", lam),
-            rho=v.positive_finite("rho", rho),
-            depth=v.depth_array(depth),
-        )
-        host = {"w": w_f, "dt": dt_f, "lam": lam_f, "rho": rho_f, "depth": depth_f}
+        w_f, dt_f, lam_f, rho_f, depth_f = host["w"], host["dt"], host["lam"], host["rho"], host["depth"]
     if where == "gpu":
         from . import _gpu
 
@@ -700,11 +685,9 @@ def fixed_point(rho: ArrayLike, *, depth: ArrayLike, objective: str, backend: st
                            dict(objective=objective, backend=backend))
     obj = v.objective_code(objective)
     raw = {"rho": rho, "depth": depth}
-    where, on_device = _backend.select(backend, raw)
-    host, shape = None, None
+    where, on_device, host, shape = _inputs(backend, raw)
     if not on_device:
-        (rho_f, depth_f), shape = _features(rho=v.positive_finite("rho", rho), depth=v.depth_array(depth))
-        host = {"rho": rho_f, "depth": depth_f}
+        rho_f, depth_f = host["rho"], host["depth"]
     if where == "gpu":
         res, _, shape = _gpu_elementwise(on_device, raw, host, shape, "fd_fixed_point", (_i32(obj),),
                                          ("depth", "rho"))
@@ -740,16 +723,9 @@ def rhs(w: ArrayLike, lam: ArrayLike, rho: ArrayLike, *, depth: ArrayLike, objec
                            dict(objective=objective, backend=backend))
     obj = v.objective_code(objective)
     raw = {"w": w, "lam": lam, "rho": rho, "depth": depth}
-    where, on_device = _backend.select(backend, raw)
-    host, shape = None, None
+    where, on_device, host, shape = _inputs(backend, raw)
     if not on_device:
-        (w_f, lam_f, rho_f, depth_f), shape = _features(
-            w=v.positive_finite("w", w),
-            lam=v.positive_finite("lam", lam),
-            rho=v.positive_finite("rho", rho),
-            depth=v.depth_array(depth),
-        )
-        host = {"w": w_f, "lam": lam_f, "rho": rho_f, "depth": depth_f}
+        w_f, lam_f, rho_f, depth_f = host["w"], host["lam"], host["rho"], host["depth"]
     if where == "gpu":
         res, _, shape = _gpu_elementwise(on_device, raw, host, shape, "fd_rhs", (_i32(obj),),
                                          ("depth", "w", "lam", "rho"))

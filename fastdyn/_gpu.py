@@ -272,6 +272,13 @@ class Inputs:
         return self.cp.asarray(np.ascontiguousarray(a, dtype=want))
 
 
+def _put(inp: Inputs, i0: int, i1: int, *pairs) -> None:
+    """Write device chunks into the call's outputs (device arrays, or host arrays via ``get``)."""
+    for dst, src in pairs:
+        if dst is not None:
+            dst[i0:i1] = src if inp.on_device else src.get()
+
+
 def _sc(x, dtype=np.int64):
     """Kernel scalar with an exact C type (CuPy maps NumPy scalars to C types)."""
     return dtype(x)
@@ -305,13 +312,7 @@ def trajectory(inp: Inputs, n: int, t_host: np.ndarray, objective: int, method: 
             _launch(cp, "ode_kernels.cu", "fd_ode_trajectory_f32" if f32 else "fd_ode_trajectory", c,
                     common + (_sc(rtol, np.float32 if f32 else np.float64), _sc(max_steps),
                               scratch, _sc(1), _sc(c), st, nsteps))
-        block = cp.ascontiguousarray(scratch.T)
-        if inp.on_device:
-            out[i0:i1] = block
-            status[i0:i1] = st
-        else:
-            out[i0:i1] = block.get()
-            status[i0:i1] = st.get()
+        _put(inp, i0, i1, (out, cp.ascontiguousarray(scratch.T)), (status, st))
 
     _run_chunked(cp, n, bytes_per_feature, body)
     return status
@@ -319,11 +320,13 @@ def trajectory(inp: Inputs, n: int, t_host: np.ndarray, objective: int, method: 
 
 @_clear_oom
 def elementwise(inp: Inputs, n: int, source: str, kernel: str, pre: tuple, names: tuple,
-                mid: tuple = (), post: tuple = (), with_status: bool = False, out=None,
+                mid: tuple = (), post=(), with_status: bool = False, out=None,
                 out_dtype=None):
     """Run a one-output-per-feature kernel: ``kernel(n, *pre, *inputs, *mid, out[, status], *post)``.
 
-    Returns ``(out, status)`` on the inputs' side (status None without one).
+    ``post`` is a tuple, or a callable of the chunk length returning one
+    (per-chunk scratch such as step counters).  Returns ``(out, status)`` on
+    the inputs' side (status None without one).
     """
     cp = inp.cp
     xp = cp if inp.on_device else np
@@ -335,46 +338,21 @@ def elementwise(inp: Inputs, n: int, source: str, kernel: str, pre: tuple, names
         c = i1 - i0
         o = cp.empty(c, dtype=out_dtype)
         args = (_sc(c),) + pre + tuple(inp.chunk(k, i0, i1) for k in names) + mid + (o,)
+        st = cp.zeros(c, dtype=np.int8) if with_status else None
         if with_status:
-            st = cp.zeros(c, dtype=np.int8)
             args += (st,)
-        _launch(cp, source, kernel, c, args + post)
-        if inp.on_device:
-            res[i0:i1] = o
-            if with_status:
-                status[i0:i1] = st
-        else:
-            res[i0:i1] = o.get()
-            if with_status:
-                status[i0:i1] = st.get()
+        _launch(cp, source, kernel, c, args + (post(c) if callable(post) else post))
+        _put(inp, i0, i1, (res, o), (status, st))
 
     _run_chunked(cp, n, 8 * (len(names) + 3), body)
     return res, status
 
 
-@_clear_oom
 def ode_crossing(inp: Inputs, n: int, objective: int, rtol: float, max_steps: int):
-    cp = inp.cp
-    xp = cp if inp.on_device else np
+    """Crossing times of the adaptive integrator (``critical_time(method="ode")``)."""
     f32 = inp.dtype == np.float32
-    out = xp.empty(n, dtype=inp.dtype)
-    status = xp.zeros(n, dtype=np.int8)
-
-    def body(i0, i1):
-        c = i1 - i0
-        o = cp.empty(c, dtype=inp.dtype)
-        st = cp.zeros(c, dtype=np.int8)
-        nsteps = cp.zeros(c, dtype=np.int64)
-        args = (_sc(c), _sc(objective, np.int32)) + tuple(
-            inp.chunk(k, i0, i1) for k in ("depth", "lam", "rho", "eps", "p")
-        ) + (_sc(rtol, np.float32 if f32 else np.float64), _sc(max_steps), o, st, nsteps)
-        _launch(cp, "ode_kernels.cu", "fd_ode_crossing_f32" if f32 else "fd_ode_crossing", c, args)
-        if inp.on_device:
-            out[i0:i1] = o
-            status[i0:i1] = st
-        else:
-            out[i0:i1] = o.get()
-            status[i0:i1] = st.get()
-
-    _run_chunked(cp, n, 8 * 9, body)
-    return out, status
+    return elementwise(
+        inp, n, "ode_kernels.cu", "fd_ode_crossing_f32" if f32 else "fd_ode_crossing",
+        (_sc(objective, np.int32),), ("depth", "lam", "rho", "eps", "p"),
+        mid=(_sc(rtol, np.float32 if f32 else np.float64), _sc(max_steps)),
+        post=lambda c: (inp.cp.zeros(c, dtype=np.int64),), with_status=True)
