@@ -66,29 +66,16 @@ import math
 from numba import njit, prange
 
 from . import _tableau
+from ._dp5 import (  # the checked tableau entries as scalars
+    A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, A61, A62, A63, A64, A65, B1, B3, B4, B5,
+    B6, E1, E3, E4, E5, E6, E7, P10, P11, P12, P13, P30, P31, P32, P33, P40, P41, P42, P43,
+    P50, P51, P52, P53, P60, P61, P62, P63, P70, P71, P72, P73,
+)
 from ._family import MAX_STEPS, NO_CONVERGENCE, NON_FINITE, SUCCESS
 
-_A = _tableau.A
-_B = _tableau.B5
-_E = _tableau.E
-_P = _tableau.P
-_C = _tableau.C
-A21 = float(_A[1, 0])
-A31, A32 = float(_A[2, 0]), float(_A[2, 1])
-A41, A42, A43 = float(_A[3, 0]), float(_A[3, 1]), float(_A[3, 2])
-A51, A52, A53, A54 = (float(_A[4, i]) for i in range(4))
-A61, A62, A63, A64, A65 = (float(_A[5, i]) for i in range(5))
-B1, B2, B3, B4, B5, B6 = (float(_B[i]) for i in range(6))   # B5[6] = 0: FSAL
-E1, E2, E3, E4, E5, E6, E7 = (float(_E[i]) for i in range(7))
-P10, P11, P12, P13 = (float(_P[0, j]) for j in range(4))
-P30, P31, P32, P33 = (float(_P[2, j]) for j in range(4))
-P40, P41, P42, P43 = (float(_P[3, j]) for j in range(4))
-P50, P51, P52, P53 = (float(_P[4, j]) for j in range(4))
-P60, P61, P62, P63 = (float(_P[5, j]) for j in range(4))
-P70, P71, P72, P73 = (float(_P[6, j]) for j in range(4))
 # Dormand-Prince gives the second stage zero weight in the solution, the error estimate
 # and the dense output (it only feeds later stages); the step below relies on it.
-if _B[1] != 0.0 or _E[1] != 0.0 or (_P[1] != 0.0).any():
+if _tableau.B5[1] != 0.0 or _tableau.E[1] != 0.0 or (_tableau.P[1] != 0.0).any():
     raise RuntimeError("kernels._ema expects B5[1] = E[1] = P[1, :] = 0 (Dormand-Prince).")
 
 SAFETY = 0.9
