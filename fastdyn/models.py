@@ -184,8 +184,15 @@ def _generator(rng: object, xp: Any) -> Any:
     return rng  # assumed to be a generator of ``xp``
 
 
-def _module(xp: Any) -> Any:
-    return np if xp is None else xp
+def _module(xp: Any, rng: Any = None) -> Any:
+    """The array module: ``xp`` if given, else CuPy for a CuPy generator, else NumPy."""
+    if xp is not None:
+        return xp
+    if type(rng).__module__.split(".")[0] == "cupy":  # never imports cupy for NumPy input
+        import cupy
+
+        return cupy
+    return np
 
 
 def _to_numpy(a: Any) -> np.ndarray:
@@ -304,7 +311,8 @@ class GaussianModel(_Model):
         rng : None, int or numpy.random.Generator, optional
             Source of randomness (a seed is passed to ``default_rng``).
         xp : module, optional
-            Array module (``numpy`` by default, ``cupy`` to sample on a GPU).
+            Array module (``numpy`` by default, ``cupy`` to sample on a GPU;
+            a CuPy generator as ``rng`` implies ``cupy``).
 
         Returns
         -------
@@ -313,7 +321,7 @@ class GaussianModel(_Model):
             with independent standard normal ``g, g'``.
         """
         n = _count("n", n)
-        xp = _module(xp)
+        xp = _module(xp, rng)
         gen = _generator(rng, xp)
         d = self.dim
         g = gen.standard_normal((2, n, d))
@@ -386,7 +394,8 @@ class MaskingModel(_Model):
         rng : None, int or numpy.random.Generator, optional
             Source of randomness.
         xp : module, optional
-            Array module (``numpy`` by default, ``cupy`` to sample on a GPU).
+            Array module (``numpy`` by default, ``cupy`` to sample on a GPU;
+            a CuPy generator as ``rng`` implies ``cupy``).
 
         Returns
         -------
@@ -396,7 +405,7 @@ class MaskingModel(_Model):
             independent ``m_i ~ Bernoulli(f)`` (eq. 123).
         """
         n = _count("n", n)
-        xp = _module(xp)
+        xp = _module(xp, rng)
         gen = _generator(rng, xp)
         d = self.dim
         s = gen.standard_normal((n, d)) * xp.asarray(self._s_std)
@@ -462,7 +471,8 @@ class TemporalModel(_Model):
         rng : None, int or numpy.random.Generator, optional
             Source of randomness.
         xp : module, optional
-            Array module (``numpy`` by default, ``cupy`` to sample on a GPU).
+            Array module (``numpy`` by default, ``cupy`` to sample on a GPU;
+            a CuPy generator as ``rng`` implies ``cupy``).
         contiguous : bool, optional
             False (default): ``n`` independent pairs, each from its own
             stationary sequence (``u(t) ~ N(0, 1)``, then one AR(1) step,
@@ -480,7 +490,7 @@ class TemporalModel(_Model):
         n = _count("n", n)
         if not isinstance(contiguous, (bool, np.bool_)):
             raise TypeError(f"`contiguous` must be a bool; got {contiguous!r}.")
-        xp = _module(xp)
+        xp = _module(xp, rng)
         gen = _generator(rng, xp)
         m, d = self.images.shape
         gam = xp.asarray(self.gamma)
@@ -508,7 +518,8 @@ class TemporalModel(_Model):
         rng : None, int or numpy.random.Generator, optional
             Source of randomness.
         xp : module, optional
-            Array module (``numpy`` by default, ``cupy`` to sample on a GPU).
+            Array module (``numpy`` by default, ``cupy`` to sample on a GPU;
+            a CuPy generator as ``rng`` implies ``cupy``).
 
         Returns
         -------
@@ -517,7 +528,7 @@ class TemporalModel(_Model):
             every ``z_t`` has the stationary distribution.
         """
         length = _count("length", length)
-        xp = _module(xp)
+        xp = _module(xp, rng)
         gen = _generator(rng, xp)  # a Generator passes through unchanged
         m, d = self.images.shape
         eta = gen.standard_normal((length, m))

@@ -727,3 +727,11 @@ def test_docstring_examples():
 
     result = doctest.testmod(fm, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_a_numpy_generator_never_selects_cupy():
+    """The array module follows a CuPy generator; NumPy generators, seeds and None keep NumPy."""
+    from fastdyn.models import _module
+
+    for rng in (None, 3, np.random.default_rng(0)):
+        assert _module(None, rng) is np
