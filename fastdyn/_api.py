@@ -152,6 +152,10 @@ def _gpu_features(cp, on_device: bool, dtype, host: dict | None, named: dict):
     from . import _gpu
 
     if not on_device:
+        if dtype != np.float64:
+            for k, a in host.items():
+                if k != "depth":
+                    _gpu.check_representable(k, a, dtype)
         d = host["depth"]
         rng = (int(d.min()), int(d.max())) if d.size else (1, 1)
         return _gpu.Inputs(cp, host, False, dtype), rng

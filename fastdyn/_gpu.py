@@ -190,21 +190,28 @@ def flat_device(cp, a, shape, dtype):
     return cp.ascontiguousarray(cp.broadcast_to(a.astype(dtype, copy=False), shape)).reshape(-1)
 
 
+def check_representable(name: str, host: np.ndarray, dtype) -> None:
+    """Refuse positive values that ``dtype`` rounds to zero or infinity (first bad index)."""
+    with np.errstate(over="ignore", under="ignore"):  # what the check below looks for
+        b = host.reshape(-1).astype(dtype)
+    bad = np.flatnonzero(~((b > 0) & np.isfinite(b)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"`{name}` is not representable in {np.dtype(dtype).name}; "
+            f"{name}[{i}] = {v._fmt(host.reshape(-1)[i])} (use dtype=float64)."
+        )
+
+
 def to_dtype_checked(cp, name: str, a, dtype):
-    """Cast validated float64 values to ``dtype``; refuse values it cannot represent."""
+    """Cast validated (positive) float64 device values to ``dtype``, refusing what it cannot hold."""
     if dtype == np.float64:
         return a
     b = a.astype(dtype)
     if b.size:
         mn, mx = _min_max(cp, b)
-        if not (mn > 0.0 and mx < math.inf) and _min_max(cp, a)[0] > 0.0:
-            host = _host_copy(a).reshape(-1)
-            bad = np.flatnonzero(~((host.astype(dtype) > 0) & np.isfinite(host.astype(dtype))))
-            i = int(bad[0]) if bad.size else 0
-            raise ValueError(
-                f"`{name}` is not representable in {np.dtype(dtype).name}; "
-                f"{name}[{i}] = {v._fmt(host[i])} (use dtype=float64)."
-            )
+        if not (mn > 0.0 and mx < math.inf):
+            check_representable(name, _host_copy(a), dtype)
     return b
 
 

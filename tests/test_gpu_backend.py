@@ -278,6 +278,10 @@ def test_float32_refuses_unrepresentable_values(cp):
     with pytest.raises(ValueError, match=r"`eps` is not representable in float32; eps\[1\] = 1e-60"):
         fd.trajectory(cp.asarray([1.0]), cp.asarray([1.0, 1.0]), 0.5, depth=2,
                       eps=cp.asarray([1e-3, 1e-60]), method="ode", dtype=np.float32)
+    # the same check for host inputs copied to the GPU
+    with pytest.raises(ValueError, match=r"`lam` is not representable in float32; lam\[2\] = 1e\+300"):
+        fd.critical_time([1.0, 2.0, 1e300], 0.5, depth=2, eps=1e-3, objective="jepa", method="ode",
+                         dtype=np.float32, backend="gpu")
 
 
 # --------------------------------------------------------------------------
