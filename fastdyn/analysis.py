@@ -142,6 +142,107 @@ def _tied_pairs(s, xp) -> int:
     return int((c * (c - 1) // 2).sum())
 
 
+# Sorting on the CPU.  Non-negative float64 values (``inf`` included) order like
+# their IEEE-754 bit patterns read as unsigned integers, so an LSD radix sort of
+# the bit patterns sorts them exactly, in O(n) per pass and without data-dependent
+# branches (a comparison sort of random times mispredicts about every other
+# branch).  The sign bit is cleared first: it is set only for -0.0, which must
+# tie with +0.0.  The sort is stable (ties keep the input order), as the
+# ``"ordinal"`` ranks and scipy's ``rankdata`` require.
+
+_RADIX_BITS = 11  # 2048 buckets: histograms in L1, six passes cover 64 bits
+_RADIX_PASSES = 6
+
+
+@numba.njit(cache=True, nogil=True)
+def _radix_argsort(bits):  # pragma: no cover - compiled
+    """Stable argsort of non-negative float64 values given as their uint64 bit patterns.
+
+    Parameters
+    ----------
+    bits : ndarray of uint64, shape (n,)
+        ``times.view(np.uint64)`` of non-negative (or -0.0) float64 times.
+
+    Returns
+    -------
+    order : ndarray of int64, shape (n,)
+        ``times[order]`` is sorted; equal times in input order.
+    keys : ndarray of uint64, shape (n,)
+        The sorted bit patterns (sign bit cleared): equal keys iff equal times.
+    """
+    n = bits.shape[0]
+    nb = 1 << _RADIX_BITS
+    digit = np.uint64(nb - 1)
+    sign_off = np.uint64(0x7FFFFFFFFFFFFFFF)
+    # one read of the input fills the histograms of every pass
+    hist = np.zeros((_RADIX_PASSES, nb), np.int64)
+    keys = np.empty(n, np.uint64)
+    for i in range(n):
+        k = bits[i] & sign_off
+        keys[i] = k
+        for p in range(_RADIX_PASSES):
+            hist[p, (k >> np.uint64(_RADIX_BITS * p)) & digit] += 1
+    order = np.arange(n)
+    keys2 = np.empty(n, np.uint64)
+    order2 = np.empty(n, np.int64)
+    offset = np.empty(nb, np.int64)
+    for p in range(_RADIX_PASSES):
+        # a digit shared by every key (the high exponent bits of times within a
+        # few decades) leaves the order unchanged: skip the pass
+        constant = False
+        for d in range(nb):
+            if hist[p, d] != 0:
+                constant = hist[p, d] == n
+                break
+        if constant:
+            continue
+        total = 0
+        for d in range(nb):
+            offset[d] = total
+            total += hist[p, d]
+        shift = np.uint64(_RADIX_BITS * p)
+        for i in range(n):
+            k = keys[i]
+            d = (k >> shift) & digit
+            pos = offset[d]
+            offset[d] = pos + 1
+            keys2[pos] = k
+            order2[pos] = order[i]
+        keys, keys2 = keys2, keys
+        order, order2 = order2, order
+    return order, keys
+
+
+@numba.njit(cache=True, nogil=True)
+def _ranks_from_sorted(order, keys, method):  # pragma: no cover - compiled
+    """Ranks from a stable sort, in one pass over the runs of equal keys.
+
+    ``method``: 0 average (float64), 1 min, 2 max, 3 dense, 4 ordinal (int64,
+    returned as float64 exactly: every rank is below 2**53).
+    """
+    n = order.shape[0]
+    r = np.empty(n, np.float64)
+    start = 0
+    run = 0
+    while start < n:
+        end = start + 1
+        while end < n and keys[end] == keys[start]:
+            end += 1
+        run += 1
+        if method == 0:
+            val = (start + end + 1) / 2.0  # mean of start+1 .. end
+        elif method == 1:
+            val = start + 1.0
+        elif method == 2:
+            val = float(end)
+        else:
+            val = float(run)
+        for k in range(start, end):
+            r[order[k]] = val if method != 4 else k + 1.0
+        start = end
+    return r
+
+
 def rank(times: ArrayLike, *, ties: str = "average"):
     """Ranks of times, 1 = smallest (learned first); ties as in ``scipy.stats.rankdata``.
 
@@ -166,10 +267,14 @@ def rank(times: ArrayLike, *, ties: str = "average"):
     n = t.shape[0]
     if n == 0:
         return xp.empty(0, dtype=xp.float64 if ties == "average" else xp.int64)
-    order = xp.argsort(t, kind="stable") if xp is np else xp.argsort(t)
+    if xp is np:
+        order, keys = _radix_argsort(np.ascontiguousarray(t).view(np.uint64))
+        r = _ranks_from_sorted(order, keys, _TIES.index(ties))
+        return r if ties == "average" else r.astype(np.int64)
+    order = xp.argsort(t)
     if ties == "ordinal":
-        if xp is not np:  # cupy's argsort is not guaranteed stable: break ties by index
-            order = xp.lexsort(xp.stack((xp.arange(n), t)))
+        # cupy's argsort is not guaranteed stable: break ties by index
+        order = xp.lexsort(xp.stack((xp.arange(n), t)))
         r = xp.empty(n, dtype=xp.int64)
         r[order] = xp.arange(1, n + 1)
         return r
@@ -249,9 +354,20 @@ def learning_order(
 
 @numba.njit(cache=True, nogil=True)
 def _merge_inversions(x):  # pragma: no cover - compiled
-    """Strict inversions ``#{i < j : x[i] > x[j]}`` by bottom-up merge sort, O(n log n).
+    """Strict inversions ``#{i < j : x[i] > x[j]}`` and tied pairs ``#{i < j : x[i] == x[j]}``.
 
-    Equal values are never counted: the merge takes from the left run on ties.
+    Bottom-up merge sort, ``O(n log n)``; equal values are never counted as
+    inversions (a stable merge keeps them in order).  The tied pairs are read
+    off the runs of the sorted result.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        Integer or float values without NaN.
+
+    Returns
+    -------
+    inversions, tied_pairs : int
     """
     n = x.shape[0]
     a = x.copy()
@@ -262,29 +378,129 @@ def _merge_inversions(x):  # pragma: no cover - compiled
         for lo in range(0, n, 2 * width):
             mid = min(lo + width, n)
             hi = min(lo + 2 * width, n)
-            i = lo
-            j = mid
-            k = lo
-            while i < mid and j < hi:
-                if a[j] < a[i]:
-                    b[k] = a[j]
-                    count += mid - i  # a[j] is smaller than every remaining left value
-                    j += 1
-                else:
+            if width >= 16 and (mid == hi or a[mid - 1] <= a[mid]):
+                # halves already in order (sorted or tied data): no inversions,
+                # copy.  Not tried on short blocks, where random data would
+                # mispredict this branch about half the time.
+                b[lo:hi] = a[lo:hi]
+            elif hi - mid == width:
+                # Two halves of equal length w: merge from both ends at once,
+                # w outputs each, without branches on the data.  A comparison
+                # merge of random values mispredicts about every other branch,
+                # and a branch-free one is bound by the latency of its
+                # index -> load -> compare chain; two independent chains halve
+                # that.  With equal halves neither end can run out of a half
+                # before its last step, so no bounds checks are needed.
+                # Inversions (left l > right r) are counted once each: from the
+                # front when l is placed (the rights already placed are all
+                # smaller: on ties the front takes the left), from the back when
+                # r is placed (the lefts already placed from the back are all
+                # larger: on ties the back takes the right), and, for l placed
+                # from the back and r from the front, by the product below.
+                i = lo
+                j = mid
+                k = lo
+                ib = mid - 1
+                jb = hi - 1
+                kb = hi - 1
+                for _ in range(width):
+                    xl = a[i]
+                    xr = a[j]
+                    t = xr < xl  # front takes the right value
+                    b[k] = xr if t else xl
+                    count += (j - mid) * (1 - t)
+                    j += t
+                    i += 1 - t
+                    k += 1
+                    yl = a[ib]
+                    yr = a[jb]
+                    u = yl > yr  # back takes the left value
+                    b[kb] = yl if u else yr
+                    count += (mid - 1 - ib) * (1 - u)
+                    ib -= u
+                    jb -= 1 - u
+                    kb -= 1
+                count += (mid - 1 - ib) * (j - mid)
+            else:
+                # the last, shorter block of a level: plain merge
+                i = lo
+                j = mid
+                k = lo
+                while i < mid and j < hi:
+                    if a[j] < a[i]:
+                        b[k] = a[j]
+                        count += mid - i  # a[j] is smaller than every remaining left value
+                        j += 1
+                    else:
+                        b[k] = a[i]
+                        i += 1
+                    k += 1
+                while i < mid:
                     b[k] = a[i]
                     i += 1
-                k += 1
-            while i < mid:
-                b[k] = a[i]
-                i += 1
-                k += 1
-            while j < hi:
-                b[k] = a[j]
-                j += 1
-                k += 1
+                    k += 1
+                while j < hi:
+                    b[k] = a[j]
+                    j += 1
+                    k += 1
         a, b = b, a
         width *= 2
-    return count
+    tied = 0
+    run = 1
+    for k in range(1, n):
+        if a[k] == a[k - 1]:
+            run += 1
+        else:
+            tied += run * (run - 1) // 2
+            run = 1
+    if n:
+        tied += run * (run - 1) // 2
+    return count, tied
+
+
+@numba.njit(cache=True, nogil=True)
+def _lexsorted_b(order, keys, b):  # pragma: no cover - compiled
+    """``b`` in lexicographic ``(a, b)`` order, with the tied pairs in ``a`` and in both.
+
+    Parameters
+    ----------
+    order, keys : ndarray, shape (n,)
+        A sort of ``a`` and its sorted keys (:func:`_radix_argsort`).
+    b : ndarray of float64, shape (n,)
+
+    Returns
+    -------
+    b_sorted : ndarray of float64, shape (n,)
+        ``b[order]`` with each run of equal ``a`` sorted by ``b``: every pair
+        tied in ``a`` is then in ``b`` order and never an inversion, and the
+        pairs tied in both are runs.
+    tied_a, tied_both : int
+    """
+    n = order.shape[0]
+    bs = np.empty(n, np.float64)
+    for k in range(n):
+        bs[k] = b[order[k]]
+    tied_a = 0
+    tied_both = 0
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and keys[end] == keys[start]:
+            end += 1
+        m = end - start
+        if m > 1:
+            tied_a += m * (m - 1) // 2
+            bs[start:end] = np.sort(bs[start:end])
+            run = 1
+            for k in range(start + 1, end):
+                if bs[k] == bs[k - 1]:
+                    run += 1
+                else:
+                    tied_both += run * (run - 1) // 2
+                    run = 1
+            tied_both += run * (run - 1) // 2
+        start = end
+    return bs, tied_a, tied_both
 
 
 def _bitwise_inversions(codes, xp) -> int:
@@ -321,12 +537,6 @@ def _bitwise_inversions(codes, xp) -> int:
         nxt[new_pos] = cur
         cur = nxt
     return total
-
-
-def _inversions(codes, xp) -> int:
-    if xp is np:
-        return int(_merge_inversions(np.ascontiguousarray(codes, dtype=np.int64)))
-    return _bitwise_inversions(codes, xp)
 
 
 class OrderComparison(NamedTuple):
@@ -369,8 +579,11 @@ def compare_orders(times_a: ArrayLike, times_b: ArrayLike) -> OrderComparison:
 
     Cost ``O(n log n)``: a lexicographic sort by ``(a, b)`` puts every pair in
     ``a``-order, so ``D`` is the number of strict inversions of ``b`` in that
-    order, counted by merge sort (a Numba kernel; on CuPy arrays an
-    array-level radix count, :func:`_bitwise_inversions`).
+    order.  On the CPU (Numba kernels) that order is one stable radix sort of
+    ``a`` (:func:`_radix_argsort`) with the runs of tied ``a`` sorted by ``b``;
+    a merge sort of ``b`` in that order counts ``D`` and, from its sorted
+    result, ``n2``.  On CuPy arrays a sort of ``b``, a lexsort and an
+    array-level radix count (:func:`_bitwise_inversions`).
 
     Parameters
     ----------
@@ -393,20 +606,23 @@ def compare_orders(times_a: ArrayLike, times_b: ArrayLike) -> OrderComparison:
     n0 = n * (n - 1) // 2
     if n < 2:
         return OrderComparison(math.nan, math.nan, 0, 0, 0, 0, 0, n0)
-    # dense integer codes of b (equal values, equal codes), from one sort of b
-    ob = xp.argsort(b, kind="stable") if xp is np else xp.argsort(b)
+    if xp is np:
+        # one radix sort of a, then b in (a, b) order, whose merge sort counts
+        # the discordant pairs and, from its sorted result, the ties in b
+        order, keys = _radix_argsort(np.ascontiguousarray(a).view(np.uint64))
+        b_s, n1, n3 = _lexsorted_b(order, keys, np.ascontiguousarray(b))
+        d, n2 = _merge_inversions(b_s)
+        return _order_comparison(n0, n1, n2, n3, int(d))
+    # CuPy: dense integer codes of b (equal values, equal codes), from one sort of b
+    ob = xp.argsort(b)
     run_b, starts_b, ends_b = _runs(b[ob], xp)
     cnt = (ends_b - starts_b).astype(xp.int64)
     n2 = int((cnt * (cnt - 1) // 2).sum())
     codes = xp.empty(n, dtype=xp.int64)
     codes[ob] = run_b
-    # lexicographic order by (a, b): a stable sort by a of the b-sorted sequence
-    # (CuPy: lexsort, whose stability is documented); pairs tied in a then come
-    # in b order and are never counted as inversions
-    if xp is np:
-        perm = ob[np.argsort(a[ob], kind="stable")]
-    else:
-        perm = xp.lexsort(xp.stack((codes, a)))
+    # lexicographic order by (a, b) (lexsort, whose stability is documented):
+    # pairs tied in a then come in b order and are never counted as inversions
+    perm = xp.lexsort(xp.stack((codes, a)))
     a_s = a[perm]
     c_s = codes[perm]
     n1 = _tied_pairs(a_s, xp)
@@ -417,7 +633,12 @@ def compare_orders(times_a: ArrayLike, times_b: ArrayLike) -> OrderComparison:
     run_id = xp.cumsum(~same)
     counts = xp.bincount(run_id - 1).astype(xp.int64)
     n3 = int((counts * (counts - 1) // 2).sum())
-    d = _inversions(c_s, xp)
+    return _order_comparison(n0, n1, n2, n3, _bitwise_inversions(c_s, xp))
+
+
+def _order_comparison(n0: int, n1: int, n2: int, n3: int, d: int) -> OrderComparison:
+    """tau-b and the inverted fraction from the pair counts (see :func:`compare_orders`)."""
+    n1, n2, n3 = int(n1), int(n2), int(n3)
     comparable = n0 - n1 - n2 + n3
     c = comparable - d
     # with equal tie counts the denominator is an exact integer (tau = 1 exactly

@@ -151,8 +151,79 @@ def test_undefined_tau_is_nan(a, b):
 def test_device_inversion_count_matches_merge_sort_and_brute_force(codes):
     # _bitwise_inversions is the CuPy algorithm; run here with NumPy as the array module
     brute = sum(int((codes[i] > codes[i + 1:]).sum()) for i in range(codes.size))
-    assert an._merge_inversions(codes) == brute
+    tied = sum(int((codes[i] == codes[i + 1:]).sum()) for i in range(codes.size))
+    assert an._merge_inversions(codes) == (brute, tied)
     assert an._bitwise_inversions(codes, np) == brute
+
+
+@pytest.mark.parametrize("n", [2**k for k in range(1, 12)] + [2**k + 1 for k in range(1, 12)]
+                         + [2**k - 1 for k in range(2, 12)])
+@pytest.mark.parametrize("data", ["random", "runs"])
+def test_merge_inversions_at_block_boundaries(n, data):
+    # the merge takes a two-ended branch-free path for full blocks, a plain
+    # merge for the last, shorter one and a copy for blocks already in order
+    # (sorted runs): sizes at and around powers of two hit all three
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, max(2, n // 3), n).astype(np.float64)
+    if data == "runs":  # sorted stretches of random lengths, some reversed
+        cuts = np.sort(rng.integers(0, n, 4))
+        for k, part in enumerate(np.split(x, cuts)):
+            part.sort()
+            if k % 2:
+                part[:] = part[::-1]
+    inv = int(np.triu(x[:, None] > x[None, :], 1).sum())
+    tied = int(np.triu(x[:, None] == x[None, :], 1).sum())
+    assert an._merge_inversions(x) == (inv, tied)
+
+
+_float_keys = st.one_of(_tied_values, _free_values, st.just(-0.0), st.just(5e-324),
+                        st.floats(0.0, np.inf, allow_nan=False))
+
+
+@given(t=hnp.arrays(np.float64, st.integers(0, 300), elements=_float_keys))
+def test_radix_argsort_is_numpys_stable_argsort(t):
+    order, keys = an._radix_argsort(t.view(np.uint64))
+    np.testing.assert_array_equal(order, np.argsort(t, kind="stable"))
+    # equal keys iff equal times (-0.0 == 0.0)
+    s = t[order]
+    np.testing.assert_array_equal(keys[1:] == keys[:-1], s[1:] == s[:-1])
+
+
+def test_negative_zero_ties_with_zero():
+    t = np.array([0.0, -0.0, 1.0, -0.0])
+    np.testing.assert_array_equal(an.rank(t), scipy.stats.rankdata(t))
+    res = an.compare_orders(t, np.array([1.0, 2.0, 3.0, 4.0]))
+    c, d, ta, tb, tab = _brute_pairs(t, np.array([1.0, 2.0, 3.0, 4.0]))
+    assert (res.concordant, res.discordant, res.ties_a, res.ties_b) == (c, d, ta, tb)
+    assert res.ties_a == 3
+
+
+@pytest.mark.parametrize("distinct_a,distinct_b", [(1, 1000), (7, 7), (3, 50_000), (50_000, 2)])
+def test_compare_orders_with_heavy_ties_matches_scipy(distinct_a, distinct_b):
+    # long runs of tied a are sorted by b inside the kernel; runs of tied b
+    # are counted from the merge sort's result
+    rng = np.random.default_rng(distinct_a + distinct_b)
+    a = rng.integers(0, distinct_a, 100_000).astype(float)
+    b = rng.integers(0, distinct_b, 100_000) + 0.5 * a
+    res = an.compare_orders(a, b)
+    ref = scipy.stats.kendalltau(a, b).statistic
+    if np.isnan(ref):
+        assert np.isnan(res.tau)
+    else:
+        assert res.tau == pytest.approx(ref, abs=1e-12)
+    _, ca = np.unique(a, return_counts=True)
+    _, cb = np.unique(b, return_counts=True)
+    _, cab = np.unique(np.stack((a, b)), axis=1, return_counts=True)
+    pairs = lambda c: int((c * (c - 1) // 2).sum())
+    assert (res.ties_a, res.ties_b, res.ties_both) == (pairs(ca), pairs(cb), pairs(cab))
+
+
+def test_compare_orders_and_rank_accept_strided_and_integer_input():
+    a = np.arange(40.0)[::-2]
+    b = np.arange(20)
+    res = an.compare_orders(a, b)
+    assert (res.tau, res.discordant) == (-1.0, 190)
+    np.testing.assert_array_equal(an.rank(a), scipy.stats.rankdata(a))
 
 
 def test_compare_orders_on_a_million_features_matches_scipy():
