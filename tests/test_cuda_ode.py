@@ -10,16 +10,20 @@
   every status path.  One deliberate difference: the crossing kernel floors
   its time tolerance at 64 eps (as the trajectory kernel does), which changes
   nothing for rtol >= 1.4e-13 and fixes NON_FINITE failures of ``_ode.py`` at
-  rtol <= 1e-14 (tested below).  A second: where the decay's time scale
-  ``1/r_a = rho/(2 lam eps^2)`` exceeds the largest float64 (outside the
-  documented domain, e.g. lam 1e-12 with eps 1e-150) the port carries it in
-  logarithms and integrates; ``_ode.py`` returns SUCCESS rows with NaN there;
+  rtol <= 1e-14 (tested below).  Parity also holds where the decay's time
+  scale ``1/r_a = rho/(2 lam eps^2)`` exceeds the largest float64 (outside
+  the documented domain: both carry it in logarithms) and where the rate K is
+  subnormal in float64 (decays reaching their SIGMA phase after t ~ 1e305);
 * float32 against the exact float64 solution (closed form, ``method="exact"``)
   of the float32-rounded inputs: the time-shift (backward) guarantee, the
   crossing time, convergence as rtol falls, statuses, no NaN/inf on the
   whole domain (the two overflows behind the former SUCCESS rows with NaN/inf:
-  a decay time scale and a ratio w/w* beyond the float32 range), and where
-  float32 loses the rho ordering of critical times at small eps;
+  a decay time scale and a ratio w/w* beyond the float32 range), SUCCESS for
+  every feature whose fixed point is a normal float32, including those whose
+  GROW or SIGMA rate is subnormal in float32 (integrated in a rescaled time
+  unit 2^m, or frozen where the state cannot move; formerly NON_FINITE, 8% of
+  the JEPA features), and where float32 loses the rho ordering of critical
+  times at small eps;
 * the GPU build: ``nvcc`` compiles the file (skipped without nvcc), and the
   float32 entry points contain no float64 instruction.
 
@@ -269,6 +273,28 @@ def test_float64_matches_numba_batch(objective):
         assert_same_values(tc, tc_ref)
 
 
+def test_float64_subnormal_rate_matches_numba():
+    """Decays whose rate K is subnormal in float64 (JEPA, depth 32-64, rho ~ 4e-3): their
+    SIGMA phase starts after t ~ 1e305; same status, nsteps and values as the Numba
+    kernel up to DBL_MAX (the port once returned NON_FINITE for ~20% of them)."""
+    rng = np.random.default_rng(11)
+    n = 400
+    depth = rng.integers(32, 65, n)
+    log_k = rng.uniform(-312, -307.6, n) * math.log(10)     # K from 1e-312 to 2.5e-308
+    lam, eps = 10.0 ** rng.uniform(-6, 6, n), 10.0 ** rng.uniform(-30, 3, n)
+    rho = np.exp((log_k - np.log(lam / depth)) / (2 * depth - 1))
+    keep = (rho >= 1e-3) & (rho <= 1e3)
+    assert keep.sum() > 100
+    args = (JEPA, depth[keep], lam[keep], rho[keep], eps[keep])
+    t = np.concatenate([[0.0], np.logspace(290, 308, 40), [np.finfo(np.float64).max]])
+    w, s, k = host_trajectory(t, *args, 1e-8)
+    w_ref, s_ref, k_ref = numba_trajectory(t, *args, 1e-8)
+    np.testing.assert_array_equal(s, s_ref)
+    np.testing.assert_array_equal(k, k_ref)
+    assert_same_values(w, w_ref)
+    assert np.all(s == SUCCESS)
+
+
 def test_strided_output_matches_row_major():
     """GPU layout (stride_feature 1, stride_time n) holds the same numbers, transposed."""
     rng = np.random.default_rng(5)
@@ -510,13 +536,13 @@ def domain_batch(n, seed):
     return depth, lam, rho, eps
 
 
-def subnormal_phase_rate(objective, depth, lam, rho, eps):
-    """Features on which some phase of ode.h may start with a subnormal float32 rate.
+def phase_rates(objective, depth, lam, rho, eps):
+    """float64 logs of the rates the phases of ode.h run at: ``(log_r0, log_k)``.
 
-    GROW starts at t = 0 with |k1| = r0 (1 - psi0) >= r0/2, r0 = (q-1) K psi0^(q-1);
-    SIGMA starts where psi^(q-1) is in [1/4, e] (growth: psi >= 1 - min(1/2, 1/(q-1));
-    decay: psi <= 1 + 1/(q-1)), so K/4 <= k1 <= e K.  The trajectory kernel reports
-    NON_FINITE when a phase starts with 0 < |k1| < FLT_MIN (ode.h).
+    GROW (features starting below ``psi_sw = 1 - min(1/2, 1/(q-1))``, ``q > 1``) starts
+    at t = 0 with ``|k1| = r0 (1 - psi0)`` in ``[r0/2, r0]``, ``r0 = (q-1) K psi0^(q-1)
+    = (q-1) b lam eps^((q-1) b)``; ``log_r0`` is NaN for features without a GROW phase.
+    SIGMA runs at ``K psi^(q-1)``, within ``[K/4, e K]``.
     """
     depth = np.asarray(depth, dtype=np.float64)
     q = 2 * depth if objective == JEPA else 2 * depth / (depth + 1)
@@ -524,20 +550,27 @@ def subnormal_phase_rate(objective, depth, lam, rho, eps):
     lam, rho, eps = (np.asarray(x, dtype=np.float64) for x in (lam, rho, eps))
     log_k = np.log(b * lam) + (q - 1) * np.log(rho)
     lp0 = b * np.log(eps) - np.log(rho)
-    with np.errstate(divide="ignore"):
-        log_r0 = np.log(q - 1) + log_k + (q - 1) * lp0      # -inf for q == 1: no GROW phase
-    tiny = float(FLT32.tiny)
-    return ((lp0 < 0) & (log_r0 < math.log(2 * tiny))) | (log_k < math.log(4 * tiny))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lp_sw = np.log1p(-np.minimum(0.5, 1 / (q - 1)))
+        log_r0 = np.where((q > 1) & (lp0 < lp_sw), np.log(q - 1) + log_k + (q - 1) * lp0, np.nan)
+    return log_r0, log_k
+
+
+LOG_FLT_MIN = math.log(float(FLT32.tiny))
 
 
 @pytest.mark.parametrize("objective, seed", [(JEPA, 8), (MAE, 9)], ids=["jepa", "mae"])
 def test_float32_no_nan_or_inf_on_the_domain(objective, seed):
-    """t from 0 to FLT_MAX on the whole domain: SUCCESS rows finite, positive and within
-    the time-shift bracket; NON_FINITE (finite up to the failure, NaN from there on)
-    where the fixed point is not a normal float32, else only with a subnormal phase rate.
+    """t from 0 to FLT_MAX on the whole domain: every feature whose fixed point is a
+    normal float32 comes back SUCCESS, finite, positive and within the time-shift
+    bracket; the others NON_FINITE (finite up to the failure, NaN from there on).
 
     The JEPA batch holds the features that came back SUCCESS with NaN before the
-    DECAY time scale was carried in logarithms (ode.h).
+    DECAY time scale was carried in logarithms, and the features whose GROW or SIGMA
+    rate is subnormal in float32 and whose weight moves by more than 10% before
+    FLT_MAX, which came back NON_FINITE (8% of the representable ones) before such
+    phases were integrated in a rescaled time unit (ode.h, phase_time_unit).  MAE's
+    rates are normal on the whole domain (r0 >= 1e-33, K >= 1e-6).
     """
     n, rtol = 400, 1e-5
     depth, lam, rho, eps = domain_batch(n, seed)
@@ -545,18 +578,23 @@ def test_float32_no_nan_or_inf_on_the_domain(objective, seed):
     lam64, rho64, eps64 = (x.astype(np.float64) for x in (lam, rho, eps))
     w_star = fd.fixed_point(rho64, depth=depth, objective=NAMES[objective])
     representable = (w_star >= FLT32.tiny) & (w_star <= FLT32.max)
+    log_r0, log_k = phase_rates(objective, depth, lam, rho, eps)
+    end = fd.trajectory(np.array([float(FLT32.max)]), lam64, rho64, depth=depth, eps=eps64,
+                        objective=NAMES[objective])
+    moves = representable & (np.abs(end / eps64 - 1) > 0.1)
+    tiny_grow = moves & (log_r0 < LOG_FLT_MIN)               # GROW starts subnormal
+    tiny_sigma = moves & (log_k + 1 < LOG_FLT_MIN)           # SIGMA runs subnormal
     if objective == JEPA:
         assert 0 < representable.sum() < n      # both kinds occur
         slow_decay = representable & (eps64 > w_star) & (rho64 / (2 * lam64 * eps64**2) > FLT32.max)
         assert slow_decay.sum() >= 5
+        assert tiny_grow.sum() >= 20 and tiny_sigma.sum() >= 10   # measured: 56, 31
     else:
         assert representable.all()              # MAE: w* = rho^(L/(L+1)) in [1e-3, 1e3]
-    assert np.all(np.isin(s, [SUCCESS, NON_FINITE]))
+        assert not np.any(log_r0 < LOG_FLT_MIN) and np.all(log_k + 1 > LOG_FLT_MIN)
+    assert np.all(s[representable] == SUCCESS)
     assert np.all(s[~representable] == NON_FINITE)
     assert np.all(np.isnan(w[~representable][:, 1:]))
-    failed = representable & (s == NON_FINITE)
-    assert np.all(subnormal_phase_rate(objective, depth, lam, rho, eps)[failed])
-    assert np.mean(s[representable] != SUCCESS) < 0.15   # measured: 8% (JEPA), 0 (MAE)
     for row in w[s == NON_FINITE]:              # finite up to the failure, NaN from there on
         first = np.argmin(np.isfinite(row))
         assert np.isfinite(row[:first]).all() and np.isnan(row[first:]).all() and first >= 1
@@ -594,6 +632,114 @@ def test_float32_decay_overflows(depth, lam, rho, eps, rtol):
     assert calm.sum() > 30
     a = float(log_magnitude(JEPA, depth, lam, rho, eps))
     assert np.all(np.abs(w[calm] / exact[calm] - 1) <= 100 * (max(rtol, E32) + a * E32))
+
+
+# JEPA features whose GROW or SIGMA rate is subnormal in float32 (checked in the test)
+# and whose weight moves by more than 10% within the float32 range of t.  The port
+# returned NON_FINITE on each of them before phases with tiny rates were integrated
+# in a rescaled time unit (ode.h, phase_time_unit).
+SUBNORMAL_RATE_CASES = {
+    # GROW at r0 = 5e-39: the whole transition (w grows 2e20-fold) before FLT_MAX
+    "grow-transition": ("grow", 10, 1.0, 1.0, 4.95e-21),
+    # GROW at r0 = 1e-39: the start of the transition
+    "grow-onset": ("grow", 3, 1.0, 1.0, 2.93e-24),
+    # decay: DECAY phase, then SIGMA at K = 2e-39 (w* = 5.5e-19)
+    "sigma-decay": ("sigma", 10, 1e-3, 0.01493, 1e-15),
+    # growth that starts in SIGMA (eps = 0.7 w*) at K = 2e-39
+    "sigma-growth": ("sigma", 10, 1e-3, 0.01493, 3.85e-19),
+}
+
+
+@pytest.mark.parametrize("rtol", [1e-3, 1e-6])
+@pytest.mark.parametrize("case", list(SUBNORMAL_RATE_CASES))
+def test_float32_subnormal_phase_rate(case, rtol):
+    """A phase whose float32 rate is subnormal: SUCCESS, within the time-shift bracket,
+    within 100 (u + A eps32) of the exact weight where t |dlog w/dt| <= 1, and the
+    critical time within 100 (rtol + (A + 64) eps32) where it is below FLT_MAX."""
+    phase, depth, lam, rho, eps = SUBNORMAL_RATE_CASES[case]
+    lam, rho, eps = f32(lam), f32(rho), f32(eps)
+    log_r0, log_k = phase_rates(JEPA, depth, lam, rho, eps)
+    log_rate = log_r0 if phase == "grow" else log_k + 1.0      # the largest rate of the phase
+    assert math.log(2.0 ** -149) < log_rate < LOG_FLT_MIN
+    w, s, k = host_trajectory(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol, dtype=np.float32)
+    assert s[0] == SUCCESS and np.all(np.isfinite(w)) and np.all(w > 0) and k[0] < 200
+    t = T32_DOMAIN.astype(np.float64)
+    w = w[0].astype(np.float64)
+    exact = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa")
+    assert abs(exact[-1] / eps - 1) > 0.1                    # the weight does move
+    lo, hi = time_shift_bracket(t, JEPA, depth, lam, rho, eps, rtol)
+    assert np.all((lo[0] <= w) & (w <= hi[0]))
+    calm = t * np.abs(fd.rhs(exact, lam, rho, depth=depth, objective="jepa")) / exact <= 1.0
+    a = float(log_magnitude(JEPA, depth, lam, rho, eps))
+    assert np.all(np.abs(w[calm] / exact[calm] - 1) <= 100 * (max(rtol, E32) + a * E32))
+    t_star = float(fd.critical_time(lam, rho, depth=depth, eps=eps, objective="jepa", p=0.5))
+    tc, s, _ = host_crossing(JEPA, depth, lam, rho, eps, 0.5, rtol, dtype=np.float32)
+    assert s[0] == SUCCESS
+    if t_star == 0.0 or t_star > float(FLT32.max):
+        assert tc[0] == (0.0 if t_star == 0.0 else np.inf)
+    else:
+        assert abs(float(tc[0]) / t_star - 1) <= 100 * (rtol + (a + 64) * E32)
+
+
+@given(
+    phase=st.sampled_from(["grow", "sigma"]),
+    depth=st.integers(2, 64),
+    lam=log10_uniform(1e-3, 1e3),
+    rho=log10_uniform(0.1, 1e3),
+    log2_rate=st.floats(-149.0, -126.5),
+    above=log10_uniform(1.01, 1e6),
+    rtol=st.sampled_from([1e-3, 1e-5]),
+)
+def test_float32_subnormal_phase_rate_sweep(phase, depth, lam, rho, log2_rate, above, rtol):
+    """JEPA features of the documented float32 domain whose GROW rate r0 (grow) or SIGMA
+    rate K (sigma: a decay from eps = above * w*) is drawn in the subnormal range: SUCCESS,
+    finite and within the time-shift bracket from t = 0 to FLT_MAX (eps, resp. rho,
+    follow from the drawn rate; MAE's rates are normal on the whole domain)."""
+    q, b = 2.0 * depth, 1.0 / depth
+    rate = 2.0 ** log2_rate
+    if phase == "grow":     # r0 = (q-1) b lam eps^((q-1) b)
+        eps = (rate / ((q - 1) * b * lam)) ** (1 / ((q - 1) * b))
+    else:                   # K = b lam rho^(q-1)
+        rho = (rate / (b * lam)) ** (1 / (q - 1))
+        eps = above * rho ** depth
+    assume(1e-3 <= rho <= 1e3 and 1e-30 <= eps <= 1e3)
+    lam, rho, eps = f32(lam), f32(rho), f32(eps)
+    w_star = float(fd.fixed_point(rho, depth=depth, objective="jepa"))
+    assume(float(FLT32.tiny) <= w_star <= float(FLT32.max))
+    log_r0, log_k = phase_rates(JEPA, depth, lam, rho, eps)
+    log_rate = log_r0 if phase == "grow" else log_k + 1.0
+    assume(log_rate < LOG_FLT_MIN)
+    w, s, k = host_trajectory(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol, dtype=np.float32)
+    assert s[0] == SUCCESS and np.all(np.isfinite(w)) and np.all(w > 0) and k[0] < 500
+    lo, hi = time_shift_bracket(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol)
+    assert np.all((lo[0] <= w[0]) & (w[0] <= hi[0]))
+
+
+@pytest.mark.parametrize("crossing", [False, True], ids=["trajectory", "crossing"])
+def test_float32_frozen_phase(crossing):
+    """A GROW rate (r0 = 5.8e-43) whose product with the time left (t = 1e20) is below
+    2^-64: the phase is frozen (rate 0, one step to the end) and the weight is eps to
+    float32 precision (the exact weight moves by 3e-23 relative by t = 1e20).  Its
+    crossing time (t_stop = FLT_MAX, so not frozen but rescaled) lies beyond FLT_MAX: inf."""
+    depth, lam, rho, eps = 10, f32(1e-3), 1.0, f32(1.6e-21)
+    log_r0, _ = phase_rates(JEPA, depth, lam, rho, eps)
+    t = np.array([0.0, 1e-10, 1.0, 1e10, 1e20], np.float32)
+    assert math.log(2.0 ** -149) < log_r0 < LOG_FLT_MIN
+    assert log_r0 + math.log(1e20) < -64 * math.log(2)
+    if crossing:
+        tc, s, _ = host_crossing(JEPA, depth, lam, rho, eps, 0.5, 1e-5, dtype=np.float32)
+        assert s[0] == SUCCESS and tc[0] == np.inf
+        assert fd.critical_time(lam, rho, depth=depth, eps=eps, objective="jepa") > 1e41
+        return
+    w, s, k = host_trajectory(t, JEPA, depth, lam, rho, eps, 1e-5, dtype=np.float32)
+    # one step; the state does not move (w(0) is eps itself, later outputs go through
+    # log psi and carry its float32 rounding, A eps32)
+    assert s[0] == SUCCESS and k[0] == 1 and w[0, 0] == np.float32(eps)
+    assert np.all(w[0, 1:] == w[0, 1])
+    exact = fd.trajectory(t.astype(float), lam, rho, depth=depth, eps=eps, objective="jepa")
+    assert np.all(np.abs(exact / eps - 1) < 1e-12)       # float64 rounding: it moves by 3e-23
+    a = float(log_magnitude(JEPA, depth, lam, rho, eps))
+    assert np.all(np.abs(w[0].astype(float) / exact - 1) <= 100 * (1e-5 + a * E32))
 
 
 def test_float64_decay_time_scale_beyond_float64_range():

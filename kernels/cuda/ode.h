@@ -32,7 +32,10 @@
 // epsilon behind the time-shift floor, the convergence level CONV_LP, the
 // Newton tolerance of the dense root and the exponent range of log_rate.  The
 // double values are those of _ode.py, so that the host build of the float64
-// path reproduces the Numba kernels operation for operation.
+// path reproduces the Numba kernels operation for operation.  The float path
+// alone integrates GROW and SIGMA phases whose rate is below 2^-96 in a time
+// unit 2^m (phase_time_unit): a subnormal float32 rate would otherwise carry
+// too few bits for the step and its error estimate.
 //
 // Device code rules: no exceptions, allocation, recursion or std:: (NVRTC has
 // no standard library); kernels never raise and report a per-feature status
@@ -60,6 +63,11 @@ template <> struct OdeLimits<double> {
     static constexpr double newton_tol = 4e-16; // dense-output root: relative step
     static constexpr double log_pow_limit = 600.0;  // log_rate: |(q-1) log rho| safe for pow
     static constexpr double min_normal = 2.2250738585072014e-308;
+    // No time rescaling of tiny phase rates (see phase_time_unit): the float64 path
+    // is the Numba kernel operation for operation.  The two logs below are unused.
+    static constexpr bool rescale_time = false;
+    static constexpr double log_rate_floor = 0.0;
+    static constexpr double log_move_floor = 0.0;
 };
 
 template <> struct OdeLimits<float> {
@@ -73,6 +81,13 @@ template <> struct OdeLimits<float> {
     // result stays far inside the range (600 plays that role for double's 709)
     static constexpr float log_pow_limit = 80.0f;
     static constexpr float min_normal = 1.17549435e-38f;
+    // Time rescaling of tiny phase rates (phase_time_unit): a GROW or SIGMA phase
+    // whose starting rate is below 2^-96 = e^log_rate_floor steps in a time unit 2^m
+    // that lifts it to [2^-96, 2^-95); one whose rate times the time left is below
+    // 2^-64 = e^log_move_floor is frozen (its state cannot move within float32).
+    static constexpr bool rescale_time = true;
+    static constexpr float log_rate_floor = -66.5421293f;   // -96 log 2
+    static constexpr float log_move_floor = -44.3614196f;   // -64 log 2
 };
 
 // Tuning constants of _ode.py (per type by conversion of the same literal).
@@ -335,6 +350,84 @@ FD_HD Real decay_s_offset(Real tau, Real log_tau, Real dt) {
     return fd_log1p(fd_exp(fd_log(dt) - log_tau));  // dt == 0: log1p(0) = 0
 }
 
+// ---------------------------------------------------------------------------
+// float32: GROW and SIGMA phases with tiny rates, in a rescaled time unit
+// ---------------------------------------------------------------------------
+// A phase's rate is its |dy/dt| at the start: GROW (q-1) K psi_n^(q-1) (the
+// stages lie in [r/2, r] and r only grows), SIGMA K psi^(q-1) (within a factor
+// 4 of K on the growth branch, in [K, e K] on the decay branch).  In float32 it
+// can be subnormal while every time involved is representable: JEPA growth
+// from eps = 1e-20 at lam = 1 has r0 ~ eps^2 = 1e-40, plateau ~1e40 > FLT_MAX
+// but w(t) moves visibly by t = 1e37; a decay towards w* = rho^L with rho^(2L-1)
+// ~ 1e-39 has K ~ 1e-41 in its SIGMA phase.  A subnormal rate carries a few
+// bits: the stages, the increment and the error estimate (differences of the
+// stages times E_i ~ 1e-3) lose their relative accuracy and the controller
+// rejects every step, so the port reported NON_FINITE there (8% of the JEPA
+// features of the float32 domain whose w* is a normal float32).
+//
+// The ODE is autonomous: in the time unit U = 2^m (t = U t') every rate is
+// multiplied by U, the trajectory is the same.  A phase whose starting rate is
+// below 2^-96 therefore steps in t' with m chosen so that the scaled rate lies
+// in [2^-96, 2^-95): the stages stay above 2^-98 and the products E_i k_i
+// above 2^-108, far inside the normal range (the margin keeps the residue of
+// the error estimate, which cancels ~20 bits, normal as well).  The rescaling
+// is exact for times (multiplications by 2^+-m; a scaled time below FLT_MIN,
+// i.e. t - t_n < 2^(m-126), lies where the state moves by less than 2^-220)
+// and adds one rounding to each rate: exp(x + m log 2) instead of exp(x) 2^m,
+// a relative error below half an ulp of |x + m log 2| <= 67, i.e. <= 32 eps32,
+// less than the rounding of x itself (|x| eps32 with |x| >= 87 where x is
+// subnormal; the A eps32 term of the float32 bound).  The error control is
+// unchanged: a local error is a time shift of err/|dy/dt'| in t', so the time
+// tolerance is divided by U (log_tol - m log 2).
+//
+// Where even that is not needed, the phase is frozen: if the rate times the
+// time left to the last output (or to FLT_MAX) is below 2^-64, the local
+// variable moves by less than 4 r (t_stop - t) < 2^-62 before the end of the
+// integration, far below the 2^-24 that any change of psi (or the crossing
+// level, which is at least an ulp of lp away in sigma or z) needs: the rate is
+// set to 0 and the step reaches t_stop at once, which is what the rate's own
+// underflow to 0 already does (the scale needed, m > 96, would also push the
+// scaled times out of the normal range).  Only the float32 path rescales
+// (OdeLimits::rescale_time): float64 stays the Numba kernel operation for
+// operation (on its documented domain only K can be subnormal, JEPA with rho ~
+// 4e-3 at depth 64, in the SIGMA phase of decays, which starts after t ~ 1e305).
+
+/// The time unit of one GROW or SIGMA phase: `scaled` (steps in units of 2^m),
+/// `frozen` (rates replaced by 0) or neither (plain t; always for double).
+template <typename Real>
+struct TimeUnit {
+    bool scaled;
+    bool frozen;
+    Real unit;      // 2^m, exact
+    Real inv_unit;  // 2^-m, exact
+    Real log_unit;  // m log 2 rounded: added to the log of every rate of the phase
+};
+
+/// Time unit of a phase whose rate starts at exp(log_rate), with exp(log_span)
+/// the time left to t_stop.
+template <typename Real>
+FD_HD TimeUnit<Real> phase_time_unit(Real log_rate, Real log_span) {
+    typedef OdeLimits<Real> L;
+    TimeUnit<Real> u{false, false, Real(1), Real(1), Real(0)};
+    if (!L::rescale_time || !(log_rate < L::log_rate_floor)) return u;
+    // m = the number of doublings that lift the rate to [2^-96, 2^-95)
+    const Real mm = (L::log_rate_floor - log_rate) / fd_log2_const<Real>();
+    // not frozen implies log_rate >= -64 log 2 - log FLT_MAX, so mm < 97: the test
+    // on mm only keeps 2^m a normal number for any input
+    if (log_rate + log_span < L::log_move_floor || !(mm < Real(120))) {
+        u.frozen = true;
+        return u;
+    }
+    const int m = 1 + (int)mm;
+    for (int i = 0; i < m; ++i) {  // exact powers of two (once per phase)
+        u.unit *= Real(2);
+        u.inv_unit *= Real(0.5);
+    }
+    u.log_unit = Real(m) * fd_log2_const<Real>();
+    u.scaled = true;
+    return u;
+}
+
 /// Upper bound on log of the time from log psi = lp_from to lp_to (between
 /// lp_from and 0).  Plateau part (up to lp_sw): growth |dz/dt| >= r (1 -
 /// psi_end) with |delta z| <= 1; decay: the flow comes down from infinity in
@@ -495,6 +588,10 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
     Real h = zero, y0 = zero, k1 = zero, par = zero;
     Real tau = zero;      // DECAY: tau_n = t_n - t_a + 1/r_a (may overflow to inf)
     Real log_tau = zero;  // DECAY: log tau_n, always finite (decay_log_scale)
+    // GROW/SIGMA: time unit of the phase (float32 with a tiny rate; phase_time_unit)
+    // and log K as the phase's rates use it (log K + m log 2; -inf when frozen)
+    TimeUnit<Real> tu{false, false, one, one, zero};
+    Real log_k_ph = log_k;
     bool rejected = false;
     for (;;) {
         // converged: w is its fixed point in this precision from here on
@@ -526,8 +623,12 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         if (new_phase != phase) {
             phase = new_phase;
             rejected = false;
+            tu = TimeUnit<Real>{false, false, one, one, zero};
+            log_k_ph = log_k;
             if (phase == PHASE_GROW) {
-                par = fd_exp(fd_log(q - one) + log_k + (q - one) * lp);
+                const Real log_r = fd_log(q - one) + log_k + (q - one) * lp;
+                if (L::rescale_time) tu = phase_time_unit(log_r, fd_log(t_stop - t));
+                par = tu.frozen ? zero : fd_exp(tu.scaled ? log_r + tu.log_unit : log_r);
                 y0 = zero;
             } else if (phase == PHASE_DECAY) {
                 // virtual origin: tau = 1/r_a at the start, so c = 0
@@ -537,19 +638,19 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                 y0 = zero;
             } else {
                 y0 = sigma_of_log_psi(lp);
+                if (L::rescale_time) {
+                    tu = phase_time_unit(log_k + (q - one) * lp, fd_log(t_stop - t));
+                    if (tu.frozen)
+                        log_k_ph = -inf;
+                    else if (tu.scaled)
+                        log_k_ph = log_k + tu.log_unit;
+                }
             }
-            k1 = phase_rhs(phase, zero, y0, lp, par, q, log_k, branch);
-            if (!crossing && k1 != zero && fd_fabs(k1) < L::min_normal) {
-                // a subnormal rate carries a few bits: the stages, the increment and
-                // the error estimate lose their relative accuracy (the controller then
-                // rejects every step).  A rate that underflows to 0 is exact (the state
-                // does not move within the range of t); a subnormal one is reported.
-                // float32: plateau rates (q-1) K psi0^(q-1) in (1.4e-45, 1.2e-38).
-                // (Trajectory only: the crossing kernel's results stay within their
-                // tested bound there, its time tolerance having no 1/R term.)
-                row.fill(j, n_out, nan);
-                return {NON_FINITE, nsteps, nan};
-            }
+            // float32: |k1| >= 2^-97 or exactly 0 (frozen) from here on.  float64 keeps
+            // the Numba kernel's behaviour: its rates are normal on the documented
+            // domain except K in the SIGMA phase of decays with K < 2.2e-308, which
+            // starts after t ~ 1e305 (tested against _ode.py).
+            k1 = phase_rhs(phase, zero, y0, lp, par, q, log_k_ph, branch);
             if (phase == PHASE_SIGMA)
                 h = h0_fraction<Real>() /
                     (fd_fabs(k1) * py_max(one, (q - one) * fd_fabs(fd_expm1(lp))));
@@ -569,11 +670,15 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                 h = s_stop;
                 clamped = true;
             }
-        } else if (!(h < t_stop - t)) {
-            h = t_stop - t;
-            clamped = true;
+        } else {
+            // in the phase's time unit (exact: a power of two)
+            const Real span = tu.scaled ? (t_stop - t) * tu.inv_unit : t_stop - t;
+            if (!(h < span)) {
+                h = span;
+                clamped = true;
+            }
         }
-        const Step<Real> st = dp_step(phase, y0, h, k1, lp, par, q, log_k, branch);
+        const Step<Real> st = dp_step(phase, y0, h, k1, lp, par, q, log_k_ph, branch);
         ++nsteps;
         const Real lp1 = phase_log_psi(phase, st.y1, lp, q, branch);
         bool valid = fd_isfinite(st.y1) && fd_isfinite(st.err) && fd_isfinite(st.k7) &&
@@ -590,7 +695,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             t_new = clamped ? t_stop : t + decay_time_offset(tau, log_tau, h);
         } else {
             tau_new = zero;
-            t_new = clamped ? t_stop : t + h;
+            t_new = clamped ? t_stop : t + (tu.scaled ? h * tu.unit : h);
         }
         if (!valid) {
             h *= reject_shrink<Real>();
@@ -614,6 +719,8 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             Real log_tol = log_back + fd_log(t_new);
             if (!crossing)
                 log_tol = py_max(log_tol, log_rtol - log_sensitivity(branch, lp, q, log_k, b));
+            // a shift of dt in t is dt / 2^m in the phase's time unit
+            if (tu.scaled) log_tol = log_tol - tu.log_unit;
             en = fd_exp(fd_log(fd_fabs(st.err)) - log_g - log_tol);
         }
         if (!(en <= one)) {
@@ -638,6 +745,8 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                     Real theta;
                     if (phase == PHASE_DECAY)
                         theta = decay_s_offset(tau, log_tau, t_out[j] - t) / h;
+                    else if (tu.scaled)
+                        theta = ((t_out[j] - t) * tu.inv_unit) / h;
                     else
                         theta = (t_out[j] - t) / h;
                     theta = py_min(py_max(theta, zero), one);
@@ -653,7 +762,8 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             const Real target = phase_y_of_log_psi(phase, lp_star, lp, q);
             bool ok = true;
             const Real theta = solve_dense(y0, h, dc, target, &ok);
-            return {ok ? SUCCESS : NO_CONVERGENCE, nsteps, t + theta * h};
+            return {ok ? SUCCESS : NO_CONVERGENCE, nsteps,
+                    t + (tu.scaled ? (theta * h) * tu.unit : theta * h)};
         }
         if (t_new >= L::max) return {SUCCESS, nsteps, inf};
 
