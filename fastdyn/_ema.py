@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _validate as v
-from ._api import _features, _finish, _raise_on_failure
+from ._api import _check_max_steps, _features, _finish, _raise_on_failure
 
 _DEFAULT_MAX_STEPS = 100_000
 
@@ -92,8 +92,7 @@ def trajectory_ema(
         ema_time=v.nonnegative_finite("ema_time", ema_time),
         depth=v.depth_array(depth),
     )
-    if not isinstance(max_steps, (int, np.integer)) or isinstance(max_steps, bool) or max_steps < 1:
-        raise ValueError(f"`max_steps` must be a positive integer; got {max_steps!r}.")
+    _check_max_steps(max_steps)
     if not isinstance(return_status, (bool, np.bool_)):
         raise TypeError(f"`return_status` must be a bool; got {type(return_status).__name__}.")
     full = shape + (tt.shape[0],)
