@@ -19,6 +19,7 @@ import time
 import numpy as np
 import pytest
 
+import cuda_host
 import fastdyn as fd
 from bench_core import scipy_rate
 from workload import DEPTH, EPS, N_TIMES, record, workload
@@ -32,15 +33,7 @@ N_DIFFRAX = 100_000
 
 @pytest.fixture(scope="module")
 def cp():
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            raise RuntimeError
-        cupy.zeros(1)
-    except Exception:
-        pytest.skip("no CuPy with a CUDA device here")
-    return cupy
+    return cuda_host.real_cupy_or_skip()
 
 
 def _device_workload(cp, objective, n, dtype=np.float64):

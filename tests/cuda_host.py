@@ -86,3 +86,16 @@ def call(source: str, name: str, *args) -> None:
     fn = getattr(load(source), name)
     fn.restype = None
     fn(*[arg(a) for a in args])
+
+
+def real_cupy_or_skip():
+    """The real CuPy with a usable CUDA device, or skip the test (GPU tests and benchmarks)."""
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no device")
+        cupy.zeros(1)
+    except Exception:
+        pytest.skip("no CuPy with a CUDA device here")
+    return cupy

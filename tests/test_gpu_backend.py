@@ -20,23 +20,12 @@ import sys
 import numpy as np
 import pytest
 
+import cuda_host
 import fake_cupy
 import fastdyn as fd
 from fastdyn import _gpu
 
 PARITY_RTOL = 1e-12
-
-
-def _real_cupy_or_skip():
-    try:
-        import cupy as cp
-
-        if cp.cuda.runtime.getDeviceCount() < 1:
-            raise RuntimeError
-        cp.zeros(1)
-    except Exception:
-        pytest.skip("no CuPy with a CUDA device here")
-    return cp
 
 
 @pytest.fixture(params=["host", pytest.param("gpu", marks=pytest.mark.gpu)])
@@ -47,7 +36,7 @@ def cp(request, monkeypatch):
         monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
         module = fake_cupy
     else:
-        module = _real_cupy_or_skip()
+        module = cuda_host.real_cupy_or_skip()
     monkeypatch.setattr(_gpu, "_MODULES", {})
     monkeypatch.setattr(_gpu, "_TABLES", {})
     yield module
