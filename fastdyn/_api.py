@@ -81,6 +81,26 @@ def _dask_apply(func, arrays: dict, kwargs: dict):
     return apply(func, arrays, kwargs)
 
 
+def _trajectory_buffers(out, shape: tuple[int, ...], nt: int):
+    """``(res, w2, status)``: the result array, a C-contiguous ``(n, nt)`` view to fill, statuses."""
+    full = shape + (nt,)
+    res = v.output_array(out, full)
+    work = res if res.flags.c_contiguous else np.empty(full)
+    n = math.prod(shape)
+    return res, work.reshape(n, nt), np.zeros(n, dtype=np.int8)
+
+
+def _trajectory_result(res, w2, status, shape, return_status: bool, what: str):
+    """Copy a temporary back into a non-contiguous ``out``; statuses or SolverError."""
+    if not np.may_share_memory(res, w2):  # a temporary for a non-contiguous `out`
+        res[...] = w2.reshape(res.shape)
+    status = status.reshape(shape)
+    if return_status:
+        return _finish(res, res.shape), _finish(status, shape)
+    _raise_on_failure(status, what)
+    return res
+
+
 def _check_max_steps(max_steps) -> None:
     if not isinstance(max_steps, (int, np.integer)) or isinstance(max_steps, bool) or max_steps < 1:
         raise ValueError(f"`max_steps` must be a positive integer; got {max_steps!r}.")
@@ -335,12 +355,8 @@ def trajectory(
     tt = v.time_grid(t)
     _, _, host, shape = _inputs(backend, raw)
     lam_f, rho_f, eps_f, depth_f = host["lam"], host["rho"], host["eps"], host["depth"]
-    full = shape + (tt.shape[0],)
-    res = v.output_array(out, full)
+    res, w2, status = _trajectory_buffers(out, shape, tt.shape[0])
     n = lam_f.shape[0]
-    work = res if res.flags.c_contiguous else np.empty(full)
-    w2 = work.reshape(n, tt.shape[0])
-    status = np.zeros(n, dtype=np.int8)
     if n and tt.shape[0]:
         if method == "exact":
             kernel = (_exact.trajectory_kernel if n * tt.shape[0] >= _PARALLEL_MIN_WORK
@@ -353,13 +369,8 @@ def trajectory(
             nsteps = np.zeros(n, dtype=np.int64)
             _ode.ode_trajectory_kernel(tt, obj, depth_f, lam_f, rho_f, eps_f, rt,
                                        int(max_steps), w2, status, nsteps)
-    if work is not res:
-        res[...] = work
-    status = status.reshape(shape)
-    if return_status:
-        return _finish(res, full), _finish(status, shape)
-    _raise_on_failure(status, f"trajectory(method={method!r})")
-    return res
+    return _trajectory_result(res, w2, status, shape, return_status,
+                              f"trajectory(method={method!r})")
 
 
 def _gpu_elementwise(on_device: bool, raw: dict, host: dict | None, shape, kernel: str, pre: tuple,

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _validate as v
-from ._api import _check_max_steps, _features, _finish, _raise_on_failure
+from ._api import _check_max_steps, _features, _trajectory_buffers, _trajectory_result
 
 _DEFAULT_MAX_STEPS = 100_000
 
@@ -95,12 +95,8 @@ def trajectory_ema(
     _check_max_steps(max_steps)
     if not isinstance(return_status, (bool, np.bool_)):
         raise TypeError(f"`return_status` must be a bool; got {type(return_status).__name__}.")
-    full = shape + (tt.shape[0],)
-    res = v.output_array(out, full)
+    res, w2, status = _trajectory_buffers(out, shape, tt.shape[0])
     n = lam_f.shape[0]
-    work = res if res.flags.c_contiguous else np.empty(full)
-    w2 = work.reshape(n, tt.shape[0])
-    status = np.zeros(n, dtype=np.int8)
     if n and tt.shape[0]:
         from .kernels import _ema  # compiled on first use
 
@@ -108,10 +104,5 @@ def trajectory_ema(
         nsteps = np.zeros(n, dtype=np.int64)
         _ema.ema_trajectory_kernel(tt, depth_f, lam_f, rho_f, eps_f, ema_f, rt, int(max_steps),
                                    w2, wt, status, nsteps)
-    if work is not res:
-        res[...] = work
-    status = status.reshape(shape)
-    if return_status:
-        return _finish(res, full), _finish(status, shape)
-    _raise_on_failure(status, "trajectory(objective='jepa-ema')")
-    return res
+    return _trajectory_result(res, w2, status, shape, return_status,
+                              "trajectory(objective='jepa-ema')")

@@ -21,6 +21,7 @@ from fastdyn._sweep import SweepData, open_sweep, sweep  # noqa: E402
 from fastdyn._sweep import _config  # noqa: E402
 from fastdyn._sweep._progress import Progress  # noqa: E402
 from fastdyn._sweep.cli import main as cli_main  # noqa: E402
+from store_tree import tree  # noqa: E402
 
 
 def base_config(**over):
@@ -33,17 +34,6 @@ def base_config(**over):
     )
     cfg.update(over)
     return cfg
-
-
-def tree(path):
-    """Every file of a store, relative path -> bytes."""
-    out = {}
-    for d, _, files in os.walk(path):
-        for f in files:
-            full = os.path.join(d, f)
-            with open(full, "rb") as fh:
-                out[os.path.relpath(full, path)] = fh.read()
-    return out
 
 
 @pytest.fixture(scope="module")

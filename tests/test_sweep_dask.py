@@ -1,7 +1,6 @@
 """Dask: a real LocalCluster (2 worker processes) writes the same store as the
 embedded run, bit for bit; dask.array inputs through ``_dask.apply``."""
 
-import os
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ pytest.importorskip("zarr")
 import fastdyn as fd  # noqa: E402
 from fastdyn._sweep import open_sweep, sweep  # noqa: E402
 from fastdyn._sweep._dask import apply, is_dask  # noqa: E402
+from store_tree import tree  # noqa: E402
 
 CONFIG = dict(
     n_features=6000, seed=5, objectives=["jepa", "mae"], depths=[2, 5], eps=[1e-3],
@@ -23,16 +23,6 @@ CONFIG = dict(
     lam=dict(distribution="loguniform", low=0.5, high=2.0),
     rho=dict(distribution="uniform", low=0.3, high=1.0),
 )
-
-
-def tree(path):
-    out = {}
-    for d, _, files in os.walk(path):
-        for f in files:
-            full = os.path.join(d, f)
-            with open(full, "rb") as fh:
-                out[os.path.relpath(full, path)] = fh.read()
-    return out
 
 
 @pytest.fixture(scope="module")
