@@ -28,6 +28,8 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .kernels._constants import JEPA, MAE, MAX_DEPTH, OBJECTIVES, RTOL_MAX
+
 __all__ = [
     "MAX_DEPTH",
     "RTOL_MAX",
@@ -43,14 +45,7 @@ __all__ = [
     "time_grid",
 ]
 
-#: Largest network depth ``L`` the kernels accept.
-MAX_DEPTH = 64
-#: Largest relative tolerance the adaptive kernels accept.
-RTOL_MAX = 1e-2
-
-#: Integer codes of the objectives; they equal ``JEPA`` and ``MAE`` in
-#: ``fastdyn.kernels._family`` (a test checks this).
-_OBJECTIVE_CODES = {"jepa": 0, "mae": 1}
+_OBJECTIVE_CODES = {k: c for k, c in OBJECTIVES.items() if c in (JEPA, MAE)}
 _OBJECTIVES = tuple(_OBJECTIVE_CODES)
 
 _F64 = np.dtype(np.float64)

@@ -49,7 +49,8 @@ plateau value of ``F`` (``~ psi^(1-q)/(q-1)``, 1e440 and more at depth 64) and
 import math
 
 import numpy as np
-from numba import njit
+from ._constants import MAX_DEPTH
+from ._jit import njit
 
 from ._family import (
     DECAY,
@@ -61,7 +62,6 @@ from ._family import (
     log_psi_of_sigma,
 )
 
-MAX_DEPTH = 64
 _MAX_M = 2 * MAX_DEPTH - 1
 
 

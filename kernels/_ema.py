@@ -63,7 +63,9 @@ outputs together with a non-SUCCESS status.
 
 import math
 
-from numba import njit, prange
+from numba import prange
+
+from ._jit import njit
 
 from . import _tableau
 from ._dp5 import (  # the checked tableau entries as scalars

@@ -16,7 +16,9 @@ iteration; a weight at a given time inverts ``F`` by safeguarded Newton.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ._jit import njit
 
 from ._closed import f_signed_log, growth_parts, growth_tau0, log_delta_f, solve_sigma
 from ._inverse import solve_sigma_tabulated

@@ -25,15 +25,18 @@ call them from their own ``@njit`` code.  ``objective`` is the integer code
 
 import math
 
-from numba import njit
-
-JEPA = 0
-MAE = 1
-
-#: branch codes: where the weight starts relative to its fixed point
-GROWTH = 1      # psi < 1: the weight rises to the fixed point
-DECAY = -1      # psi > 1: the weight decays to the fixed point
-AT_FIXED = 0    # psi == 1 exactly: the weight never moves
+from ._constants import (  # noqa: F401  (re-exported: the kernels' names of the constants)
+    AT_FIXED,
+    DECAY,
+    GROWTH,
+    JEPA,
+    MAE,
+    MAX_STEPS,
+    NO_CONVERGENCE,
+    NON_FINITE,
+    SUCCESS,
+)
+from ._jit import njit
 
 _LOG2 = math.log(2.0)
 
@@ -160,9 +163,3 @@ def fixed_point(objective, depth, rho):
     """Corollary 3.3: ``rho**L`` (JEPA), ``rho**(L/(L + 1))`` (MAE)."""
     return math.exp(math.log(rho) / family_b(objective, depth))
 
-
-# Per-feature status codes returned by every kernel (kernels never raise).
-SUCCESS = 0         #: the feature finished normally
-MAX_STEPS = 1       #: the integrator hit its step budget before the last output time
-NON_FINITE = 2      #: a non-finite value appeared in the state or its error estimate
-NO_CONVERGENCE = 3  #: a safeguarded root find did not meet its tolerance

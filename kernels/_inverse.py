@@ -23,7 +23,8 @@ Tables are built lazily, per depth, on first use (about 3 ms per depth).
 import math
 
 import numpy as np
-from numba import njit
+from ._constants import MAX_DEPTH
+from ._jit import njit
 
 from ._closed import (
     _CJ,
@@ -40,12 +41,12 @@ CHI_MIN = -40.0
 KNOTS_PER_UNIT = 16
 N_KNOTS = int((-2 * CHI_MIN) * KNOTS_PER_UNIT) + 1
 _H = 1.0 / KNOTS_PER_UNIT
-_MAX_DEPTH = 64
+
 
 # [branch (0 growth, 1 decay), objective * 64 + depth - 1, knot]
-_SIGMA = np.full((2, 2 * _MAX_DEPTH, N_KNOTS), np.nan)
-_DSIGMA = np.full((2, 2 * _MAX_DEPTH, N_KNOTS), np.nan)
-_BUILT = np.zeros(2 * _MAX_DEPTH, dtype=bool)
+_SIGMA = np.full((2, 2 * MAX_DEPTH, N_KNOTS), np.nan)
+_DSIGMA = np.full((2, 2 * MAX_DEPTH, N_KNOTS), np.nan)
+_BUILT = np.zeros(2 * MAX_DEPTH, dtype=bool)
 
 
 @njit(cache=True, inline="always")
@@ -220,7 +221,7 @@ def tables_for(objective: int, depths: np.ndarray):
     if depths.size:
         lo, hi = int(depths.min()), int(depths.max())
         for depth in range(lo, hi + 1):
-            row = objective * _MAX_DEPTH + depth - 1
+            row = objective * MAX_DEPTH + depth - 1
             if not _BUILT[row]:
                 _build_row(objective, depth, _SIGMA[0, row], _DSIGMA[0, row],
                            _SIGMA[1, row], _DSIGMA[1, row])
@@ -232,7 +233,7 @@ def tables_for(objective: int, depths: np.ndarray):
 def table_seed(chi, branch, objective, depth, tab_sigma, tab_dsigma):
     """Cubic Hermite interpolation of sigma(chi); linear extrapolation outside."""
     b = 0 if branch == GROWTH else 1
-    row = objective * _MAX_DEPTH + depth - 1
+    row = objective * MAX_DEPTH + depth - 1
     u = (chi - CHI_MIN) * KNOTS_PER_UNIT
     if u <= 0.0:
         if branch != GROWTH:

@@ -123,7 +123,9 @@ remaining outputs together with a non-SUCCESS status.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ._jit import njit
 
 from ._dp5 import (  # the checked tableau entries as scalars
     C2, C3, C4, C5, C6, A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, A61, A62, A63, A64,

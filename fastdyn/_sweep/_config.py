@@ -59,7 +59,8 @@ from typing import Any
 
 import numpy as np
 
-MAX_DEPTH = 64
+from ..kernels._constants import MAX_DEPTH
+
 _TOP_KEYS = {
     "n_features", "seed", "objectives", "depths", "eps", "quantities", "times", "method",
     "rtol", "max_steps", "p", "dtype", "compression", "chunk_size", "order_bins", "lam", "rho",

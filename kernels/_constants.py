@@ -1,0 +1,69 @@
+"""Every constant fastdyn shares between its layers, defined once.
+
+The kernels (Numba and CUDA), the dispatch layer, the validators, the sweeps
+and the tests read these names; nothing else spells the numbers.  The CUDA
+copies in ``kernels/cuda/config.h`` are checked against this module by
+``tests/test_constants.py``.
+
+The documented domain
+---------------------
+Inside it every public function returns finite, correct values (or a time of
+``inf`` meaning "never reached"); outside it the boundary raises a
+``ValueError`` naming the parameter, the value and the first bad index.
+
+============  ==================================  ==========================
+parameter     domain                              why this bound
+============  ==================================  ==========================
+``depth``     integers ``1 .. MAX_DEPTH``         inverse tables, CUDA limits
+``lam``       ``[LAM_MIN, LAM_MAX]``              rates stay normal floats
+``rho``       ``[RHO_MIN, RHO_MAX]``              ``rho**L`` stays in float64
+``eps``       ``[EPS_MIN, EPS_MAX]``              the paper's small inits
+``w``         ``[W_MIN, W_MAX]``                  every weight a trajectory
+                                                  of the domain can take
+``t``, ``dt`` ``[0, T_MAX]``                      plateaus up to ``1e300``
+``p``         open ``(0, 1)``                     eq. 11
+``ema_time``  ``[0, T_MAX]``                      jepa-ema target lag
+``rtol``      ``[RTOL_MIN, RTOL_MAX]``            float64 resolution
+``max_steps`` integers ``1 .. MAX_STEPS_LIMIT``   int64 step counters
+============  ==================================  ==========================
+
+The fixed points ``rho**L`` (JEPA) and ``rho**(L/(L+1))`` (MAE) of the
+domain lie in ``[RHO_MIN**MAX_DEPTH, RHO_MAX**MAX_DEPTH] = [1e-192, 1e192]``,
+inside ``[W_MIN, W_MAX]``: a weight advanced from any start of the domain
+stays representable.
+"""
+
+# --- objectives (kernel codes) --------------------------------------------
+JEPA = 0
+MAE = 1
+JEPA_EMA = 2
+#: public name -> kernel code, in the order error messages list them
+OBJECTIVES = {"jepa": JEPA, "mae": MAE, "jepa-ema": JEPA_EMA}
+
+# --- per-feature status codes (int8) --------------------------------------
+SUCCESS = 0         #: the feature finished normally
+MAX_STEPS = 1       #: the integrator hit its step budget before the last output time
+NON_FINITE = 2      #: a non-finite value appeared in the state or its result
+NO_CONVERGENCE = 3  #: a safeguarded root find did not meet its tolerance
+
+# --- branch codes: where the weight starts relative to its fixed point ----
+GROWTH = 1      #: psi < 1: the weight rises to the fixed point
+DECAY = -1      #: psi > 1: the weight decays to the fixed point
+AT_FIXED = 0    #: psi == 1 exactly: the weight never moves
+
+# --- the documented domain -------------------------------------------------
+MAX_DEPTH = 64
+LAM_MIN, LAM_MAX = 1e-6, 1e6
+RHO_MIN, RHO_MAX = 1e-3, 1e3
+EPS_MIN, EPS_MAX = 1e-30, 1e3
+W_MIN, W_MAX = 1e-300, 1e300
+T_MAX = 1e300
+RTOL_MIN, RTOL_MAX = 1e-14, 1e-2
+
+# --- integer options ---------------------------------------------------------
+DEFAULT_MAX_STEPS = 100_000
+MAX_STEPS_LIMIT = 2**62
+
+# --- scheduling ----------------------------------------------------------------
+#: below this many feature-times a serial loop beats waking the thread pool
+PARALLEL_MIN_WORK = 4096
