@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _validate as v
+from .kernels._constants import MAX_DEPTH
 
 _KERNEL_DIR = Path(__file__).resolve().parent / "kernels" / "cuda"
 if not _KERNEL_DIR.is_dir():  # editable installs map fastdyn.kernels to the repository's kernels/
@@ -46,33 +47,6 @@ _NVRTC_OPTIONS = ("-std=c++17", "--device-as-default-execution-space", "--fmad=f
 _MEMORY_FRACTION = 0.5
 _MODULES: dict[tuple[str, int], object] = {}
 _TABLES: dict[int, tuple[int, object, object]] = {}
-
-
-def cupy():
-    """Import CuPy and check that a device exists, with an actionable message."""
-    try:
-        import cupy as cp
-    except ImportError as exc:
-        raise RuntimeError(
-            "backend='gpu' needs CuPy: install the wheel matching your CUDA driver, "
-            "e.g. `pip install cupy-cuda12x` (see https://docs.cupy.dev/en/stable/install.html)."
-        ) from exc
-    try:
-        count = cp.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # CUDARuntimeError: no driver, no device
-        raise RuntimeError(f"backend='gpu' needs an NVIDIA GPU; CUDA reports: {exc}") from exc
-    if count < 1:
-        raise RuntimeError("backend='gpu' needs an NVIDIA GPU; CUDA reports no device.")
-    return cp
-
-
-def available() -> bool:
-    """Whether CuPy imports and sees at least one CUDA device."""
-    try:
-        cupy()
-    except RuntimeError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------
@@ -110,8 +84,7 @@ def _tables(cp, objective: int, depths_host_range: tuple[int, int]):
     """Device copies of the inverse tables of ``kernels/_inverse`` (built on the host)."""
     from .kernels import _inverse
 
-    lo, hi = depths_host_range
-    tab_s, tab_d = _inverse.tables_for(objective, np.array([lo, hi], dtype=np.int64))
+    tab_s, tab_d = _inverse.tables_for_range(objective, *depths_host_range)
     version = int(_inverse._BUILT.sum())
     dev = cp.cuda.runtime.getDevice()
     cached = _TABLES.get(dev)
@@ -122,57 +95,47 @@ def _tables(cp, objective: int, depths_host_range: tuple[int, int]):
 
 
 # ---------------------------------------------------------------------------
-# validation of device arrays: a cheap min/max test on the device; on failure
-# the host validator reruns on a copy, so the message is exactly the CPU one
+# inputs: validation of device arrays with one min/max reduction each; on
+# failure the host validator reruns on a copy, so the message is the CPU one
 # ---------------------------------------------------------------------------
-_INTERVALS = {
-    # kind: (validator, lo, lo_closed, hi, hi_closed)
-    "positive": (v.positive_finite, 0.0, False, math.inf, False),
-    "nonnegative": (v.nonnegative_finite, 0.0, True, math.inf, False),
-    "fraction": (v.fraction, 0.0, False, 1.0, False),
-}
+def min_max(cp, a) -> tuple[float, float]:
+    """``(a.min(), a.max())`` with one synchronisation."""
+    mm = cp.stack((a.min(), a.max())).get()
+    return float(mm[0]), float(mm[1])
 
 
 def _host_copy(a):
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
 
 
-def _min_max(cp, a) -> tuple[float, float]:
-    mm = cp.stack((a.min(), a.max())).get()  # one synchronisation
-    return float(mm[0]), float(mm[1])
-
-
-def check_device(cp, kind: str, name: str, a):
-    """Validate a CuPy array (or a host scalar) like the CPU path; return a float64 device array."""
-    validator, lo, lo_c, hi, hi_c = _INTERVALS[kind]
-    if not isinstance(a, cp.ndarray):
-        return cp.asarray(validator(name, a))
+def check_device(cp, name: str, a):
+    """Validate a CuPy array like the CPU path; a float64 device array."""
     if a.dtype.kind not in "iuf":
-        validator(name, _host_copy(a))  # raises the CPU path's TypeError
+        v.in_domain(name, _host_copy(a))  # raises the CPU path's TypeError
         raise TypeError(f"`{name}` must be real-valued; got dtype {a.dtype}.")
     a = a.astype(cp.float64, copy=False)
     if a.size:
-        mn, mx = _min_max(cp, a)
-        ok = (mn >= lo if lo_c else mn > lo) and (mx <= hi if hi_c else mx < hi)
+        d = v.DOMAINS[name]
+        mn, mx = min_max(cp, a)
+        ok = (mn >= d.lo if d.lo_closed else mn > d.lo) and (mx <= d.hi if d.hi_closed else mx < d.hi)
         if not ok:
-            validator(name, _host_copy(a))
+            v.in_domain(name, _host_copy(a))
             raise ValueError(f"`{name}` is out of range: min {mn!r}, max {mx!r}.")
     return a
 
 
 def check_depth_device(cp, depth):
-    if not isinstance(depth, cp.ndarray):
-        return cp.asarray(v.depth_array(depth))
+    """Validate CuPy depths like the CPU path; an int64 device array."""
     if depth.dtype.kind not in "iuf":
         v.depth_array(_host_copy(depth))
         raise TypeError(f"`depth` must be integer-valued; got dtype {depth.dtype}.")
     d = depth.astype(cp.int64)
     if depth.size:
-        mn, mx = _min_max(cp, d)
+        mn, mx = min_max(cp, d)
         integral = depth.dtype.kind in "iu" or bool((d == depth).all())
-        if not (integral and 1 <= mn and mx <= v.MAX_DEPTH):
+        if not (integral and 1 <= mn and mx <= MAX_DEPTH):
             v.depth_array(_host_copy(depth))
-            raise ValueError(f"`depth` must be an integer in [1, {v.MAX_DEPTH}].")
+            raise ValueError(f"`depth` must be an integer in [1, {MAX_DEPTH}].")
     return d
 
 
@@ -185,16 +148,17 @@ def broadcast_shape(named: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
         raise ValueError(f"{listed} do not broadcast together.") from None
 
 
-def flat_device(cp, a, shape, dtype):
+def _flat_device(cp, a, shape, dtype):
     """1-D contiguous device copy of ``a`` broadcast to ``shape``."""
     return cp.ascontiguousarray(cp.broadcast_to(a.astype(dtype, copy=False), shape)).reshape(-1)
 
 
-def check_representable(name: str, host: np.ndarray, dtype) -> None:
+def check_representable(name: str, host: np.ndarray, dtype, zero_ok: bool = False) -> None:
     """Refuse positive values that ``dtype`` rounds to zero or infinity (first bad index)."""
     with np.errstate(over="ignore", under="ignore"):  # what the check below looks for
         b = host.reshape(-1).astype(dtype)
-    bad = np.flatnonzero(~((b > 0) & np.isfinite(b)))
+    good = np.isfinite(b) & ((b > 0) | ((host.reshape(-1) == 0) if zero_ok else False))
+    bad = np.flatnonzero(~good)
     if bad.size:
         i = int(bad[0])
         raise ValueError(
@@ -203,16 +167,62 @@ def check_representable(name: str, host: np.ndarray, dtype) -> None:
         )
 
 
-def to_dtype_checked(cp, name: str, a, dtype):
+def _to_dtype_checked(cp, name: str, a, dtype):
     """Cast validated (positive) float64 device values to ``dtype``, refusing what it cannot hold."""
     if dtype == np.float64:
         return a
     b = a.astype(dtype)
     if b.size:
-        mn, mx = _min_max(cp, b)
+        mn, mx = min_max(cp, b)
         if not (mn > 0.0 and mx < math.inf):
             check_representable(name, _host_copy(a), dtype)
     return b
+
+
+def device_inputs(cp, named: dict, dtype):
+    """Validated, broadcast, flat device copies of the user's CuPy inputs.
+
+    Host scalars among them are checked on the host and uploaded.  Returns
+    ``(Inputs, shape, scalars)``; ``scalars`` holds the inputs given as one
+    host value (``Call.scalar``).
+    """
+    arrs, scalars = {}, {}
+    for k, a in named.items():
+        if isinstance(a, cp.ndarray):
+            arrs[k] = check_depth_device(cp, a) if k == "depth" else check_device(cp, k, a)
+        else:
+            h = v.depth_array(a) if k == "depth" else v.in_domain(k, a)
+            if h.ndim == 0:
+                scalars[k] = h.item()
+            arrs[k] = cp.asarray(h)
+    shape = broadcast_shape({k: a.shape for k, a in arrs.items()})
+    flat = {}
+    for k, a in arrs.items():
+        f = _flat_device(cp, a, shape, np.int64 if k == "depth" else np.float64)
+        flat[k] = f if k == "depth" else _to_dtype_checked(cp, k, f, dtype)
+    return Inputs(cp, flat, True, dtype), shape, scalars
+
+
+def host_inputs(cp, flat: dict, dtype):
+    """Inputs for validated flat NumPy arrays (``backend="gpu"``), uploaded chunk by chunk."""
+    if dtype != np.float64:
+        for k, a in flat.items():
+            if k != "depth":
+                check_representable(k, a, dtype)
+    return Inputs(cp, flat, False, dtype)
+
+
+def output(cp, out, shape, dtype):
+    """The device result: a new array, or the user's ``out`` (checked)."""
+    if out is None:
+        return cp.empty(shape, dtype=dtype)
+    if not isinstance(out, cp.ndarray):
+        raise TypeError(f"`out` must be a cupy.ndarray for CuPy inputs; got {type(out).__name__}.")
+    if out.dtype != dtype:
+        raise TypeError(f"`out` must have dtype {np.dtype(dtype).name}; got dtype {out.dtype}.")
+    if out.shape != shape:
+        raise ValueError(f"`out` must have shape {shape}; got shape {out.shape}.")
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -241,28 +251,15 @@ def _run_chunked(cp, n: int, bytes_per_feature: int, body) -> None:
             k += 1
         except cp.cuda.memory.OutOfMemoryError:
             if i1 - i0 <= 1:
-                raise MemoryError(_NO_ROOM) from None
+                raise MemoryError(NO_ROOM) from None
             cp.get_default_memory_pool().free_all_blocks()
             mid = (i0 + i1) // 2
             ranges[k:k + 1] = [(i0, mid), (mid, i1)]
 
 
-_NO_ROOM = ("the GPU has too little free memory for even one feature; free device memory "
+#: the message of every device out-of-memory error that chunking cannot avoid
+NO_ROOM = ("the GPU has too little free memory for even one feature; free device memory "
             "or use backend='cpu'.")
-
-
-def _clear_oom(fn):
-    """Turn a device out-of-memory error outside the chunk loop into a clear MemoryError."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(inp, *args, **kwargs):
-        try:
-            return fn(inp, *args, **kwargs)
-        except inp.cp.cuda.memory.OutOfMemoryError:
-            raise MemoryError(_NO_ROOM) from None
-
-    return wrapper
 
 
 class Inputs:
@@ -291,75 +288,59 @@ def _sc(x, dtype=np.int64):
     return dtype(x)
 
 
-@_clear_oom
-def trajectory(inp: Inputs, n: int, t_host: np.ndarray, objective: int, method: str,
-               rtol: float, max_steps: int, depth_range: tuple[int, int], out):
-    """Fill ``out`` (``(n, T)``, host or device) and return the int8 status (same side)."""
+def trajectory(c, method: str) -> None:
+    """Fill ``c.out`` (``(n, T)``, host or device) and ``c.status`` with a trajectory kernel."""
+    inp = c.inputs
     cp, dtype = inp.cp, inp.dtype
-    nt = t_host.shape[0]
-    t_dev = cp.asarray(t_host.astype(np.float64 if method == "exact" else dtype))
-    status = (cp if inp.on_device else np).zeros(n, dtype=np.int8)
+    nt = c.t.shape[0]
+    t_dev = cp.asarray(c.t.astype(np.float64 if method == "exact" else dtype))
     if method == "exact":
-        tab_s, tab_d = _tables(cp, objective, depth_range)
+        tab_s, tab_d = _tables(cp, c.objective, c.depth_range())
     itemsize = np.dtype(dtype).itemsize
     bytes_per_feature = 2 * nt * itemsize + 6 * 8 + 16
+    rtol, max_steps = c.opts.get("rtol"), c.opts.get("max_steps")
 
     def body(i0, i1):
-        c = i1 - i0
-        scratch = cp.empty((nt, c), dtype=dtype)
-        st = cp.zeros(c, dtype=np.int8)
-        common = (_sc(c), _sc(nt), t_dev, _sc(objective, np.int32), inp.chunk("depth", i0, i1),
-                  inp.chunk("lam", i0, i1), inp.chunk("rho", i0, i1), inp.chunk("eps", i0, i1))
+        n = i1 - i0
+        scratch = cp.empty((nt, n), dtype=dtype)
+        st = cp.zeros(n, dtype=np.int8)
+        common = (_sc(n), _sc(nt), t_dev, _sc(c.objective, np.int32),
+                  *(inp.chunk(k, i0, i1) for k in c.kernel.features))
         if method == "exact":
-            _launch(cp, "exact_kernels.cu", "fd_trajectory_exact", c,
-                    common + (scratch, _sc(1), _sc(c), st, tab_s, tab_d))
+            _launch(cp, "exact_kernels.cu", "fd_trajectory_exact", n,
+                    common + (scratch, _sc(1), _sc(n), st, tab_s, tab_d))
         else:
             f32 = dtype == np.float32
-            nsteps = cp.zeros(c, dtype=np.int64)
-            _launch(cp, "ode_kernels.cu", "fd_ode_trajectory_f32" if f32 else "fd_ode_trajectory", c,
+            nsteps = cp.zeros(n, dtype=np.int64)
+            _launch(cp, "ode_kernels.cu", "fd_ode_trajectory_f32" if f32 else "fd_ode_trajectory", n,
                     common + (_sc(rtol, np.float32 if f32 else np.float64), _sc(max_steps),
-                              scratch, _sc(1), _sc(c), st, nsteps))
-        _put(inp, i0, i1, (out, cp.ascontiguousarray(scratch.T)), (status, st))
+                              scratch, _sc(1), _sc(n), st, nsteps))
+        _put(inp, i0, i1, (c.out, cp.ascontiguousarray(scratch.T)), (c.status, st))
 
-    _run_chunked(cp, n, bytes_per_feature, body)
-    return status
+    _run_chunked(cp, c.n, bytes_per_feature, body)
 
 
-@_clear_oom
-def elementwise(inp: Inputs, n: int, source: str, kernel: str, pre: tuple, names: tuple,
-                mid: tuple = (), post=(), with_status: bool = False, out=None,
-                out_dtype=None):
-    """Run a one-output-per-feature kernel: ``kernel(n, *pre, *inputs, *mid, out[, status], *post)``.
+def elementwise(c, source: str, kernel: str, pre: tuple = (), mid: tuple = (), post=()) -> None:
+    """Run a one-output-per-feature kernel into ``c.out`` (and ``c.status``).
 
-    ``post`` is a tuple, or a callable of the chunk length returning one
-    (per-chunk scratch such as step counters).  Returns ``(out, status)`` on
-    the inputs' side (status None without one).
+    The launch is ``kernel(n, *pre, *inputs, *mid, out[, status], *post)`` with
+    the inputs in the order of ``c.kernel.features``; ``post`` is a tuple, or
+    a callable of the chunk length returning one (per-chunk scratch such as
+    step counters).
     """
+    inp = c.inputs
     cp = inp.cp
-    xp = cp if inp.on_device else np
-    out_dtype = out_dtype or inp.dtype
-    res = out if out is not None else xp.empty(n, dtype=out_dtype)
-    status = xp.zeros(n, dtype=np.int8) if with_status else None
+    names = c.kernel.features
+    with_status = c.status is not None
 
     def body(i0, i1):
-        c = i1 - i0
-        o = cp.empty(c, dtype=out_dtype)
-        args = (_sc(c),) + pre + tuple(inp.chunk(k, i0, i1) for k in names) + mid + (o,)
-        st = cp.zeros(c, dtype=np.int8) if with_status else None
+        n = i1 - i0
+        o = cp.empty(n, dtype=c.out.dtype)
+        args = (_sc(n),) + pre + tuple(inp.chunk(k, i0, i1) for k in names) + mid + (o,)
+        st = cp.zeros(n, dtype=np.int8) if with_status else None
         if with_status:
             args += (st,)
-        _launch(cp, source, kernel, c, args + (post(c) if callable(post) else post))
-        _put(inp, i0, i1, (res, o), (status, st))
+        _launch(cp, source, kernel, n, args + (post(n) if callable(post) else post))
+        _put(inp, i0, i1, (c.out, o), (c.status, st))
 
-    _run_chunked(cp, n, 8 * (len(names) + 3), body)
-    return res, status
-
-
-def ode_crossing(inp: Inputs, n: int, objective: int, rtol: float, max_steps: int):
-    """Crossing times of the adaptive integrator (``critical_time(method="ode")``)."""
-    f32 = inp.dtype == np.float32
-    return elementwise(
-        inp, n, "ode_kernels.cu", "fd_ode_crossing_f32" if f32 else "fd_ode_crossing",
-        (_sc(objective, np.int32),), ("depth", "lam", "rho", "eps", "p"),
-        mid=(_sc(rtol, np.float32 if f32 else np.float64), _sc(max_steps)),
-        post=lambda c: (inp.cp.zeros(c, dtype=np.int64),), with_status=True)
+    _run_chunked(cp, c.n, 8 * (len(names) + 3), body)

@@ -28,14 +28,35 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .kernels._constants import JEPA, MAE, MAX_DEPTH, OBJECTIVES, RTOL_MAX
+from .kernels._constants import (
+    EPS_MAX,
+    EPS_MIN,
+    JEPA,
+    LAM_MAX,
+    LAM_MIN,
+    MAE,
+    MAX_DEPTH,
+    OBJECTIVES,
+    RHO_MAX,
+    RHO_MIN,
+    RTOL_MAX,
+    RTOL_MIN,
+    T_MAX,
+    W_MAX,
+    W_MIN,
+)
 
 __all__ = [
+    "DOMAINS",
+    "Domain",
     "MAX_DEPTH",
     "RTOL_MAX",
     "broadcast",
     "check_choice",
     "depth_array",
+    "flag",
+    "in_domain",
+    "integer",
     "fraction",
     "nonnegative_finite",
     "objective_code",
@@ -47,6 +68,44 @@ __all__ = [
 
 _OBJECTIVE_CODES = {k: c for k, c in OBJECTIVES.items() if c in (JEPA, MAE)}
 _OBJECTIVES = tuple(_OBJECTIVE_CODES)
+
+
+#: closed bounds accept values within this relative rounding (8 ulps): ``np.logspace(-30, 3)``
+#: starts at 9.999999999999999e-31, and a user who asks for the documented corner gets it
+_SLACK = 8 * 2.0**-53
+
+
+class Domain:
+    """A closed or open interval of fastdyn's documented domain (``kernels._constants``).
+
+    Closed bounds are accepted to within 8 ulps (the rounding of ``10**k`` and
+    ``np.logspace``); open bounds are exact.
+    """
+
+    __slots__ = ("lo", "lo_closed", "hi", "hi_closed", "requirement")
+
+    def __init__(self, lo: float, hi: float, lo_closed: bool = True, hi_closed: bool = True):
+        self.lo = lo * (1.0 - _SLACK) if lo_closed else lo
+        self.hi = hi * (1.0 + _SLACK) if hi_closed else hi
+        self.lo_closed, self.hi_closed = lo_closed, hi_closed
+        left, right = "[" if lo_closed else "(", "]" if hi_closed else ")"
+        self.requirement = f"in {left}{lo:g}, {hi:g}{right}"
+
+    def __repr__(self) -> str:
+        return f"Domain({self.requirement})"
+
+
+#: The documented domain of every per-feature parameter (README, "Domain").
+DOMAINS = {
+    "lam": Domain(LAM_MIN, LAM_MAX),
+    "rho": Domain(RHO_MIN, RHO_MAX),
+    "eps": Domain(EPS_MIN, EPS_MAX),
+    "w": Domain(W_MIN, W_MAX),
+    "t": Domain(0.0, T_MAX),
+    "dt": Domain(0.0, T_MAX),
+    "ema_time": Domain(0.0, T_MAX),
+    "p": Domain(0.0, 1.0, lo_closed=False, hi_closed=False),
+}
 
 _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
@@ -376,7 +435,7 @@ def depth_array(depth: ArrayLike, name: str = "depth") -> NDArray[np.int64]:
 
 
 def time_grid(t: ArrayLike, name: str = "t") -> NDArray[np.float64]:
-    """Check a grid of output times: 1-D, finite, non-negative, non-decreasing.
+    """Check a grid of output times: 1-D, in ``[0, T_MAX]``, non-decreasing.
 
     Parameters
     ----------
@@ -397,14 +456,15 @@ def time_grid(t: ArrayLike, name: str = "t") -> NDArray[np.float64]:
         If ``t`` is not real-valued.
     ValueError
         If ``t`` is not 1-D ("`t` must be a 1-D array; got shape (2, 3)."),
-        holds a NaN, infinite or negative time, or decreases somewhere: the
+        holds a NaN or a time outside ``[0, 1e300]``, or decreases somewhere: the
         message names the first index ``i`` with ``t[i] < t[i-1]``, e.g.
         "`t` must be non-decreasing; t[3] = 1.0 < t[2] = 2.0."
     """
     a = _as_float64(name, t)
     if a.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-D array; got shape {a.shape}.")
-    _check_interval(name, a, "non-negative and finite", 0.0, True, _INF, False)
+    d = DOMAINS["t"]
+    _check_interval(name, a, f"{d.requirement} (fastdyn's domain)", d.lo, True, d.hi, True)
     if a.size > 1:
         rising = np.greater_equal(a[1:], a[:-1])
         if not _all(rising):
@@ -417,7 +477,7 @@ def time_grid(t: ArrayLike, name: str = "t") -> NDArray[np.float64]:
 
 
 def rtol_value(rtol: ArrayLike, name: str = "rtol") -> float:
-    """Check a relative tolerance: a real scalar in ``(0, RTOL_MAX]``.
+    """Check a relative tolerance: a real scalar in ``[RTOL_MIN, RTOL_MAX]``.
 
     Parameters
     ----------
@@ -436,8 +496,9 @@ def rtol_value(rtol: ArrayLike, name: str = "rtol") -> float:
     TypeError
         If ``rtol`` is boolean, complex, a string or otherwise not real.
     ValueError
-        If ``rtol`` is not a scalar, or is NaN or outside ``(0, 0.01]``, e.g.
-        "`rtol` must be in (0, 0.01]; got 0.5."
+        If ``rtol`` is not a scalar, or is NaN or outside ``[1e-14, 0.01]``
+        (below 1e-14 float64 cannot resolve a step), e.g.
+        "`rtol` must be in [1e-14, 0.01]; got 0.5."
     """
     if type(rtol) is float:
         value = rtol
@@ -446,9 +507,68 @@ def rtol_value(rtol: ArrayLike, name: str = "rtol") -> float:
         if a.ndim != 0:
             raise ValueError(f"`{name}` must be a scalar; got an array of shape {a.shape}.")
         value = float(a)
-    if not 0.0 < value <= RTOL_MAX:
-        raise ValueError(f"`{name}` must be in (0, {RTOL_MAX!r}]; got {value!r}.")
+    if not RTOL_MIN <= value <= RTOL_MAX:
+        raise ValueError(f"`{name}` must be in [{RTOL_MIN!r}, {RTOL_MAX!r}]; got {value!r}.")
     return value
+
+
+def in_domain(name: str, x: ArrayLike, domain: Domain | None = None) -> NDArray[np.float64]:
+    """Check that every value lies in the documented domain of parameter ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The parameter (``"lam"``, ``"rho"``, ``"eps"``, ``"w"``, ``"t"``,
+        ``"dt"``, ``"p"``, ``"ema_time"``); it selects the interval of
+        :data:`DOMAINS` and names the parameter in messages.
+    x : array_like
+        A real scalar, list or array (see :func:`positive_finite`).
+    domain : Domain, optional
+        Another interval (default ``DOMAINS[name]``).
+
+    Returns
+    -------
+    ndarray of float64
+        ``x`` as an array of at least 0 dimensions; no copy for float64.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real-valued.
+    ValueError
+        If a value is NaN or outside the interval, naming the first, e.g.
+        "`lam` must be in [1e-06, 1e+06] (fastdyn's domain); lam[2] = 0.0."
+    """
+    d = DOMAINS[name] if domain is None else domain
+    if type(x) is float:  # the scalar fast path (every step of a user's loop)
+        if (x >= d.lo if d.lo_closed else x > d.lo) and (x <= d.hi if d.hi_closed else x < d.hi):
+            return np.array(x)
+    a = _as_float64(name, x)
+    _check_interval(name, a, f"{d.requirement} (fastdyn's domain)", d.lo, d.lo_closed, d.hi,
+                    d.hi_closed)
+    return a
+
+
+def flag(name: str, value: object) -> bool:
+    """A real boolean option (``True``/``False`` or a NumPy bool); TypeError otherwise.
+
+    ``"yes"``, ``1`` or ``None`` are refused: a truthy value is not a flag.
+    """
+    if value is True or value is False:
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"`{name}` must be True or False; got {value!r}.")
+
+
+def integer(name: str, value: object, lo: int, hi: int) -> int:
+    """An integer option in ``[lo, hi]`` as a Python int (bools and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer; got {type(value).__name__} {value!r}.")
+    v = int(value)
+    if not lo <= v <= hi:
+        raise ValueError(f"`{name}` must be an integer in [{lo}, {hi}]; got {v}.")
+    return v
 
 
 def _broadcast_view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

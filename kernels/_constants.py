@@ -29,8 +29,10 @@ parameter     domain                              why this bound
 
 The fixed points ``rho**L`` (JEPA) and ``rho**(L/(L+1))`` (MAE) of the
 domain lie in ``[RHO_MIN**MAX_DEPTH, RHO_MAX**MAX_DEPTH] = [1e-192, 1e192]``,
-inside ``[W_MIN, W_MAX]``: a weight advanced from any start of the domain
-stays representable.
+and every trajectory moves monotonically from ``eps`` to its fixed point, so
+every weight of the domain's trajectories lies in ``[W_MIN, W_MAX]`` (a margin
+of eight decades beyond): ``advance`` and ``time_to_reach`` accept exactly
+the weights a user's loop can hold.
 """
 
 # --- objectives (kernel codes) --------------------------------------------
@@ -56,7 +58,7 @@ MAX_DEPTH = 64
 LAM_MIN, LAM_MAX = 1e-6, 1e6
 RHO_MIN, RHO_MAX = 1e-3, 1e3
 EPS_MIN, EPS_MAX = 1e-30, 1e3
-W_MIN, W_MAX = 1e-300, 1e300
+W_MIN, W_MAX = 1e-200, 1e200
 T_MAX = 1e300
 RTOL_MIN, RTOL_MAX = 1e-14, 1e-2
 

@@ -219,13 +219,18 @@ def _build_row(objective, depth, sig_g, dsig_g, sig_d, dsig_d):
 def tables_for(objective: int, depths: np.ndarray):
     """The (sigma, dsigma) tables with the rows of ``objective`` and ``depths`` built."""
     if depths.size:
-        lo, hi = int(depths.min()), int(depths.max())
-        for depth in range(lo, hi + 1):
-            row = objective * MAX_DEPTH + depth - 1
-            if not _BUILT[row]:
-                _build_row(objective, depth, _SIGMA[0, row], _DSIGMA[0, row],
-                           _SIGMA[1, row], _DSIGMA[1, row])
-                _BUILT[row] = True
+        return tables_for_range(objective, int(depths.min()), int(depths.max()))
+    return _SIGMA, _DSIGMA
+
+
+def tables_for_range(objective: int, depth_lo: int, depth_hi: int):
+    """The (sigma, dsigma) tables with the rows of ``objective``, depths ``lo..hi``, built."""
+    for depth in range(depth_lo, depth_hi + 1):
+        row = objective * MAX_DEPTH + depth - 1
+        if not _BUILT[row]:
+            _build_row(objective, depth, _SIGMA[0, row], _DSIGMA[0, row],
+                       _SIGMA[1, row], _DSIGMA[1, row])
+            _BUILT[row] = True
     return _SIGMA, _DSIGMA
 
 

@@ -58,6 +58,11 @@ def _unwrap(x):
     return x
 
 
+def _key(key):
+    """An index: device masks and index arrays index device arrays (as in CuPy)."""
+    return key._a if isinstance(key, ndarray) else key
+
+
 def _wrap(x):
     if isinstance(x, np.ndarray):
         return ndarray(x)
@@ -131,10 +136,10 @@ class ndarray:  # noqa: N801 (CuPy's name)
         return len(self._a)
 
     def __getitem__(self, key):
-        return _wrap(self._a[key])
+        return _wrap(self._a[_key(key)])
 
     def __setitem__(self, key, value):
-        self._a[key] = _unwrap(value)
+        self._a[_key(key)] = _unwrap(value)
 
     def __float__(self):
         return float(self._a)
@@ -161,6 +166,7 @@ for _name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__add
               "__rtruediv__"):
     setattr(ndarray, _name, _binop(_name))
 ndarray.__hash__ = None
+ndarray.__invert__ = lambda self: ndarray(~self._a)
 
 
 def asarray(x, dtype=None):
@@ -196,6 +202,10 @@ def stack(arrays):
 
 def isfinite(a):
     return ndarray(np.isfinite(a._a))
+
+
+def may_share_memory(a, b):
+    return np.may_share_memory(_unwrap(a), _unwrap(b))
 
 
 class _Pool:

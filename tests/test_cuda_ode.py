@@ -47,6 +47,7 @@ from hypothesis import strategies as st
 
 import cuda_host
 import fastdyn as fd
+import kernel_calls
 from fastdyn.kernels import _ode
 from fastdyn.kernels._family import JEPA, MAE, MAX_STEPS, NON_FINITE, SUCCESS
 
@@ -379,7 +380,7 @@ def test_crossing_beyond_largest_value_is_inf():
     # float64: the plateau lasts ~1e330; float32: the critical time ~1e40 > 3.4e38
     tc, s, k = host_crossing(JEPA, 1, 1e-300, 1.0, 1e-30, 0.5, 1e-8)
     assert s[0] == SUCCESS and tc[0] == math.inf and k[0] < 10
-    assert fd.critical_time(1e-10, 1.0, depth=1, eps=1e-30, objective="jepa") > 3.5e38
+    assert kernel_calls.exact_critical_time(JEPA, 1, 1e-10, 1.0, 1e-30)[0] > 3.5e38
     tc, s, k = host_crossing(JEPA, 1, 1e-10, 1.0, 1e-30, 0.5, 1e-5, dtype=np.float32)
     assert s[0] == SUCCESS and tc[0] == np.inf and k[0] < 10
 
@@ -750,14 +751,15 @@ def test_float64_decay_time_scale_beyond_float64_range():
     assert math.log(rho / (2 * lam * eps * eps)) > math.log(np.finfo(np.float64).max)
     t = np.concatenate([[0.0], np.logspace(-300, 308, 41), [np.finfo(np.float64).max]])
     w, s, _ = host_trajectory(t, JEPA, depth, lam, rho, eps, rtol)
-    exact = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa")
+    exact, s_exact = kernel_calls.exact_trajectory(t, JEPA, depth, lam, rho, eps)
+    exact = exact[0]
+    assert s_exact[0] == SUCCESS
     assert s[0] == SUCCESS and np.all(np.isfinite(w)) and exact[-1] < 0.9 * eps
     a = float(log_magnitude(JEPA, depth, lam, rho, eps))
     assert np.all(np.abs(w[0] / exact - 1) <= 100 * (rtol + a * E64))
-    w_numba, s_numba = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa",
-                                     method="ode", rtol=rtol, return_status=True)
-    assert s_numba == SUCCESS
-    np.testing.assert_array_equal(w_numba, w[0])
+    w_numba, s_numba = kernel_calls.ode_trajectory(t, JEPA, depth, lam, rho, eps, rtol)
+    assert s_numba[0] == SUCCESS
+    np.testing.assert_array_equal(w_numba[0], w[0])
 
 
 # ---------------------------------------------------------------------------

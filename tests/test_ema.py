@@ -17,8 +17,12 @@ from scipy.linalg import expm
 
 import fastdyn as fd
 from fastdyn import train as tr
-from fastdyn._ema import trajectory_ema
 from fastdyn.kernels import _ema
+
+def trajectory_ema(t, lam, rho, **kwargs):
+    """``fd.trajectory(objective="jepa-ema")``: the two-state ODE through the public API."""
+    return fd.trajectory(t, lam, rho, objective="jepa-ema", **kwargs)
+
 
 LAM = np.array([1.0, 0.7, 1.5])
 RHO = np.array([0.9, 0.6, 0.8])
@@ -153,13 +157,13 @@ def test_shapes_and_broadcasting():
 
 
 @pytest.mark.parametrize("kw, exc, match", [
-    (dict(ema_time=-1.0), ValueError, "`ema_time` must be non-negative and finite; got -1.0"),
+    (dict(ema_time=-1.0), ValueError, r"`ema_time` must be in \[0, 1e\+300\] \(fastdyn's domain\); got -1.0"),
     (dict(ema_time=[0.0, math.inf]), ValueError, r"ema_time\[1\] = inf"),
-    (dict(lam=[1.0, -2.0]), ValueError, r"`lam` must be positive and finite; lam\[1\] = -2.0"),
+    (dict(lam=[1.0, -2.0]), ValueError, r"`lam` must be in \[1e-06, 1e\+06\] \(fastdyn's domain\); lam\[1\] = -2.0"),
     (dict(t=[2.0, 1.0]), ValueError, "`t` must be non-decreasing"),
     (dict(rtol=0.5), ValueError, "`rtol` must be in"),
     (dict(depth=0), ValueError, "`depth` must be an integer in"),
-    (dict(max_steps=0), ValueError, "`max_steps` must be a positive integer"),
+    (dict(max_steps=0), ValueError, r"`max_steps` must be an integer in \[1, 4611686018427387904\]; got 0"),
     (dict(ema_time="a"), TypeError, "`ema_time` must be real-valued"),
 ])
 def test_bad_input(kw, exc, match):

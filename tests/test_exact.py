@@ -18,6 +18,10 @@ from hypothesis import strategies as st
 from mpmath import mpf
 
 import fastdyn as fd
+import kernel_calls
+from fastdyn import kernels
+from fastdyn.kernels import JEPA, MAE
+from fastdyn.kernels._constants import EPS_MAX, EPS_MIN
 import reference as ref
 
 U = 2.0**-53
@@ -47,6 +51,13 @@ def rel_err(got, want):
 
 def fixed(objective, depth, rho):
     return float(fd.fixed_point(rho, depth=depth, objective=objective))
+
+
+def in_eps_domain(eps):
+    """``eps`` itself where it lies in the documented domain (strategies relative to a
+    fixed point can leave it: those examples are rejected)."""
+    assume(EPS_MIN <= eps <= EPS_MAX)
+    return eps
 
 
 def representable(x):
@@ -135,8 +146,7 @@ def test_time_to_reach_extremes(objective, depth, lam, rho, eps, frac):
 @given(objectives, depths, lams, rhos, log_uniform(1e-30, 1e-2), st.floats(0.05, 0.95))
 def test_critical_time_matches_mpmath(objective, depth, lam, rho, eps_rel, p):
     w_star = fixed(objective, depth, rho)
-    eps = eps_rel * w_star
-    assume(eps > 0.0)
+    eps = in_eps_domain(eps_rel * w_star)
     want = ref.critical_time_mp(objective, depth, lam, rho, eps, p)
     got = fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, p=p)
     if want > mpf("1.7e308"):
@@ -240,7 +250,7 @@ def test_fixed_point_approached_monotonically_and_reached(objective, depth, lam,
 def test_closed_form_satisfies_the_ode(objective, depth, lam, rho, eps_rel, frac):
     """Central difference of w(t) against eq. 7/8 at a point of the transition."""
     w_star = fixed(objective, depth, rho)
-    eps = eps_rel * w_star
+    eps = in_eps_domain(eps_rel * w_star)
     t = float(fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, p=frac))
     assume(0.0 < t < 1e290)
     w_t = frac * w_star  # the weight at the critical time, by definition
@@ -334,9 +344,10 @@ def test_mae_at_large_depth_approaches_jepa_depth_one(lam, rho, eps):
 
 
 def _exact_and_asymptotic(objective, depth, lam, rho, eps, p=0.5):
-    kw = dict(depth=depth, eps=eps, objective=objective)
-    return (fd.critical_time(lam, rho, p=p, **kw),
-            fd.critical_time(lam, rho, method="asymptotic", **kw))
+    """Eq. 11 exactly and eq. 12/13/121, from the scalar kernels (eps may leave the API's domain)."""
+    code = JEPA if objective == "jepa" else MAE
+    return (kernels.critical_time_exact(code, depth, lam, rho, eps, p),
+            kernels.critical_time_asymptotic(code, depth, lam, rho, eps))
 
 
 @pytest.mark.parametrize("depth, eps_pair", [(2, (1e-5, 1e-7)), (3, (1e-5, 1e-7)), (5, (1e-6, 1e-8))])
@@ -417,28 +428,43 @@ def test_fixed_point_matches_mpmath_and_zeroes_rhs(objective, depth, rho):
     # at w*, 1 - psi is the rounding error of psi = w*^b / rho: a few ulps times |log rho|,
     # so |rhs(w*)| / (lam w*^a) is that small (compared in logarithms: w*^a may overflow)
     a = 3.0 - (1.0 / depth if objective == "jepa" else (depth + 1.0) / depth)
-    f = abs(float(fd.rhs(w_star, 1.0, rho, depth=depth, objective=objective)))
     log_bound = math.log(16 * U * (1 + abs(math.log(rho)))) + a * math.log(w_star)
-    if f == math.inf:  # then even the rounding-level value overflows float64
+    try:
+        f = abs(float(fd.rhs(w_star, 1.0, rho, depth=depth, objective=objective)))
+    except ValueError as exc:  # even the rounding-level value overflows float64: refused
+        assert "not representable in float64" in str(exc)
         assert log_bound > math.log(np.finfo(float).max)
-    elif f > 0.0:
+        return
+    if f > 0.0:
         assert math.log(f) <= log_bound
+
+
+def _mae_kernel_trajectory(t, depth, eps):
+    """The exact trajectory kernel itself (eps = 1e-300 lies outside the API's domain)."""
+    w, status = kernel_calls.exact_trajectory(t, MAE, depth, 1.0, 1.0, eps)
+    assert status[0] == 0
+    return w[0]
 
 
 @pytest.mark.parametrize("depth", [2, 3, 5, 8])
 def test_mae_plateau_with_underflowing_psi(depth):
-    """eps = 1e-300: sigma < -745 makes psi underflow in the MAE plateau form; the
-    general form in logarithms takes over (this once raised ZeroDivisionError)."""
-    t = np.array([0.0, 1.0, 1e10, 1e300])
-    w = fd.trajectory(t, 1.0, 1.0, depth=depth, eps=1e-300, objective="mae")
+    """eps = 1e-300 (kernel level: the public domain stops at 1e-30): sigma < -745 makes
+    psi underflow in the MAE plateau form; the general form in logarithms takes over
+    (this once raised ZeroDivisionError)."""
+    w = _mae_kernel_trajectory([0.0, 1.0, 1e10, 1e300], depth, 1e-300)
     assert np.all(np.isfinite(w)) and np.all(np.diff(w) >= 0) and w[0] == 1e-300
-    tc = fd.critical_time(1.0, 1.0, depth=depth, eps=1e-300, objective="mae")
+    tc = kernels.critical_time_exact(MAE, depth, 1.0, 1.0, 1e-300, 0.5)
     # the rise from eps to w* takes O(1) time at t* ~ eps^(-(L-1)/L) ~ 1e150: w(t*) itself is
     # ill-conditioned, but the result must be exact for a time within rounding of t*
-    w_at = fd.trajectory([tc], 1.0, 1.0, depth=depth, eps=1e-300, objective="mae")[0]
+    w_at = _mae_kernel_trajectory([tc], depth, 1e-300)[0]
     assert 0.0 < w_at < fd.fixed_point(1.0, depth=depth, objective="mae")
-    back = fd.time_to_reach(w_at, 1.0, 1.0, depth=depth, eps=1e-300, objective="mae")
+    back = kernels.time_between(MAE, depth, 1.0, 1.0, 1e-300, w_at)
     # both times are exponentials of O(|log t*|) arguments: a few ulps of those
     assert back == pytest.approx(tc, rel=4 * np.finfo(float).eps * math.log(tc))
-    w_adv = fd.advance(1e-300, tc, 1.0, 1.0, depth=depth, objective="mae")
-    assert w_adv == w_at
+    from fastdyn.kernels import _exact, _inverse
+
+    d, one = np.array([depth], dtype=np.int64), np.array([1.0])
+    w_adv, status = np.empty(1), np.zeros(1, dtype=np.int8)
+    _exact.advance_kernel_serial(MAE, d, one, one, np.array([1e-300]), np.array([tc]), w_adv,
+                                 status, *_inverse.tables_for(MAE, d))
+    assert status[0] == 0 and w_adv[0] == w_at

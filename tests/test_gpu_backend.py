@@ -101,7 +101,7 @@ def test_bad_backend(backend, exc, match):
 
 
 def test_float32_is_refused_on_the_cpu():
-    with pytest.raises(ValueError, match="float32` is supported only by method='ode' on the GPU"):
+    with pytest.raises(ValueError, match=r"`dtype=float32` is supported only by trajectory\(method='ode'\) on the GPU"):
         fd.trajectory([1.0], 1.0, 0.5, depth=2, eps=1e-3, method="ode", dtype=np.float32)
 
 
@@ -209,9 +209,9 @@ def test_empty_inputs(cp):
 # validation of device arrays: the CPU path's messages
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("name, bad, match", [
-    ("lam", [1.0, -2.0, 3.0], r"`lam` must be positive and finite; lam\[1\] = -2.0."),
-    ("lam", [1.0, 1.0, np.nan], r"`lam` must be positive and finite; lam\[2\] = nan."),
-    ("eps", [1.0, np.inf, 1.0], r"`eps` must be positive and finite; eps\[1\] = inf."),
+    ("lam", [1.0, -2.0, 3.0], r"`lam` must be in \[1e-06, 1e\+06\] \(fastdyn's domain\); lam\[1\] = -2.0."),
+    ("lam", [1.0, 1.0, np.nan], r"`lam` must be in \[1e-06, 1e\+06\] \(fastdyn's domain\); lam\[2\] = nan."),
+    ("eps", [1.0, np.inf, 1.0], r"`eps` must be in \[1e-30, 1000\] \(fastdyn's domain\); eps\[1\] = inf."),
     ("depth", [1, 65, 2], r"`depth` must be an integer in \[1, 64\]; depth\[1\] = 65."),
     ("depth", [1.0, 2.5, 2.0], r"`depth` must be an integer in \[1, 64\]; depth\[1\] = 2.5."),
 ])
@@ -224,9 +224,9 @@ def test_device_validation_messages(cp, name, bad, match):
 
 
 def test_device_validation_of_p_and_dt(cp):
-    with pytest.raises(ValueError, match=r"`p` must be in the open interval \(0, 1\); p\[0\] = 1.0."):
+    with pytest.raises(ValueError, match=r"`p` must be in \(0, 1\) \(fastdyn's domain\); p\[0\] = 1.0."):
         fd.critical_time(cp.asarray([1.0]), 0.5, depth=2, eps=1e-3, p=cp.asarray([1.0]), objective="mae")
-    with pytest.raises(ValueError, match=r"`dt` must be non-negative and finite; dt\[1\] = -1.0."):
+    with pytest.raises(ValueError, match=r"`dt` must be in \[0, 1e\+300\] \(fastdyn's domain\); dt\[1\] = -1.0."):
         fd.advance(cp.asarray([0.1, 0.1]), cp.asarray([1.0, -1.0]), 1.0, 0.5, depth=2, objective="mae")
 
 
@@ -264,13 +264,14 @@ def test_float32_ode(cp, objective):
 
 
 def test_float32_refuses_unrepresentable_values(cp):
-    with pytest.raises(ValueError, match=r"`eps` is not representable in float32; eps\[1\] = 1e-60"):
-        fd.trajectory(cp.asarray([1.0]), cp.asarray([1.0, 1.0]), 0.5, depth=2,
-                      eps=cp.asarray([1e-3, 1e-60]), method="ode", dtype=np.float32)
+    # every per-feature value of the domain is a normal float32; times up to 1e300 are not
+    with pytest.raises(ValueError, match=r"`t` is not representable in float32; t\[2\] = 1e\+39"):
+        fd.trajectory(cp.asarray([0.0, 1.0, 1e39]), cp.asarray([1.0, 1.0]), 0.5, depth=2,
+                      eps=cp.asarray([1e-3, 1e-30]), method="ode", dtype=np.float32)
     # the same check for host inputs copied to the GPU
-    with pytest.raises(ValueError, match=r"`lam` is not representable in float32; lam\[2\] = 1e\+300"):
-        fd.critical_time([1.0, 2.0, 1e300], 0.5, depth=2, eps=1e-3, objective="jepa", method="ode",
-                         dtype=np.float32, backend="gpu")
+    with pytest.raises(ValueError, match=r"`t` is not representable in float32; t\[1\] = 1e\+300"):
+        fd.trajectory([0.0, 1e300], [1.0, 2.0], 0.5, depth=2, eps=1e-3, method="ode",
+                      dtype=np.float32, backend="gpu")
 
 
 # --------------------------------------------------------------------------

@@ -96,5 +96,5 @@ def test_return_status_instead_of_raising():
 
 
 def test_bad_max_steps():
-    with pytest.raises(ValueError, match=r"`max_steps` must be a positive integer"):
+    with pytest.raises(ValueError, match=r"`max_steps` must be an integer in \[1, 4611686018427387904\]"):
         fd.trajectory([1.0], 1.0, 0.5, depth=1, eps=1e-3, objective="jepa", method="ode", max_steps=0)

@@ -1,5 +1,5 @@
 """Dask: a real LocalCluster (2 worker processes) writes the same store as the
-embedded run, bit for bit; dask.array inputs through ``_dask.apply``."""
+embedded run, bit for bit; dask.array inputs through the dispatch layer."""
 
 
 import numpy as np
@@ -13,7 +13,13 @@ pytest.importorskip("zarr")
 
 import fastdyn as fd  # noqa: E402
 from fastdyn._sweep import open_sweep, sweep  # noqa: E402
-from fastdyn._sweep._dask import apply, is_dask  # noqa: E402
+from fastdyn._arrays import is_dask  # noqa: E402
+
+
+def apply(func, arrays, kwargs):
+    """A public function on dask-array inputs (the dispatch layer maps it over the blocks)."""
+    return func(**arrays, **kwargs)
+
 from store_tree import tree  # noqa: E402
 
 CONFIG = dict(

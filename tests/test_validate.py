@@ -21,6 +21,7 @@ from hypothesis.extra import numpy as hnp
 from fastdyn._validate import (
     MAX_DEPTH,
     RTOL_MAX,
+    RTOL_MIN,
     broadcast,
     check_choice,
     depth_array,
@@ -373,10 +374,11 @@ def test_time_grid_must_be_1d(t, shape):
 @pytest.mark.parametrize(
     "t, message",
     [
-        ([0.0, -1.0], "`t` must be non-negative and finite; t[1] = -1.0."),
-        ([0.0, 1.0, NAN], "`t` must be non-negative and finite; t[2] = nan."),
-        ([0.0, INF], "`t` must be non-negative and finite; t[1] = inf."),
-        ([-0.5], "`t` must be non-negative and finite; t[0] = -0.5."),
+        ([0.0, -1.0], "`t` must be in [0, 1e+300] (fastdyn's domain); t[1] = -1.0."),
+        ([0.0, 1.0, NAN], "`t` must be in [0, 1e+300] (fastdyn's domain); t[2] = nan."),
+        ([0.0, INF], "`t` must be in [0, 1e+300] (fastdyn's domain); t[1] = inf."),
+        ([0.0, 2e300], "`t` must be in [0, 1e+300] (fastdyn's domain); t[1] = 2e+300."),
+        ([-0.5], "`t` must be in [0, 1e+300] (fastdyn's domain); t[0] = -0.5."),
         ([0.0, 1.0, 2.0, 1.0], "`t` must be non-decreasing; t[3] = 1.0 < t[2] = 2.0."),
         ([1.0, 0.0, 2.0, 1.5], "`t` must be non-decreasing; t[1] = 0.0 < t[0] = 1.0."),
         ([0, 3, 2], "`t` must be non-decreasing; t[2] = 2.0 < t[1] = 3.0."),
@@ -403,7 +405,7 @@ def test_time_grid_non_real_kinds(t, dtype):
     [
         (1e-6, 1e-6),
         (RTOL_MAX, 0.01),
-        (5e-324, 5e-324),
+        (RTOL_MIN, 1e-14),
         (np.float64(1e-8), 1e-8),
         (np.float32(0.001), float(np.float32(0.001))),
         (np.array(1e-4), 1e-4),
@@ -417,10 +419,11 @@ def test_rtol_accepts(rtol, expected):
 @pytest.mark.parametrize(
     "rtol, shown",
     [(0.5, "0.5"), (0.0, "0.0"), (0, "0.0"), (1, "1.0"), (-1e-6, "-1e-06"), (NAN, "nan"), (INF, "inf"),
+     (5e-324, "5e-324"), (9.9e-15, "9.9e-15"),
      (0.010000000000000002, "0.010000000000000002"), (np.float32(0.02), repr(float(np.float32(0.02))))],
 )
 def test_rtol_out_of_range(rtol, shown):
-    with pytest.raises(ValueError, match=exactly(f"`rtol` must be in (0, 0.01]; got {shown}.")):
+    with pytest.raises(ValueError, match=exactly(f"`rtol` must be in [1e-14, 0.01]; got {shown}.")):
         rtol_value(rtol)
 
 

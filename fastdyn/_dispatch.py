@@ -1,0 +1,519 @@
+"""The one dispatch layer between a user's call and the kernels.
+
+Every public per-feature function of :mod:`fastdyn` is an :class:`Operation`
+(declared as data in :mod:`fastdyn._operations`) and runs through
+:func:`call`, which does, once and in this order:
+
+1. dask.array inputs: one lazy ``map_blocks`` whose blocks call the same
+   operation on NumPy blocks (:func:`_dask_call`);
+2. the scalar options (objective, method, rtol, max_steps, flags, dtype) are
+   checked and select one :class:`Kernel` of the operation;
+3. the backend follows the array type (:func:`fastdyn._arrays.select_backend`);
+4. the per-feature inputs are checked against the documented domain
+   (``fastdyn._validate.DOMAINS``; on the device with one min/max reduction
+   per array), broadcast and flattened;
+5. the output: a user's ``out`` is written directly when it is contiguous and
+   shares no memory with an input, else through a temporary (as NumPy's
+   ufuncs do), so aliasing never changes a result;
+6. the kernel runs: serial below :data:`PARALLEL_MIN_WORK` feature-times, the
+   parallel (``prange``) twin above it (thread safe under any threading
+   layer, :func:`fastdyn.kernels._jit.call_parallel`); on the GPU in chunks
+   sized from the free device memory;
+7. the domain contract is enforced on the results: a value that is not what
+   the kernel's result kind allows (a non-positive or non-finite weight, a NaN
+   time, a non-finite rate) turns its feature's status into ``NON_FINITE``, or
+   raises a ``ValueError`` naming the index for kernels without statuses;
+   failed features raise :class:`SolverError` unless ``return_status=True``.
+
+Kernel authors write the per-feature math and a thin adapter
+(``host(call)`` / ``device(call)``); API authors write a docstring and one
+:func:`call`.  Neither validates, loops over features or handles statuses.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _arrays
+from . import _validate as v
+from .kernels import _constants as C
+from .kernels._jit import call_parallel
+
+__all__ = ["Call", "Kernel", "Operation", "SolverError", "Status", "call"]
+
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+_I64 = np.dtype(np.int64)
+_I8 = np.dtype(np.int8)
+_min = np.minimum.reduce
+_max = np.maximum.reduce
+
+
+class Status(enum.IntEnum):
+    """Per-feature status codes returned with ``return_status=True``."""
+
+    SUCCESS = C.SUCCESS
+    MAX_STEPS = C.MAX_STEPS
+    NON_FINITE = C.NON_FINITE
+    NO_CONVERGENCE = C.NO_CONVERGENCE
+
+
+class SolverError(RuntimeError):
+    """Some features failed; ``.status`` holds the per-feature status array."""
+
+    def __init__(self, message: str, status):
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------------------
+# declarations
+# ---------------------------------------------------------------------------
+#: what a kernel's values may be (the domain contract on results)
+WEIGHT = "weight"  # positive and finite
+TIME = "time"      # >= 0; inf means "never reached" (or beyond float64)
+RATE = "rate"      # finite
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One implementation of an operation: the same argument layout on both backends.
+
+    Attributes
+    ----------
+    label : str
+        How messages name it, e.g. ``"trajectory(method='exact')"``.
+    features : tuple of str
+        The per-feature inputs in the kernel's order (each checked against
+        ``DOMAINS`` or as depths).
+    host, device : callable or None
+        ``host(call)`` / ``device(call)`` fill ``call.out`` (and
+        ``call.status``) from the flat inputs of :class:`Call`; None where the
+        backend has no implementation.
+    status : bool
+        Whether the kernel reports per-feature statuses.
+    result : {"weight", "time", "rate"}
+        The contract its values are checked against.
+    dtypes : dict
+        Backend -> the floating dtypes it computes in (the first is the default).
+    """
+
+    label: str
+    features: tuple[str, ...]
+    host: Callable | None
+    device: Callable | None = None
+    status: bool = False
+    result: str = WEIGHT
+    dtypes: dict = field(default_factory=lambda: {"cpu": (_F64,), "gpu": (_F64,)})
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A public per-feature function, as data.
+
+    Attributes
+    ----------
+    name : str
+        The public name.
+    features : tuple of str
+        Every per-feature argument the function takes (dask-mapped, part of
+        backend selection).
+    select : callable
+        ``select(args) -> (kernel, options)``: checks the scalar options of
+        ``args`` (the user's keyword arguments) and picks the kernel.
+    kernels : tuple of Kernel
+        Every kernel ``select`` may pick (for messages: where a dtype runs).
+    grid : bool
+        Whether the result gains a trailing time axis ``t`` (``trajectory``).
+    out : bool
+        Whether the function takes ``out=``.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    select: Callable
+    kernels: tuple[Kernel, ...]
+    grid: bool = False
+    out: bool = False
+
+
+class Call:
+    """The resolved state of one call, handed to a kernel adapter.
+
+    ``f`` maps each of the kernel's features to a flat array (int64 depths,
+    float inputs); ``out`` is the flat ``(n,)`` or C-contiguous ``(n, nt)``
+    output, ``status`` the int8 ``(n,)`` statuses (or None); ``opts`` the
+    checked options; ``objective`` the kernel code; ``t`` the checked grid.
+    On the GPU, ``inputs`` is a :class:`fastdyn._gpu.Inputs` instead of ``f``.
+    """
+
+    __slots__ = ("kernel", "objective", "opts", "f", "n", "t", "out", "status", "dtype",
+                 "inputs", "_scalars", "_range")
+
+    def __init__(self, kernel, objective, opts, f, n, t, out, status, dtype, scalars):
+        self.kernel, self.objective, self.opts, self.f = kernel, objective, opts, f
+        self.n, self.t, self.out, self.status, self.dtype = n, t, out, status, dtype
+        self.inputs = None
+        self._scalars = scalars
+        self._range = None
+
+    def scalar(self, name: str):
+        """The value of input ``name`` where the user passed one value for all features, else None."""
+        return self._scalars.get(name)
+
+    def depth_range(self) -> tuple[int, int]:
+        """``(min, max)`` of the depths (free when the user passed one depth)."""
+        if self._range is None:
+            d = self._scalars.get("depth")
+            if d is not None:
+                self._range = (d, d)
+            elif self.n == 0:
+                self._range = (1, 1)
+            elif self.inputs is not None and self.inputs.on_device:
+                from . import _gpu
+
+                lo, hi = _gpu.min_max(self.inputs.cp, self.inputs.arrays["depth"])
+                self._range = (int(lo), int(hi))
+            else:
+                d = self.f["depth"] if self.f is not None else self.inputs.arrays["depth"]
+                self._range = (int(_min(d)), int(_max(d)))
+        return self._range
+
+    def launch(self, parallel, serial, *args) -> None:
+        """Run a host kernel: serial for small work, the ``prange`` twin (thread safe) above."""
+        work = self.n * (self.t.shape[0] if self.t is not None else 1)
+        if work >= C.PARALLEL_MIN_WORK:
+            call_parallel(parallel, *args)
+        else:
+            serial(*args)
+
+
+# ---------------------------------------------------------------------------
+# option checks shared by the operations
+# ---------------------------------------------------------------------------
+def objective_code(objective, allowed: tuple[str, ...]) -> int:
+    """The kernel code of an objective among ``allowed`` (names of ``OBJECTIVES``)."""
+    if objective in allowed:  # the fast path: a str among the allowed names
+        return C.OBJECTIVES[objective]
+    v.check_choice("objective", objective, allowed)
+    return C.OBJECTIVES[str(objective)]  # a str subclass (np.str_)
+
+
+def max_steps(value) -> int:
+    return v.integer("max_steps", value, 1, C.MAX_STEPS_LIMIT)
+
+
+def dtype_of(kernel: Kernel, dtype, where: str, op: Operation):
+    """The computing dtype: ``None`` is the kernel's default; others must be supported."""
+    allowed = kernel.dtypes.get(where, ())
+    if dtype is None:
+        return allowed[0] if allowed else _F64
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"`dtype` must be float64 or float32; got {dtype!r}.") from None
+    if dt in allowed:
+        return dt
+    if dt not in (_F64, _F32):
+        raise ValueError(f"`dtype` must be float64 or float32; got {dt.name}.")
+    where_ok = [f"{k.label} on the {w.upper()}" for k in op.kernels for w, d in k.dtypes.items()
+                if dt in d]
+    hint = (f"supported only by {' and '.join(where_ok)}" if where_ok
+            else f"not supported by `{op.name}`")
+    raise ValueError(f"`dtype={dt.name}` is {hint}; use float64.")
+
+
+# ---------------------------------------------------------------------------
+# the dispatcher
+# ---------------------------------------------------------------------------
+def call(op: Operation, args: dict):
+    """Run operation ``op`` on the user's keyword arguments ``args``."""
+    feats = op.features
+    if _arrays.is_dask(*[args[k] for k in feats]):
+        return _dask_call(op, args)
+    kernel, opts = op.select(args)
+    named = {k: args[k] for k in feats}
+    if op.grid:
+        named["t"] = args["t"]
+    if op.out:
+        named["out"] = args["out"]
+    where, on_device = _arrays.select_backend(args.get("backend", "auto"), named)
+    if where == "cpu":
+        if kernel.host is None:
+            raise ValueError(f"{kernel.label} runs on the GPU only; pass CuPy arrays or "
+                             f"backend='gpu'.")
+        dtype = dtype_of(kernel, args.get("dtype"), where, op)
+        return _host(op, kernel, opts, args, dtype)
+    if kernel.device is None:
+        raise ValueError(f"{kernel.label} runs on the CPU only; pass NumPy arrays "
+                         f"(`x.get()`) and backend='auto' or 'cpu'.")
+    dtype = dtype_of(kernel, args.get("dtype"), where, op)
+    return _device(op, kernel, opts, args, dtype, on_device)
+
+
+def _check_feature(name: str, x):
+    return v.depth_array(x) if name == "depth" else v.in_domain(name, x)
+
+
+def _scalars(names, checked) -> dict:
+    """The inputs given as one value for every feature (0-d), as Python numbers."""
+    return {k: a.item() for k, a in zip(names, checked) if a.ndim == 0}
+
+
+def _flat(a: np.ndarray, dtype) -> np.ndarray:
+    """1-D contiguous view (or copy, for broadcast or strided inputs) of ``a``."""
+    if a.dtype == dtype and a.flags.c_contiguous:
+        return a.reshape(-1)
+    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+
+
+def _host(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype):
+    names = kernel.features
+    checked = [_check_feature(k, args[k]) for k in names]
+    arrays, shape = v.broadcast(**dict(zip(names, checked)))
+    f = {}
+    for k, a in zip(names, arrays):
+        f[k] = _flat(a, _I64 if k == "depth" else dtype)
+    n = math.prod(shape)
+    t = v.time_grid(args["t"]) if op.grid else None
+    full = shape + (t.shape[0],) if op.grid else shape
+    out = args.get("out") if op.out else None
+    res = v.output_array(out, full)
+    work = res
+    if out is not None and _needs_temporary(res, op, names, args, np):
+        work = np.empty(full, dtype=_F64)
+    flat_out = work.reshape((n, t.shape[0]) if op.grid else n)
+    status = np.zeros(n, dtype=_I8) if kernel.status else None
+    c = Call(kernel, opts.get("objective"), opts, f, n, t, flat_out, status, dtype,
+             _scalars(names, checked))
+    if n and (t is None or t.shape[0]):
+        kernel.host(c)
+        _enforce(c, np)
+    if work is not res:
+        res[...] = work
+    return _result(op, kernel, opts, res, status, shape, full, np)
+
+
+def _device(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype, on_device: bool):
+    from . import _gpu
+
+    cp = _arrays.cupy()
+    names = kernel.features
+    t = None
+    if op.grid:
+        tt = args["t"]
+        t = v.time_grid(tt.get() if _arrays.is_device_array(tt) else tt)
+        if dtype != _F64:
+            _gpu.check_representable("t", t, dtype, zero_ok=True)
+    scalars = {}
+    if on_device:
+        inputs, shape, scalars = _gpu.device_inputs(cp, {k: args[k] for k in names}, dtype)
+    else:
+        checked = [_check_feature(k, args[k]) for k in names]
+        arrays, shape = v.broadcast(**dict(zip(names, checked)))
+        flat = {k: _flat(a, _I64 if k == "depth" else _F64) for k, a in zip(names, arrays)}
+        inputs = _gpu.host_inputs(cp, flat, dtype)
+        scalars = _scalars(names, checked)
+    n = math.prod(shape)
+    full = shape + (t.shape[0],) if op.grid else shape
+    xp = cp if on_device else np
+    out = args.get("out") if op.out else None
+    res = _gpu.output(cp, out, full, dtype) if on_device else _host_output(out, full, dtype)
+    work = res
+    if out is not None and _needs_temporary(res, op, names, args, xp):
+        work = xp.empty(full, dtype=dtype)
+    status = xp.zeros(n, dtype=_I8) if kernel.status else None
+    c = Call(kernel, opts.get("objective"), opts, None, n, t,
+             work.reshape((n, t.shape[0]) if op.grid else n), status, dtype, scalars)
+    c.inputs = inputs
+    if n and (t is None or t.shape[0]):
+        try:
+            kernel.device(c)
+        except cp.cuda.memory.OutOfMemoryError:  # outside the chunks (grid, tables)
+            raise MemoryError(_gpu.NO_ROOM) from None
+        _enforce(c, xp)
+    if work is not res:
+        res[...] = work
+    return _result(op, kernel, opts, res, status, shape, full, xp)
+
+
+def _needs_temporary(res, op: Operation, names, args: dict, xp) -> bool:
+    """Whether a user's ``out`` must be filled through a temporary.
+
+    Where it is strided, or may share memory with an input (as NumPy's ufuncs
+    decide).  An input that *is* ``out`` (``advance(w, ..., out=w)``) is safe:
+    every element-wise kernel reads feature i before it writes it.
+    """
+    if not res.flags.c_contiguous:
+        return True
+    share = xp.may_share_memory
+    for k in (*names, "t") if op.grid else names:
+        a = args[k]
+        if a is not res and isinstance(a, xp.ndarray) and share(res, a):
+            return True
+    return False
+
+
+def _host_output(out, shape, dtype):
+    """A NumPy result for ``backend="gpu"`` with host inputs."""
+    if dtype == _F64:
+        return v.output_array(out, shape)
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray) or out.dtype != dtype or out.shape != shape:
+        raise TypeError(f"`out` must be a {np.dtype(dtype).name} numpy.ndarray of shape {shape}.")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the domain contract on results, statuses, the returned value
+# ---------------------------------------------------------------------------
+def _values_ok(res, kind: str, xp) -> bool:
+    """One or two reductions: NaN propagates through min and max, so it always fails."""
+    if res.size == 0:
+        return True
+    if xp is np:
+        mn = _min(res, axis=None)
+        if kind == TIME:
+            return bool(mn >= 0.0)
+        mx = _max(res, axis=None)
+    else:
+        from . import _gpu
+
+        mn, mx = _gpu.min_max(xp, res)
+        if kind == TIME:
+            return mn >= 0.0
+    if kind == WEIGHT:
+        return bool(mn > 0.0 and mx < math.inf)
+    return bool(mn > -math.inf and mx < math.inf)
+
+
+def _bad_mask(res, kind: str, xp):
+    """Element-wise version of :func:`_values_ok` (only once something is wrong)."""
+    if kind == TIME:
+        good = res >= 0.0
+    elif kind == WEIGHT:
+        good = (res > 0.0) & xp.isfinite(res)
+    else:
+        good = xp.isfinite(res)
+    return ~good
+
+
+def _enforce(c: Call, xp) -> None:
+    """Never a non-finite (or negative) value with status SUCCESS."""
+    kind = c.kernel.result
+    if _values_ok(c.out, kind, xp):
+        return
+    bad = _bad_mask(c.out, kind, xp)
+    if bad.ndim > 1:
+        bad = bad.any(axis=1)
+    if c.status is not None:
+        c.status[bad & (c.status == C.SUCCESS)] = C.NON_FINITE
+        return
+    bad_h = _arrays.to_host(bad)
+    i = int(np.flatnonzero(bad_h)[0])
+    values = ", ".join(f"{k}={_arrays.to_host(c.f[k] if c.f is not None else c.inputs.arrays[k])[i]!r}"
+                       for k in c.kernel.features)
+    raise ValueError(
+        f"{c.kernel.label}: the result is not representable in float64 for the feature at "
+        f"flat index {i} ({values}): {_arrays.to_host(c.out)[i]!r}.")
+
+
+def _result(op, kernel, opts, res, status, shape, full, xp):
+    ret_status = opts.get("return_status", False)
+    if status is not None:
+        status = status.reshape(shape)
+        if not ret_status:
+            _raise_on_failure(status, kernel.label, xp)
+    elif ret_status:
+        status = xp.zeros(shape, dtype=_I8)
+    value = res[()] if full == () else res
+    if ret_status:
+        return value, (status[()] if shape == () else status)
+    return value
+
+
+def _raise_on_failure(status, what: str, xp) -> None:
+    if status.size == 0:
+        return
+    if xp is np:
+        if not _max(status, axis=None):  # statuses are >= 0: all SUCCESS
+            return
+        host = status
+    else:
+        if not bool(status.any()):
+            return
+        host = status.get()
+    bad = np.flatnonzero(host.reshape(-1))
+    if not bad.size:
+        return
+    first = np.unravel_index(bad[0], host.shape) if host.ndim > 1 else (int(bad[0]),)
+    code = Status(int(host.reshape(-1)[bad[0]])).name
+    idx = tuple(int(i) for i in first)
+    raise SolverError(
+        f"{what}: {bad.size} of {host.size} features failed; the first is at index "
+        f"{idx if len(idx) != 1 else idx[0]} ({code}). Pass return_status=True to get "
+        f"the per-feature status array instead of this error.",
+        status,
+    )
+
+
+# ---------------------------------------------------------------------------
+# dask.array inputs: one map_blocks over the feature chunks
+# ---------------------------------------------------------------------------
+def _dask_call(op: Operation, args: dict):
+    """The operation on dask-array inputs: a lazy dask array, blocks computed by :func:`call`.
+
+    The per-feature arguments are broadcast to one batch shape and their chunks
+    unified; scalars and NumPy arrays become single-chunk dask arrays first.
+    Options are checked now; the values of each block at compute time (errors
+    then index into the failing block).  ``out`` and ``return_status=True``
+    are not supported (a block cannot write into a user's array, and the
+    status would be a second output).
+    """
+    import dask.array as da
+
+    _, opts = op.select(args)  # option errors now, not at compute time
+    if op.out and args.get("out") is not None:
+        raise ValueError("`out` is not supported with dask-array inputs; the result is a "
+                         "dask array.")
+    if opts.get("return_status"):
+        raise ValueError("`return_status=True` is not supported with dask-array inputs.")
+    names = [k for k in op.features]
+    arrays = []
+    for name in names:
+        x = args[name]
+        if not _arrays.is_dask(x):
+            x = np.asarray(x)
+            x = da.from_array(x, chunks=x.shape)
+        arrays.append(x)
+    try:
+        arrays = da.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = ", ".join(f"`{n}` (shape {tuple(a.shape)})" for n, a in zip(names, arrays))
+        raise ValueError(f"{shapes} do not broadcast together.") from None
+    ndim = arrays[0].ndim
+    _, arrays = da.core.unify_chunks(*[x for a in arrays for x in (a, tuple(range(ndim)))])
+    chunks = arrays[0].chunks
+    dtype = np.dtype(args.get("dtype") or np.float64)
+    rest = {k: val for k, val in args.items() if k not in names}
+    if op.out:
+        rest["out"] = None
+    if op.grid:
+        rest["t"] = t = v.time_grid(args["t"])  # checked once: the chunks need its length
+
+    def block(*blocks):
+        return np.asarray(call(op, {**rest, **dict(zip(names, blocks))}))
+
+    token = f"fastdyn-{op.name}"
+    if op.grid:
+        return da.map_blocks(block, *arrays, dtype=dtype, chunks=chunks + ((t.shape[0],),),
+                             new_axis=ndim, meta=np.empty((0,) * (ndim + 1), dtype=dtype),
+                             token=token)
+    return da.map_blocks(block, *arrays, dtype=dtype, chunks=chunks,
+                         meta=np.empty((0,) * ndim, dtype=dtype), token=token)

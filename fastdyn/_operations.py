@@ -1,0 +1,256 @@
+"""Every public per-feature operation, declared once as data for :mod:`fastdyn._dispatch`.
+
+An operation lists its per-feature inputs (checked against the documented
+domain by the dispatcher), a ``select`` function that checks its scalar
+options and picks a :class:`~fastdyn._dispatch.Kernel`, and for each kernel
+its host and device entry points.  The adapters below only arrange a
+kernel's arguments: inputs arrive validated, flat and contiguous in the
+order of ``Kernel.features``; outputs and statuses are allocated and checked
+by the dispatcher.
+
+Argument layout shared by the Numba kernels (``kernels/_exact.py``,
+``_ode.py``, ``_ema.py``) and the CUDA entry points (``kernels/cuda/*.cu``,
+which add the feature count first)::
+
+    [t,] objective, *features, *scalars, out, [status,] *tables_or_scratch
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate as v
+from ._dispatch import RATE, TIME, WEIGHT, Kernel, Operation, max_steps, objective_code
+from .kernels import _constants as C
+from .kernels._jit import call_parallel
+
+_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
+_JEPA_MAE = ("jepa", "mae")
+_GPU_F32 = {"cpu": (_F64,), "gpu": (_F64, _F32)}
+
+
+def _exact():
+    from .kernels import _exact
+
+    return _exact
+
+
+def _args(c):
+    """The kernel's flat inputs, in its order."""
+    f = c.f
+    return tuple(f[k] for k in c.kernel.features)
+
+
+def _host_tables(c):
+    from .kernels import _inverse
+
+    return _inverse.tables_for_range(c.objective, *c.depth_range())
+
+
+def _i32(x):
+    return np.int32(x)
+
+
+# ---------------------------------------------------------------------------
+# host adapters (Numba kernels)
+# ---------------------------------------------------------------------------
+def _h_trajectory_exact(c):
+    k = _exact()
+    c.launch(k.trajectory_kernel, k.trajectory_kernel_serial, c.t, c.objective, *_args(c), c.out,
+             c.status, *_host_tables(c))
+
+
+def _h_trajectory_ode(c):
+    from .kernels import _ode  # compiled on first use
+
+    call_parallel(_ode.ode_trajectory_kernel, c.t, c.objective, *_args(c), c.opts["rtol"],
+                  c.opts["max_steps"], c.out, c.status, np.zeros(c.n, dtype=np.int64))
+
+
+def _h_trajectory_ema(c):
+    from .kernels import _ema  # compiled on first use
+
+    call_parallel(_ema.ema_trajectory_kernel, c.t, *_args(c), c.opts["rtol"], c.opts["max_steps"],
+                  c.out, np.empty_like(c.out), c.status, np.zeros(c.n, dtype=np.int64))
+
+
+def _h_time_to_reach(c):
+    k = _exact()
+    c.launch(k.time_to_reach_kernel, k.time_to_reach_kernel_serial, c.objective, *_args(c), c.out)
+
+
+def _critical_levels(c):
+    """``F(sigma*)`` per depth when one ``p`` holds for every feature (else NaN: per feature)."""
+    levels = np.full(C.MAX_DEPTH + 1, np.nan)
+    p = c.scalar("p")
+    if not c.opts["asymptotic"] and p is not None:
+        lo, hi = c.depth_range()
+        _exact().critical_levels(c.objective, lo, hi, p, levels)
+    return levels
+
+
+def _h_critical_time(c):
+    k = _exact()
+    c.launch(k.critical_time_kernel, k.critical_time_kernel_serial, c.objective, *_args(c),
+             c.opts["asymptotic"], _critical_levels(c), c.out)
+
+
+def _h_critical_time_ode(c):
+    from .kernels import _ode
+
+    call_parallel(_ode.ode_crossing_kernel, c.objective, *_args(c), c.opts["rtol"],
+                  c.opts["max_steps"], c.out, c.status, np.zeros(c.n, dtype=np.int64))
+
+
+def _h_advance(c):
+    k = _exact()
+    c.launch(k.advance_kernel, k.advance_kernel_serial, c.objective, *_args(c), c.out, c.status,
+             *_host_tables(c))
+
+
+def _h_fixed_point(c):
+    _exact().fixed_point_kernel(c.objective, *_args(c), c.out)
+
+
+def _h_rhs(c):
+    _exact().rhs_kernel(c.objective, *_args(c), c.out)
+
+
+# ---------------------------------------------------------------------------
+# device adapters (CUDA entry points through CuPy, chunked)
+# ---------------------------------------------------------------------------
+def _gpu():
+    from . import _gpu
+
+    return _gpu
+
+
+def _d_trajectory_exact(c):
+    _gpu().trajectory(c, "exact")
+
+
+def _d_trajectory_ode(c):
+    _gpu().trajectory(c, "ode")
+
+
+def _d_time_to_reach(c):
+    _gpu().elementwise(c, "exact_kernels.cu", "fd_time_to_reach", pre=(_i32(c.objective),))
+
+
+def _d_critical_time(c):
+    cp = c.inputs.cp
+    _gpu().elementwise(c, "exact_kernels.cu", "fd_critical_time", pre=(_i32(c.objective),),
+                       mid=(_i32(c.opts["asymptotic"]), cp.asarray(_critical_levels(c))))
+
+
+def _d_critical_time_ode(c):
+    g, cp = _gpu(), c.inputs.cp
+    f32 = c.dtype == _F32
+    g.elementwise(c, "ode_kernels.cu", "fd_ode_crossing_f32" if f32 else "fd_ode_crossing",
+                  pre=(_i32(c.objective),),
+                  mid=((np.float32 if f32 else np.float64)(c.opts["rtol"]),
+                       np.int64(c.opts["max_steps"])),
+                  post=lambda n: (cp.zeros(n, dtype=np.int64),))
+
+
+def _d_advance(c):
+    g = _gpu()
+    g.elementwise(c, "exact_kernels.cu", "fd_advance", pre=(_i32(c.objective),),
+                  post=g._tables(c.inputs.cp, c.objective, c.depth_range()))
+
+
+def _d_fixed_point(c):
+    _gpu().elementwise(c, "exact_kernels.cu", "fd_fixed_point", pre=(_i32(c.objective),))
+
+
+def _d_rhs(c):
+    _gpu().elementwise(c, "exact_kernels.cu", "fd_rhs", pre=(_i32(c.objective),))
+
+
+# ---------------------------------------------------------------------------
+# kernels
+# ---------------------------------------------------------------------------
+_TRAJ = ("depth", "lam", "rho", "eps")
+TRAJECTORY_EXACT = Kernel("trajectory(method='exact')", _TRAJ, _h_trajectory_exact,
+                          _d_trajectory_exact, status=True, result=WEIGHT)
+TRAJECTORY_ODE = Kernel("trajectory(method='ode')", _TRAJ, _h_trajectory_ode, _d_trajectory_ode,
+                        status=True, result=WEIGHT, dtypes=_GPU_F32)
+TRAJECTORY_EMA = Kernel("trajectory(objective='jepa-ema')", (*_TRAJ, "ema_time"),
+                        _h_trajectory_ema, None, status=True, result=WEIGHT)
+TIME_TO_REACH = Kernel("time_to_reach", ("depth", "lam", "rho", "eps", "w"), _h_time_to_reach,
+                       _d_time_to_reach, result=TIME)
+_CRIT = ("depth", "lam", "rho", "eps", "p")
+CRITICAL_EXACT = Kernel("critical_time(method='exact')", _CRIT, _h_critical_time,
+                        _d_critical_time, result=TIME)
+CRITICAL_ASYMPTOTIC = Kernel("critical_time(method='asymptotic')", _CRIT, _h_critical_time,
+                             _d_critical_time, result=TIME)
+CRITICAL_ODE = Kernel("critical_time(method='ode')", _CRIT, _h_critical_time_ode,
+                      _d_critical_time_ode, status=True, result=TIME, dtypes=_GPU_F32)
+ADVANCE = Kernel("advance", ("depth", "lam", "rho", "w", "dt"), _h_advance, _d_advance,
+                 status=True, result=WEIGHT)
+FIXED_POINT = Kernel("fixed_point", ("depth", "rho"), _h_fixed_point, _d_fixed_point,
+                     result=WEIGHT)
+RHS = Kernel("rhs", ("depth", "w", "lam", "rho"), _h_rhs, _d_rhs, result=RATE)
+
+
+# ---------------------------------------------------------------------------
+# option checks and kernel selection
+# ---------------------------------------------------------------------------
+def _is_default_zero(x) -> bool:
+    if x is None:
+        return False
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return x == 0.0
+    a = np.asarray(x) if isinstance(x, np.ndarray) or np.isscalar(x) else None
+    return a is not None and a.dtype.kind in "iuf" and a.size > 0 and not np.any(a)
+
+
+def _select_trajectory(args):
+    obj = objective_code(args["objective"], tuple(C.OBJECTIVES))
+    opts = {"objective": obj, "rtol": v.rtol_value(args["rtol"]),
+            "max_steps": max_steps(args["max_steps"]),
+            "return_status": v.flag("return_status", args["return_status"])}
+    method = args["method"]
+    if obj == C.JEPA_EMA:
+        method = v.check_choice("method", "ode" if method is None else method, ("exact", "ode"))
+        if method != "ode":
+            raise ValueError("objective='jepa-ema' has no closed form; use method='ode'.")
+        return TRAJECTORY_EMA, opts
+    method = v.check_choice("method", "exact" if method is None else method, ("exact", "ode"))
+    if not _is_default_zero(args["ema_time"]):
+        raise ValueError(f"`ema_time` applies to objective='jepa-ema' only; got "
+                         f"objective={args['objective']!r}.")
+    return (TRAJECTORY_EXACT if method == "exact" else TRAJECTORY_ODE), opts
+
+
+def _select_critical_time(args):
+    method = v.check_choice("method", args["method"], ("exact", "asymptotic", "ode"))
+    opts = {"objective": objective_code(args["objective"], _JEPA_MAE),
+            "rtol": v.rtol_value(args["rtol"]), "max_steps": max_steps(args["max_steps"]),
+            "return_status": v.flag("return_status", args["return_status"]),
+            "asymptotic": method == "asymptotic"}
+    return {"exact": CRITICAL_EXACT, "asymptotic": CRITICAL_ASYMPTOTIC,
+            "ode": CRITICAL_ODE}[method], opts
+
+
+def _simple(kernel):
+    def select(args):
+        return kernel, {"objective": objective_code(args["objective"], _JEPA_MAE)}
+
+    return select
+
+
+# ---------------------------------------------------------------------------
+# operations
+# ---------------------------------------------------------------------------
+trajectory = Operation("trajectory", ("lam", "rho", "eps", "depth", "ema_time"),
+                       _select_trajectory, (TRAJECTORY_EXACT, TRAJECTORY_ODE, TRAJECTORY_EMA),
+                       grid=True, out=True)
+time_to_reach = Operation("time_to_reach", ("w", "lam", "rho", "eps", "depth"),
+                          _simple(TIME_TO_REACH), (TIME_TO_REACH,))
+critical_time = Operation("critical_time", ("lam", "rho", "eps", "p", "depth"),
+                          _select_critical_time, (CRITICAL_EXACT, CRITICAL_ASYMPTOTIC, CRITICAL_ODE))
+advance = Operation("advance", ("w", "dt", "lam", "rho", "depth"), _simple(ADVANCE), (ADVANCE,),
+                    out=True)
+fixed_point = Operation("fixed_point", ("rho", "depth"), _simple(FIXED_POINT), (FIXED_POINT,))
+rhs = Operation("rhs", ("w", "lam", "rho", "depth"), _simple(RHS), (RHS,))
