@@ -5,7 +5,8 @@ Run with::
     pytest bench/bench_validate.py --benchmark-enable
 
 The typical call validates five per-feature arrays of 100 elements (four
-through ``positive_finite``, the depths through ``depth_array``) and
+against the documented domain through ``in_domain``, the depths through
+``depth_array``) and
 broadcasts them together, which is what a public function does before it
 reaches a kernel.  Two variants show the scalar-parameter paths.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastdyn._validate import broadcast, depth_array, objective_code, positive_finite
+from fastdyn._validate import broadcast, depth_array, in_domain, objective_code
 
 N_FEATURES = 100
 
@@ -26,7 +27,7 @@ def features() -> dict[str, np.ndarray]:
     return {
         "w": rng.uniform(0.1, 2.0, N_FEATURES),
         "lam": rng.uniform(0.1, 2.0, N_FEATURES),
-        "rho": rng.uniform(0.1, 2.0, N_FEATURES),
+        "rho": rng.uniform(0.1, 2.0, N_FEATURES),  # inside the domain [1e-3, 1e3]
         "eps": np.full(N_FEATURES, 1e-3),
         "depth": rng.integers(1, 65, N_FEATURES),
     }
@@ -35,10 +36,10 @@ def features() -> dict[str, np.ndarray]:
 def validate(w, lam, rho, eps, depth):
     """What a public function does with its per-feature arguments."""
     return broadcast(
-        w=positive_finite("w", w),
-        lam=positive_finite("lam", lam),
-        rho=positive_finite("rho", rho),
-        eps=positive_finite("eps", eps),
+        w=in_domain("w", w),
+        lam=in_domain("lam", lam),
+        rho=in_domain("rho", rho),
+        eps=in_domain("eps", eps),
         depth=depth_array(depth),
     )
 

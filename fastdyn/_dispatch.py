@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import enum
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ import numpy as np
 
 from . import _arrays
 from . import _validate as v
+from .kernels import _checks
 from .kernels import _constants as C
 from .kernels._jit import call_parallel
 
@@ -78,6 +80,7 @@ class SolverError(RuntimeError):
 WEIGHT = "weight"  # positive and finite
 TIME = "time"      # >= 0; inf means "never reached" (or beyond float64)
 RATE = "rate"      # finite
+_RESULT_KINDS = {WEIGHT: _checks.RESULT_WEIGHT, TIME: _checks.RESULT_TIME, RATE: _checks.RESULT_RATE}
 
 
 @dataclass(frozen=True)
@@ -210,9 +213,9 @@ def max_steps(value) -> int:
 
 def dtype_of(kernel: Kernel, dtype, where: str, op: Operation):
     """The computing dtype: ``None`` is the kernel's default; others must be supported."""
-    allowed = kernel.dtypes.get(where, ())
     if dtype is None:
-        return allowed[0] if allowed else _F64
+        return kernel.dtypes[where][0]
+    allowed = kernel.dtypes.get(where, ())
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -234,15 +237,19 @@ def dtype_of(kernel: Kernel, dtype, where: str, op: Operation):
 def call(op: Operation, args: dict):
     """Run operation ``op`` on the user's keyword arguments ``args``."""
     feats = op.features
-    if _arrays.is_dask(*[args[k] for k in feats]):
+    if "dask" in sys.modules and _arrays.is_dask(*[args[k] for k in feats]):
         return _dask_call(op, args)
     kernel, opts = op.select(args)
-    named = {k: args[k] for k in feats}
-    if op.grid:
-        named["t"] = args["t"]
-    if op.out:
-        named["out"] = args["out"]
-    where, on_device = _arrays.select_backend(args.get("backend", "auto"), named)
+    backend = args["backend"]
+    if backend == "auto" and "cupy" not in sys.modules:
+        where, on_device = "cpu", False  # no CuPy imported: no device array can exist
+    else:
+        named = {k: args[k] for k in feats}
+        if op.grid:
+            named["t"] = args["t"]
+        if op.out:
+            named["out"] = args["out"]
+        where, on_device = _arrays.select_backend(backend, named)
     if where == "cpu":
         if kernel.host is None:
             raise ValueError(f"{kernel.label} runs on the GPU only; pass CuPy arrays or "
@@ -260,11 +267,6 @@ def _check_feature(name: str, x):
     return v.depth_array(x) if name == "depth" else v.in_domain(name, x)
 
 
-def _scalars(names, checked) -> dict:
-    """The inputs given as one value for every feature (0-d), as Python numbers."""
-    return {k: a.item() for k, a in zip(names, checked) if a.ndim == 0}
-
-
 def _flat(a: np.ndarray, dtype) -> np.ndarray:
     """1-D contiguous view (or copy, for broadcast or strided inputs) of ``a``."""
     if a.dtype == dtype and a.flags.c_contiguous:
@@ -272,25 +274,71 @@ def _flat(a: np.ndarray, dtype) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
 
 
+def _host_features(names, args: dict, dtype):
+    """Check, broadcast and flatten the per-feature inputs: ``(flat, shape, scalars)``.
+
+    The common case (arrays of one shape and scalars) takes no broadcast views:
+    arrays are flattened in place (a view), scalars filled into new arrays.
+    """
+    checked, scalars = [], {}
+    shape, same = None, True
+    domains = v.DOMAINS
+    for k in names:
+        x = args[k]
+        if type(x) is float and k != "depth":  # a Python float: checked here, no array made
+            d = domains[k]
+            if (x >= d.lo if d.lo_closed else x > d.lo) and (x <= d.hi if d.hi_closed else x < d.hi):
+                scalars[k] = x
+                checked.append(None)
+                continue
+        elif type(x) is int and k == "depth" and 1 <= x <= C.MAX_DEPTH:
+            scalars[k] = x
+            checked.append(None)
+            continue
+        a = _check_feature(k, x)
+        checked.append(a)
+        if a.ndim == 0:
+            scalars[k] = a.item()
+        elif shape is None:
+            shape = a.shape
+        elif a.shape != shape:
+            same = False
+    if not same:
+        checked = [np.array(scalars[k]) if a is None else a for k, a in zip(names, checked)]
+        arrays, shape = v.broadcast(**dict(zip(names, checked)))
+        return ({k: _flat(a, _I64 if k == "depth" else dtype) for k, a in zip(names, arrays)},
+                shape, scalars)
+    if shape is None:
+        shape = ()
+    n = math.prod(shape)
+    flat = {}
+    for k, a in zip(names, checked):
+        want = _I64 if k == "depth" else dtype
+        if a is None or a.ndim == 0:
+            buf = np.empty(n, dtype=want)
+            buf.fill(scalars[k])
+            flat[k] = buf
+        else:
+            flat[k] = _flat(a, want)
+    return flat, shape, scalars
+
+
 def _host(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype):
     names = kernel.features
-    checked = [_check_feature(k, args[k]) for k in names]
-    arrays, shape = v.broadcast(**dict(zip(names, checked)))
-    f = {}
-    for k, a in zip(names, arrays):
-        f[k] = _flat(a, _I64 if k == "depth" else dtype)
+    f, shape, scalars = _host_features(names, args, dtype)
     n = math.prod(shape)
     t = v.time_grid(args["t"]) if op.grid else None
     full = shape + (t.shape[0],) if op.grid else shape
     out = args.get("out") if op.out else None
-    res = v.output_array(out, full)
-    work = res
-    if out is not None and _needs_temporary(res, op, names, args, np):
-        work = np.empty(full, dtype=_F64)
+    if out is None:
+        res = work = np.empty(full, dtype=_F64)
+    else:
+        res = work = v.output_array(out, full)
+        if _needs_temporary(res, op, names, args, np):
+            work = np.empty(full, dtype=_F64)
     flat_out = work.reshape((n, t.shape[0]) if op.grid else n)
     status = np.zeros(n, dtype=_I8) if kernel.status else None
-    c = Call(kernel, opts.get("objective"), opts, f, n, t, flat_out, status, dtype,
-             _scalars(names, checked))
+    c = Call(kernel, opts.get("objective"), opts, f, n, t, flat_out, status, dtype, scalars)
     if n and (t is None or t.shape[0]):
         kernel.host(c)
         _enforce(c, np)
@@ -314,11 +362,8 @@ def _device(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype, on_dev
     if on_device:
         inputs, shape, scalars = _gpu.device_inputs(cp, {k: args[k] for k in names}, dtype)
     else:
-        checked = [_check_feature(k, args[k]) for k in names]
-        arrays, shape = v.broadcast(**dict(zip(names, checked)))
-        flat = {k: _flat(a, _I64 if k == "depth" else _F64) for k, a in zip(names, arrays)}
+        flat, shape, scalars = _host_features(names, args, _F64)
         inputs = _gpu.host_inputs(cp, flat, dtype)
-        scalars = _scalars(names, checked)
     n = math.prod(shape)
     full = shape + (t.shape[0],) if op.grid else shape
     xp = cp if on_device else np
@@ -377,11 +422,8 @@ def _values_ok(res, kind: str, xp) -> bool:
     """One or two reductions: NaN propagates through min and max, so it always fails."""
     if res.size == 0:
         return True
-    if xp is np:
-        mn = _min(res, axis=None)
-        if kind == TIME:
-            return bool(mn >= 0.0)
-        mx = _max(res, axis=None)
+    if xp is np:  # one compiled pass
+        return _checks.first_bad_result(res.reshape(-1), _RESULT_KINDS[kind]) < 0
     else:
         from . import _gpu
 
@@ -442,7 +484,7 @@ def _raise_on_failure(status, what: str, xp) -> None:
     if status.size == 0:
         return
     if xp is np:
-        if not _max(status, axis=None):  # statuses are >= 0: all SUCCESS
+        if _checks.first_nonzero(status.reshape(-1)) < 0:  # all SUCCESS
             return
         host = status
     else:

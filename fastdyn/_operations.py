@@ -22,6 +22,8 @@ import numpy as np
 from . import _validate as v
 from ._dispatch import RATE, TIME, WEIGHT, Kernel, Operation, max_steps, objective_code
 from .kernels import _constants as C
+from .kernels import _exact as _ex
+from .kernels import _inverse
 from .kernels._jit import call_parallel
 
 _F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
@@ -29,21 +31,13 @@ _JEPA_MAE = ("jepa", "mae")
 _GPU_F32 = {"cpu": (_F64,), "gpu": (_F64, _F32)}
 
 
-def _exact():
-    from .kernels import _exact
-
-    return _exact
-
-
 def _args(c):
     """The kernel's flat inputs, in its order."""
     f = c.f
-    return tuple(f[k] for k in c.kernel.features)
+    return [f[k] for k in c.kernel.features]
 
 
 def _host_tables(c):
-    from .kernels import _inverse
-
     return _inverse.tables_for_range(c.objective, *c.depth_range())
 
 
@@ -55,7 +49,7 @@ def _i32(x):
 # host adapters (Numba kernels)
 # ---------------------------------------------------------------------------
 def _h_trajectory_exact(c):
-    k = _exact()
+    k = _ex
     c.launch(k.trajectory_kernel, k.trajectory_kernel_serial, c.t, c.objective, *_args(c), c.out,
              c.status, *_host_tables(c))
 
@@ -75,7 +69,7 @@ def _h_trajectory_ema(c):
 
 
 def _h_time_to_reach(c):
-    k = _exact()
+    k = _ex
     c.launch(k.time_to_reach_kernel, k.time_to_reach_kernel_serial, c.objective, *_args(c), c.out)
 
 
@@ -85,12 +79,12 @@ def _critical_levels(c):
     p = c.scalar("p")
     if not c.opts["asymptotic"] and p is not None:
         lo, hi = c.depth_range()
-        _exact().critical_levels(c.objective, lo, hi, p, levels)
+        _ex.critical_levels(c.objective, lo, hi, p, levels)
     return levels
 
 
 def _h_critical_time(c):
-    k = _exact()
+    k = _ex
     c.launch(k.critical_time_kernel, k.critical_time_kernel_serial, c.objective, *_args(c),
              c.opts["asymptotic"], _critical_levels(c), c.out)
 
@@ -103,17 +97,17 @@ def _h_critical_time_ode(c):
 
 
 def _h_advance(c):
-    k = _exact()
+    k = _ex
     c.launch(k.advance_kernel, k.advance_kernel_serial, c.objective, *_args(c), c.out, c.status,
              *_host_tables(c))
 
 
 def _h_fixed_point(c):
-    _exact().fixed_point_kernel(c.objective, *_args(c), c.out)
+    _ex.fixed_point_kernel(c.objective, *_args(c), c.out)
 
 
 def _h_rhs(c):
-    _exact().rhs_kernel(c.objective, *_args(c), c.out)
+    _ex.rhs_kernel(c.objective, *_args(c), c.out)
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,22 @@ Examples
 ...     return w + dt * rhs(JEPA, 3, w, lam, rho), w_exact
 >>> euler, exact = euler_vs_exact(0.1, 1.0, 0.8, 1e-3)
 
+A time loop over many features at the array kernels' per-feature cost:
+
+>>> import numpy as np
+>>> from fastdyn.kernels import advance_batch, flow_tables
+>>> @njit
+... def simulate(w, lam, rho, depth, dt, steps, tab_s, tab_d):
+...     status = np.zeros(w.shape[0], dtype=np.int8)
+...     for _ in range(steps):
+...         advance_batch(JEPA, depth, lam, rho, w, dt, w, status, tab_s, tab_d)
+...     return w, status
+>>> n = 100
+>>> depth = np.full(n, 3, dtype=np.int64)
+>>> tab_s, tab_d = flow_tables(JEPA, 3, 3)
+>>> w, status = simulate(np.full(n, 1e-3), np.ones(n), np.full(n, 0.8), depth,
+...                      np.full(n, 0.1), 50, tab_s, tab_d)
+
 Functions
 ---------
 rhs(objective, depth, w, lam, rho)
@@ -24,6 +40,17 @@ fixed_point(objective, depth, rho)
     Corollary 3.3.
 advance_weight(objective, depth, lam, rho, w, dt) -> (w_new, status)
     Exact flow map over a time ``dt >= 0``.
+advance_batch(objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma)
+    The exact flow map over arrays (one feature per element, serially), at the
+    kernel's per-feature cost: ``out[i], status[i]`` from ``w[i]`` a time
+    ``dt[i]`` later (``depth`` int64 array; ``out`` may be ``w``).  The same
+    values as :func:`fastdyn.advance`.  ``tab_sigma, tab_dsigma`` come from
+    :func:`flow_tables`, called once outside the ``@njit`` code.
+advance_weight_tabulated(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma)
+    The scalar flow map with the tables: ``(w_new, status)``.
+flow_tables(objective, depth_lo, depth_hi) -> (tab_sigma, tab_dsigma)
+    Plain Python: the inverse tables (built once per process and depth) that
+    seed the flow map's root find; pass them into your ``@njit`` function.
 time_between(objective, depth, lam, rho, w0, w1)
     Exact time to go from ``w0`` to ``w1`` (``inf`` if never).
 critical_time_exact(objective, depth, lam, rho, eps, p)
@@ -32,12 +59,15 @@ critical_time_asymptotic(objective, depth, lam, rho, eps)
     Eq. 12 / eq. 13 / eq. 121.
 """
 
+from ._exact import advance_kernel_serial as advance_batch
 from ._exact import (
     advance_weight,
+    advance_weight_tabulated,
     critical_time_asymptotic,
     critical_time_exact,
     time_between,
 )
+from ._inverse import flow_tables
 from ._family import (
     JEPA,
     MAE,
@@ -59,6 +89,9 @@ __all__ = [
     "rhs",
     "fixed_point",
     "advance_weight",
+    "advance_weight_tabulated",
+    "advance_batch",
+    "flow_tables",
     "time_between",
     "critical_time_exact",
     "critical_time_asymptotic",

@@ -202,6 +202,16 @@ def advance_weight(objective, depth, lam, rho, w, dt):
 
 
 @njit(cache=True)
+def advance_weight_tabulated(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma):
+    """:func:`advance_weight` seeded from the inverse tables of :func:`flow_tables`.
+
+    The per-feature cost of the array kernels (the tables replace a bracketed
+    search by one interpolation); the same result as ``fastdyn.advance``.
+    """
+    return _advance(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma)
+
+
+@njit(cache=True)
 def _advance(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma):
     if dt == 0.0:
         return w, SUCCESS

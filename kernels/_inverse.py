@@ -23,7 +23,7 @@ Tables are built lazily, per depth, on first use (about 3 ms per depth).
 import math
 
 import numpy as np
-from ._constants import MAX_DEPTH
+from ._constants import JEPA, MAE, MAX_DEPTH
 from ._jit import njit
 
 from ._closed import (
@@ -221,6 +221,32 @@ def tables_for(objective: int, depths: np.ndarray):
     if depths.size:
         return tables_for_range(objective, int(depths.min()), int(depths.max()))
     return _SIGMA, _DSIGMA
+
+
+def flow_tables(objective: int, depth_lo: int, depth_hi: int):
+    """The inverse tables for users' ``@njit`` flow maps (``fastdyn.kernels.advance_batch``).
+
+    Parameters
+    ----------
+    objective : int
+        ``JEPA`` (0) or ``MAE`` (1).
+    depth_lo, depth_hi : int
+        The depths the tables must cover, ``1 <= depth_lo <= depth_hi <= 64``.
+
+    Returns
+    -------
+    tab_sigma, tab_dsigma : ndarray
+        Read them, never write them: they are shared by every call in the process.
+    """
+    for name, value in (("objective", objective), ("depth_lo", depth_lo), ("depth_hi", depth_hi)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"`{name}` must be an integer; got {value!r}.")
+    if objective not in (JEPA, MAE):
+        raise ValueError(f"`objective` must be JEPA (0) or MAE (1); got {objective!r}.")
+    if not 1 <= depth_lo <= depth_hi <= MAX_DEPTH:
+        raise ValueError(f"`depth_lo`, `depth_hi` must satisfy 1 <= depth_lo <= depth_hi <= "
+                         f"{MAX_DEPTH}; got {depth_lo!r}, {depth_hi!r}.")
+    return tables_for_range(int(objective), int(depth_lo), int(depth_hi))
 
 
 def tables_for_range(objective: int, depth_lo: int, depth_hi: int):
