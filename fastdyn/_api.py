@@ -223,6 +223,9 @@ def critical_time(
     t : ndarray (batch shape) or float
         Zero for features that start at or above ``p w(inf)`` (every feature
         starting above its fixed point); finite everywhere in the domain.
+        ``"asymptotic"`` evaluates the small-eps forms as they stand: where
+        ``eps`` lies far above a tiny fixed point (JEPA, ``rho`` near 1e-3 at
+        large depth) they exceed float64 and give ``inf``.  Never NaN.
     """
     return call(ops.critical_time, dict(
         lam=lam, rho=rho, depth=depth, eps=eps, objective=objective, p=p, method=method,

@@ -57,7 +57,9 @@ def test_every_exact_function_is_finite_over_the_domain(objective, depth, lam, r
     tc = fd.critical_time(lam, rho, eps=eps, p=p, **kw)
     assert math.isfinite(tc) and tc >= 0.0  # finite everywhere in the domain
     ta = fd.critical_time(lam, rho, eps=eps, method="asymptotic", **kw)
-    assert math.isfinite(ta) and ta >= 0.0  # eq. 121: |log eps| / lam is 0 at eps = 1
+    # eq. 121's |log eps| / lam is 0 at eps = 1; eq. 12 exceeds float64 (inf) where eps lies far
+    # above a tiny fixed point (rho = 1e-3 at depth 51): a small-eps form used out of its regime
+    assert ta >= 0.0 and (math.isfinite(ta) or eps > w_star)
     # every weight a trajectory of the domain can take: between eps and the fixed point
     x = math.exp(math.log(eps) + frac * (math.log(w_star) - math.log(eps)))
     tr = fd.time_to_reach(x, lam, rho, eps=eps, **kw)
