@@ -623,8 +623,9 @@ class Bench:
         progress = self.path.with_name(f"diffrax_{objective}.json")
         progress.unlink(missing_ok=True)
         log = self.path.with_name(f"diffrax_{objective}.log")
+        gpu = [] if self.args.fake_cupy else ["--require-gpu"]
         stage = _run_stage([sys.executable, __file__, "diffrax", "--objective", objective, "--n", n,
-                            "--results", progress], log, limit_s, dict(os.environ))
+                            "--results", progress, *gpu], log, limit_s, dict(os.environ))
         ended = time.time()
         d = _read_json(progress) or {}
         rec = {"n": n, "subprocess": stage, **{k: v for k, v in d.items() if k != "phase"}}
@@ -704,6 +705,10 @@ def diffrax_main(args) -> int:
                    jax_devices=[str(d) for d in jax.devices()])
     except ImportError as exc:
         _write_json(path, {"phase": "missing", "error": f"jax/diffrax not importable: {exc}"})
+        return 0
+    if args.require_gpu and jax.default_backend() != "gpu":  # JAX falls back to the CPU silently
+        where = f"JAX runs on {jax.default_backend()!r}, not the GPU: {rec['jax_devices']}"
+        _write_json(path, {**rec, "phase": "missing", "error": where})
         return 0
     rec["phase"] = "compiling"
     _write_json(path, rec)
@@ -1010,6 +1015,7 @@ def main(argv=None) -> int:
     x.add_argument("--objective", required=True, choices=["jepa", "mae"])
     x.add_argument("--n", type=int, required=True)
     x.add_argument("--results", required=True)
+    x.add_argument("--require-gpu", action="store_true", help="refuse JAX on the CPU")
     k = sub.add_parser("mark-killed", help="record an outer timeout in the summary")
     k.add_argument("--out", required=True)
     args = ap.parse_args(argv)
