@@ -237,7 +237,18 @@ class _Runtime:
         return self.free, self.total
 
 
-cuda = types.SimpleNamespace(runtime=_Runtime(), memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError))
+class _Device:
+    """``cupy.cuda.Device()``: the host runs every launch synchronously."""
+
+    def __init__(self, device=0):
+        self.id = device
+
+    def synchronize(self):
+        pass
+
+
+cuda = types.SimpleNamespace(runtime=_Runtime(), Device=_Device,
+                             memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError))
 
 
 class _Function:
