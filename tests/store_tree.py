@@ -12,3 +12,10 @@ def tree(path):
             with open(full, "rb") as fh:
                 out[os.path.relpath(full, path)] = fh.read()
     return out
+
+
+def leftovers(path):
+    """What sits next to the store besides it: lock files, creations and replaced stores."""
+    parent, name = os.path.split(os.path.abspath(path))
+    return sorted(e for e in os.listdir(parent)
+                  if e != name and (e.startswith(name) or e.startswith("." + name)))

@@ -97,8 +97,11 @@ class Bar:
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN if either is constant."""
+    """Spearman rank correlation (average ranks for ties); NaN if either is constant or empty."""
     from scipy.stats import rankdata
+
+    if x.shape[0] < 2:
+        return math.nan
 
     rx, ry = rankdata(x), rankdata(y)
     rx -= rx.mean()
@@ -158,17 +161,16 @@ def _merge(status: np.ndarray, new: np.ndarray) -> None:
     np.copyto(status, new, where=status == SUCCESS)
 
 
-def _solve(func, ok: np.ndarray, args: tuple, out_shape: tuple, **kw):
-    """``func`` on the in-domain features only; NaN and OUT_OF_DOMAIN for the others."""
+def _solve(func, ok: np.ndarray, lead: tuple, lam: np.ndarray, rho: np.ndarray, out_shape: tuple,
+           **kw):
+    """``func(*lead, lam, rho, ...)`` on the in-domain features only; NaN, OUT_OF_DOMAIN elsewhere."""
     if ok.all():
-        return func(*args, return_status=True, **kw)
+        return func(*lead, lam, rho, return_status=True, **kw)
     vals = np.full(out_shape, np.nan)
     st = np.full(ok.shape[0], OUT_OF_DOMAIN, dtype=np.int8)
     if ok.any():
         # the core functions refuse out-of-domain input: they only see the in-domain features
-        sub = tuple(a[ok] if isinstance(a, np.ndarray) and a.shape[:1] == ok.shape else a
-                    for a in args)
-        vals[ok], st[ok] = func(*sub, return_status=True, **kw)
+        vals[ok], st[ok] = func(*lead, lam[ok], rho[ok], return_status=True, **kw)
     return vals, st
 
 
@@ -179,7 +181,8 @@ def _store_values(values: np.ndarray, status: np.ndarray, dtype: str, *, inf_ok:
     result, or a finite float64 that overflows float32 storage, is flagged.
     ``inf_ok``: ``inf`` is a legitimate critical time ("beyond float64").
     """
-    stored = values.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):      # an overflow to inf is flagged just below
+        stored = values.astype(dtype, copy=False)
     bad = np.isnan(stored) if inf_ok else ~np.isfinite(stored)
     if inf_ok and stored is not values:
         bad |= np.isinf(stored) & np.isfinite(values)    # a finite float64 beyond float32
@@ -228,13 +231,13 @@ def write_chunk(study: Study, path: str, layout: _store.Layout, chunk: int, back
                 st = status[io, idp, ie]
                 kw = {**solver_kw, "objective": obj, "depth": depth, "eps": eps}
                 if "trajectory" in q:
-                    w, s = _solve(trajectory, ok, (study.times, lam, rho), (m, study.n_times), **kw)
+                    w, s = _solve(trajectory, ok, (study.times,), lam, rho, (m, study.n_times), **kw)
                     _merge(st, s)
                     root["trajectory"][io, idp, ie, lo:hi, :] = _store_values(w, st, study.dtype,
                                                                               inf_ok=False)
                     del w
                 if want_tc:
-                    tc, s = _solve(critical_time, ok, (lam, rho), (m,), p=study.p, **kw)
+                    tc, s = _solve(critical_time, ok, (), lam, rho, (m,), p=study.p, **kw)
                     tcs = np.array(s, dtype=np.int8)      # the critical time's own status
                     stored = _store_values(tc, tcs, study.dtype, inf_ok=True)
                     _merge(st, tcs)

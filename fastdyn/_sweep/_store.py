@@ -266,7 +266,13 @@ def zarr_chunk(values: np.ndarray) -> bytes:
     return raw + _crc(raw).to_bytes(4, "little")
 
 
+#: False only to measure what durability costs (bench/bench_sweep.py); never in real use
+FSYNC = True
+
+
 def fsync_path(path: str | os.PathLike) -> None:
+    if not FSYNC:
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -274,7 +280,7 @@ def fsync_path(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[int, ThreadPoolExecutor] | None = None    # (owner pid, pool): none survives a fork
 
 
 def fsync_all(paths) -> None:
@@ -289,9 +295,9 @@ def fsync_all(paths) -> None:
         for p in paths:
             fsync_path(p)
         return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(8, thread_name_prefix="fastdyn-fsync")
-    for f in [_POOL.submit(fsync_path, p) for p in paths]:
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="fastdyn-fsync"))
+    for f in [_POOL[1].submit(fsync_path, p) for p in paths]:
         f.result()
 
 
@@ -325,16 +331,18 @@ class _Bad(Exception):
 def _read_chunk_file(path: str, expect_len: int | None = None) -> bytes:
     """The inner bytes of a Zarr chunk file after checking its trailing crc32c."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        f = open(path, "rb")
     except FileNotFoundError:
         raise _Bad("missing") from None
-    if expect_len is not None and len(data) != expect_len:
-        raise _Bad(f"has {len(data)} bytes, expected {expect_len}")
-    if len(data) < 4:
-        raise _Bad(f"has {len(data)} bytes, too short for a checksummed chunk")
-    inner, tail = data[:-4], data[-4:]
-    if _crc(inner).to_bytes(4, "little") != tail:
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        if expect_len is not None and size != expect_len:
+            raise _Bad(f"has {size} bytes, expected {expect_len}")
+        if size < 4:
+            raise _Bad(f"has {size} bytes, too short for a checksummed chunk")
+        # two reads rather than one and a slice: no copy of a 32 MiB chunk
+        inner, tail = f.read(size - 4), f.read(4)
+    if len(inner) != size - 4 or _crc(inner).to_bytes(4, "little") != tail:
         raise _Bad("fails its crc32c checksum (damaged bytes)")
     return inner
 
