@@ -26,7 +26,7 @@ import pytest
 pytest.importorskip("zarr")
 
 from fastdyn._sweep import _config, _store, open_sweep, sweep  # noqa: E402
-from store_tree import leftovers, tree  # noqa: E402
+from store_tree import leftovers, tree, write_toml  # noqa: E402
 
 CFG = dict(
     n_features=600, seed=21, objectives=["jepa", "mae"], depths=[3], eps=[1e-3],
@@ -185,23 +185,10 @@ W_CFG = {**CLI_CFG, "n_features": 8000, "chunk_size": 1000}
 W_OTHER = {**W_CFG, "seed": 6, "depths": [3]}
 
 
-def _toml(cfg, path):
-    def value(v):
-        if isinstance(v, dict):
-            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
-        return json.dumps(v)
-
-    lines = [f"{k} = {value(v)}" for k, v in cfg.items() if k not in ("lam", "rho")]
-    for k in ("lam", "rho"):
-        lines += [f"[{k}]"] + [f"{a} = {value(b)}" for a, b in cfg[k].items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def _refs(base, studies):
     out = {}
     for name, cfg in studies:
-        toml = _toml(cfg, base / f"{name}.toml")
+        toml = write_toml(cfg, base / f"{name}.toml")
         sweep(toml, base / f"{name}.zarr", progress=False)
         meta = _store.read_meta(str(base / f"{name}.zarr"))
         out[name] = {"toml": toml, "tree": tree(base / f"{name}.zarr"), "meta": meta}

@@ -43,7 +43,7 @@ from fastdyn.kernels._constants import (  # noqa: E402
     SUCCESS,
     T_MAX,
 )
-from store_tree import leftovers, tree  # noqa: E402
+from store_tree import leftovers, tree, write_toml  # noqa: E402
 
 CFG = dict(
     n_features=900, seed=3, objectives=["jepa", "mae"], depths=[2, 5], eps=[1e-3],
@@ -503,22 +503,9 @@ def test_stored_values_never_non_finite_with_success(inf_ok, expect):
 
 # ---------------------------------------------------------------- command line errors
 
-def _toml_value(v):
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    return json.dumps(v)
-
-
 def _config_file(tmp_path, **over):
     """CFG (updated by ``over``) as a TOML file."""
-    cfg = {**CFG, **over}
-    lines = [f"{k} = {_toml_value(v)}" for k, v in cfg.items() if k not in ("lam", "rho")]
-    for k in ("lam", "rho"):
-        lines.append(f"[{k}]")
-        lines += [f"{a} = {_toml_value(b)}" for a, b in cfg[k].items()]
-    path = tmp_path / "c.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_toml({**CFG, **over}, tmp_path / "c.toml")
 
 
 def test_config_file_equals_dict(tmp_path):
@@ -620,3 +607,33 @@ def test_cli_reports_out_of_domain(tmp_path, capsys):
     assert cli_main(["sweep", str(cfg), "--no-progress"]) == 0
     assert "1 feature-combinations failed (1 with lam or rho outside the documented domain)" in \
         capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, exc, needle", [
+    (dict(verify="yes"), ValueError, "`verify`"),
+    (dict(wait=-1.0), ValueError, "`wait`"),
+    (dict(wait="5"), ValueError, "`wait`"),
+    (dict(progress="yes"), TypeError, "`progress`"),
+    (dict(overwrite=1), TypeError, "`overwrite`"),
+], ids=["verify", "wait-negative", "wait-string", "progress", "overwrite"])
+def test_bad_sweep_arguments_refused_before_any_work(tmp_path, kwargs, exc, needle):
+    with pytest.raises(exc, match=needle):
+        sweep(CFG, tmp_path / "s.zarr", **{"progress": False, **kwargs})
+    assert not (tmp_path / "s.zarr").exists() and leftovers(tmp_path / "s.zarr") == []
+
+
+@pytest.mark.parametrize("kwargs, exc, needle", [
+    (dict(verify="yes"), ValueError, "`verify`"),
+    (dict(engine="pandas"), ValueError, "`engine`"),
+    (dict(allow_incomplete="no"), TypeError, "`allow_incomplete`"),
+], ids=["verify", "engine", "allow_incomplete"])
+def test_bad_open_sweep_arguments(reference, kwargs, exc, needle):
+    with pytest.raises(exc, match=needle):
+        open_sweep(reference, **kwargs)
+
+
+def test_bad_store_type():
+    with pytest.raises(TypeError, match="`store` must be a path"):
+        open_sweep(3)
+    with pytest.raises(TypeError, match="`store` must be a path"):
+        sweep(CFG, 3, progress=False)

@@ -131,6 +131,11 @@ def sweep(
         study = load(config)
     with _Param("backend"):
         check_backend(backend)
+    for name, value, allowed, what in (("progress", progress, (bool, type(None)), "True, False or None"),
+                                       ("overwrite", overwrite, (bool,), "True or False")):
+        with _Param(name):
+            if not isinstance(value, allowed):
+                raise TypeError(f"`{name}` must be {what}; got {value!r}.")
     with _Param("verify"):
         if verify not in ("full", "quick"):
             raise ValueError(f"`verify` must be 'full' or 'quick'; got {verify!r}.")
@@ -300,6 +305,10 @@ def open_sweep(store: str | os.PathLike, *, engine: str = "auto", allow_incomple
         raise ValueError(f"`engine` must be 'auto', 'xarray' or 'numpy'; got {engine!r}.")
     if verify not in ("auto", "full", "quick"):
         raise ValueError(f"`verify` must be 'auto', 'full' or 'quick'; got {verify!r}.")
+    if not isinstance(allow_incomplete, bool):
+        raise TypeError(f"`allow_incomplete` must be True or False; got {allow_incomplete!r}.")
+    if not isinstance(store, (str, os.PathLike)):
+        raise TypeError(f"`store` must be a path; got {type(store).__name__}.")
     if engine == "auto":
         try:
             import xarray  # noqa: F401
