@@ -637,3 +637,21 @@ def test_bad_store_type():
         open_sweep(3)
     with pytest.raises(TypeError, match="`store` must be a path"):
         sweep(CFG, 3, progress=False)
+
+
+def test_worker_of_a_gone_coordinator_writes_nothing(tmp_path):
+    # a Dask task whose coordinator lost the lock (killed, then another sweep took it) refuses
+    # before writing anything
+    from fastdyn._sweep._runner import _worker_task
+
+    path = tmp_path / "s.zarr"
+    study = _config.load(CFG)
+    with _lock.acquire(str(path)) as lease:
+        _store.prepare(str(path), study)
+        before = tree(path)
+        with pytest.raises(_lock.LeaseLost, match="wrote nothing"):
+            _worker_task(study, str(path), 0, "cpu", (lease.lock, "a-coordinator-long-gone"))
+        assert tree(path) == before
+        _, m, failed, ood, rec = _worker_task(study, str(path), 0, "cpu", (lease.lock, lease.token))
+        assert m == 150 and failed == ood == 0
+        assert _store.record_problems(str(path), LAYOUT, 0, rec, full=True) == []
