@@ -10,7 +10,13 @@ Baselines measured in the same run:
   of chunking, random draws and Zarr writes.
 - ``embedded``: the LocalCluster sweep's ratio to it is Dask's overhead
   (scheduling, worker processes, the store opened per task).
-Ratios are in ``extra_info`` (``vs_direct``, ``vs_embedded``).
+- ``embedded`` again for what durability and trust cost: the same sweep with
+  fsync switched off (``fastdyn._sweep._store.FSYNC = False``, a measuring
+  knob only), and the verification of the finished store (``fastdyn verify``,
+  full checksums and quick) and a resume that finds every chunk done.
+Ratios are in ``extra_info`` (``vs_direct``, ``vs_embedded``; for the fsync
+case ``fsync_cost`` = embedded time / no-fsync time - 1; for verification
+``vs_compute`` = its time / the embedded sweep's).
 """
 
 import shutil
@@ -19,7 +25,7 @@ import numpy as np
 import pytest
 
 import fastdyn as fd
-from fastdyn._sweep import sweep
+from fastdyn._sweep import _store, sweep, verify
 
 N_SWEEP = 1_000_000
 CONFIG = dict(n_features=N_SWEEP, seed=0, objectives=["jepa"], depths=[5], eps=[1e-3],
@@ -60,6 +66,43 @@ def test_sweep_embedded(benchmark, tmp_path):
     if "direct" in _RATE:
         benchmark.extra_info["vs_direct"] = rate / _RATE["direct"]
     shutil.rmtree(path)
+
+
+def test_sweep_embedded_without_fsync(benchmark, tmp_path):
+    path = tmp_path / "n.zarr"
+    sweep({**CONFIG, "n_features": 1000}, tmp_path / "warm.zarr", progress=False)
+    _store.FSYNC = False
+    try:
+        benchmark.pedantic(lambda: sweep(CONFIG, path, overwrite=True, progress=False),
+                           rounds=2, iterations=1)
+    finally:
+        _store.FSYNC = True
+    rate = _rate(benchmark)
+    benchmark.extra_info.update(features_per_s=rate)
+    if "embedded" in _RATE:
+        benchmark.extra_info["fsync_cost"] = rate / _RATE["embedded"] - 1.0
+    shutil.rmtree(path)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    path = tmp_path_factory.mktemp("done") / "f.zarr"
+    sweep(CONFIG, path, progress=False)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.mark.parametrize("how", ["verify-full", "verify-quick", "resume-all-done"])
+def test_verification(benchmark, finished, how):
+    run = {"verify-full": lambda: verify(finished, full=True),
+           "verify-quick": lambda: verify(finished, full=False),
+           "resume-all-done": lambda: sweep(CONFIG, finished, progress=False)}[how]
+    run()
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    seconds = benchmark.stats.stats.min
+    benchmark.extra_info.update(seconds=seconds)
+    if "embedded" in _RATE:
+        benchmark.extra_info["vs_compute"] = seconds * _RATE["embedded"] / N_SWEEP
 
 
 def test_sweep_local_cluster(benchmark, tmp_path):

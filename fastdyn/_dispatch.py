@@ -63,6 +63,7 @@ class Status(enum.IntEnum):
     MAX_STEPS = C.MAX_STEPS
     NON_FINITE = C.NON_FINITE
     NO_CONVERGENCE = C.NO_CONVERGENCE
+    OUT_OF_DOMAIN = C.OUT_OF_DOMAIN  #: sweeps only: a sampled feature outside the domain
 
 
 class SolverError(RuntimeError):

@@ -47,6 +47,7 @@ SUCCESS = 0         #: the feature finished normally
 MAX_STEPS = 1       #: the integrator hit its step budget before the last output time
 NON_FINITE = 2      #: a non-finite value appeared in the state or its result
 NO_CONVERGENCE = 3  #: a safeguarded root find did not meet its tolerance
+OUT_OF_DOMAIN = 4   #: a sweep's sampled parameters lie outside the documented domain (not computed)
 
 # --- branch codes: where the weight starts relative to its fixed point ----
 GROWTH = 1      #: psi < 1: the weight rises to the fixed point

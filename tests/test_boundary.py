@@ -223,7 +223,8 @@ def _config_h() -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"constexpr \w[\w ]* (\w+) = (-?\d+);", text)}
 
 
-@pytest.mark.parametrize("name", ["SUCCESS", "MAX_STEPS", "NON_FINITE", "NO_CONVERGENCE", "JEPA",
+@pytest.mark.parametrize("name", ["SUCCESS", "MAX_STEPS", "NON_FINITE", "NO_CONVERGENCE",
+                                  "OUT_OF_DOMAIN", "JEPA",
                                   "MAE", "GROWTH", "DECAY", "AT_FIXED"])
 def test_config_h_matches_the_constants_module(name):
     assert _config_h()[name] == getattr(C, name)
@@ -238,7 +239,7 @@ def test_max_depth_of_the_cuda_sources_matches():
 def test_status_enum_and_objectives_come_from_the_constants():
     assert [(s.name, int(s)) for s in fd.Status] == [
         ("SUCCESS", C.SUCCESS), ("MAX_STEPS", C.MAX_STEPS), ("NON_FINITE", C.NON_FINITE),
-        ("NO_CONVERGENCE", C.NO_CONVERGENCE)]
+        ("NO_CONVERGENCE", C.NO_CONVERGENCE), ("OUT_OF_DOMAIN", C.OUT_OF_DOMAIN)]
     assert kernels.JEPA == C.JEPA and kernels.MAE == C.MAE
 
 

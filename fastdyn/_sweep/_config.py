@@ -59,7 +59,20 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels._constants import MAX_DEPTH
+from ..kernels._constants import (
+    DEFAULT_MAX_STEPS,
+    EPS_MAX,
+    EPS_MIN,
+    LAM_MAX,
+    LAM_MIN,
+    MAX_DEPTH,
+    MAX_STEPS_LIMIT,
+    RHO_MAX,
+    RHO_MIN,
+    RTOL_MAX,
+    RTOL_MIN,
+    T_MAX,
+)
 
 _TOP_KEYS = {
     "n_features", "seed", "objectives", "depths", "eps", "quantities", "times", "method",
@@ -77,6 +90,11 @@ _DISTRIBUTIONS = {
 # Largest chunk of a trajectory array, in feature-times: 2**22 float64 = 32 MiB.
 _CHUNK_FEATURE_TIMES = 2**22
 _CHUNK_MAX_FEATURES = 2**20
+#: the documented domain of the per-feature parameters (fastdyn.kernels._constants)
+DOMAIN = {"lam": (LAM_MIN, LAM_MAX), "rho": (RHO_MIN, RHO_MAX)}
+#: a lognormal whose mean +- this many sigmas (in log space) misses the domain is refused:
+#: the chance of a single draw inside is then below 1e-23
+_LOGNORMAL_SIGMAS = 10.0
 
 
 @dataclass(frozen=True)
@@ -185,8 +203,12 @@ def load(config: str | os.PathLike | dict) -> Study:
                 raw = tomllib.load(f)
         except FileNotFoundError:
             raise ValueError(f"config file {path!r} does not exist.") from None
-        except tomllib.TOMLDecodeError as exc:
+        except IsADirectoryError:
+            raise ValueError(f"config file {path!r} is a directory, not a TOML file.") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"config file {path!r} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ValueError(f"config file {path!r} cannot be read: {exc.strerror or exc}.") from None
         base = os.path.dirname(os.path.abspath(path))
     elif isinstance(config, dict):
         raw = dict(config)
@@ -263,20 +285,37 @@ def _param(name: str, spec, base: str) -> Param:
         for k in names:
             if k not in spec:
                 raise ValueError(f"config key `{name}.{k}` is required for distribution {dist!r}.")
+        dom_lo, dom_hi = DOMAIN[name]
         if dist in ("uniform", "loguniform"):
             low = _real(f"{name}.low", spec["low"], lo=0.0)
             high = _real(f"{name}.high", spec["high"], lo=0.0)
             if not high > low:
                 raise ValueError(f"config key `{name}.high` must exceed `{name}.low` = {low!r}; "
                                  f"got {high!r}.")
+            # partly outside is allowed: those draws get the status OUT_OF_DOMAIN
+            if high < dom_lo:
+                raise ValueError(f"config key `{name}.high` = {high!r} puts the whole distribution "
+                                 f"below the documented domain [{dom_lo!r}, {dom_hi!r}] of `{name}`.")
+            if low > dom_hi:
+                raise ValueError(f"config key `{name}.low` = {low!r} puts the whole distribution "
+                                 f"above the documented domain [{dom_lo!r}, {dom_hi!r}] of `{name}`.")
             args = (low, high)
         elif dist == "lognormal":
             # |mean| <= 300 and sigma <= 10 keep exp(mean + sigma z) inside float64
             # for |z| < 40, i.e. for any realistic number of draws
-            args = (_real(f"{name}.mean", spec["mean"], lo=-300.0, hi=300.0, lo_open=False),
-                    _real(f"{name}.sigma", spec["sigma"], lo=0.0, hi=10.0))
+            mean = _real(f"{name}.mean", spec["mean"], lo=-300.0, hi=300.0, lo_open=False)
+            sigma = _real(f"{name}.sigma", spec["sigma"], lo=0.0, hi=10.0)
+            reach = _LOGNORMAL_SIGMAS * sigma
+            if mean + reach < math.log(dom_lo) or mean - reach > math.log(dom_hi):
+                raise ValueError(
+                    f"config key `{name}.mean` = {mean!r} (with `{name}.sigma` = {sigma!r}) puts "
+                    f"the distribution outside the documented domain [{dom_lo!r}, {dom_hi!r}] of "
+                    f"`{name}`: exp(mean +- {_LOGNORMAL_SIGMAS:g} sigma) misses it.")
+            args = (mean, sigma)
         else:
-            args = (_real(f"{name}.value", spec["value"], lo=0.0),)
+            value = _real(f"{name}.value", spec["value"], lo=0.0)
+            _in_domain_or_raise(f"{name}.value", name, value)
+            args = (value,)
         return Param(name, dist, args)
     if isinstance(spec, dict) and "file" in spec:
         for k in spec:
@@ -305,9 +344,19 @@ def _param(name: str, spec, base: str) -> Param:
     return _given(name, spec)
 
 
-def _given(name: str, values) -> Param:
+def _in_domain_or_raise(key: str, name: str, value: float) -> None:
+    lo, hi = DOMAIN[name]
+    if not lo <= value <= hi:
+        raise ValueError(f"config key `{key}` = {value!r} is outside the documented domain "
+                         f"[{lo!r}, {hi!r}] of `{name}`.")
+
+
+def _given(name: str, values, param: str | None = None) -> Param:
+    """A given array (or constant) for parameter ``param`` (default: ``name``)."""
+    param = name if param is None else param
     if _is_real(values):
         v = _real(name, values, lo=0.0)
+        _in_domain_or_raise(name, param, v)
         return Param(name, "constant", (v,))
     arr = np.asarray(values)
     if arr.dtype.kind not in "iuf":
@@ -319,6 +368,11 @@ def _given(name: str, values) -> Param:
     if bad.size:
         i = int(bad[0])
         raise ValueError(f"config key `{name}` must be positive and finite; {name}[{i}] = {float(arr[i])!r}.")
+    lo, hi = DOMAIN[param]
+    if not np.any((arr >= lo) & (arr <= hi)):
+        # some values outside are allowed: those features get the status OUT_OF_DOMAIN
+        raise ValueError(f"config key `{name}` lies entirely outside the documented domain "
+                         f"[{lo!r}, {hi!r}] of `{param}`; {name}[0] = {float(arr[0])!r}.")
     return Param(name, None, (), arr, hashlib.sha256(arr.tobytes()).hexdigest())
 
 
@@ -336,7 +390,7 @@ def _times(spec) -> np.ndarray:
         start = _real("times.start", spec["start"], lo=lo, lo_open=spacing == "log")
         if spacing == "linear" and start < 0:
             raise ValueError(f"config key `times.start` must be >= 0; got {start!r}.")
-        stop = _real("times.stop", spec["stop"], lo=0.0, lo_open=False)
+        stop = _real("times.stop", spec["stop"], lo=0.0, hi=T_MAX, lo_open=False)
         if stop < start:
             raise ValueError(f"config key `times.stop` must be >= `times.start` = {start!r}; got {stop!r}.")
         t = np.geomspace(start, stop, num) if spacing == "log" else np.linspace(start, stop, num)
@@ -344,7 +398,7 @@ def _times(spec) -> np.ndarray:
     vals = _list("times", spec)
     t = np.empty(len(vals))
     for i, x in enumerate(vals):
-        t[i] = _real(f"times[{i}]", x, lo=0.0, lo_open=False)
+        t[i] = _real(f"times[{i}]", x, lo=0.0, hi=T_MAX, lo_open=False)
     d = np.flatnonzero(np.diff(t) < 0)
     if d.size:
         i = int(d[0]) + 1
@@ -413,7 +467,8 @@ def _validate(raw: dict, base: str) -> Study:
     depths = [_int(f"depths[{i}]", d, lo=1, hi=MAX_DEPTH)
               for i, d in enumerate(_list("depths", raw.get("depths", [5])))]
     _no_duplicates("depths", depths)
-    eps = [_real(f"eps[{i}]", e, lo=0.0) for i, e in enumerate(_list("eps", raw.get("eps", [1e-3])))]
+    eps = [_real(f"eps[{i}]", e, lo=EPS_MIN, hi=EPS_MAX, lo_open=False)
+           for i, e in enumerate(_list("eps", raw.get("eps", [1e-3])))]
     _no_duplicates("eps", eps)
     quantities = _list("quantities", raw.get("quantities", ["trajectory", "critical_time"]))
     for i, q in enumerate(quantities):
@@ -428,8 +483,8 @@ def _validate(raw: dict, base: str) -> Study:
     elif "times" in raw:
         raise ValueError("config key `times` is given but quantity 'trajectory' is not requested.")
     method = _choice("method", raw.get("method", "exact"), ("exact", "ode"))
-    rtol = _real("rtol", raw.get("rtol", 1e-8), lo=0.0, hi=1e-2)
-    max_steps = _int("max_steps", raw.get("max_steps", 100_000), lo=1, hi=2**62)
+    rtol = _real("rtol", raw.get("rtol", 1e-8), lo=RTOL_MIN, hi=RTOL_MAX, lo_open=False)
+    max_steps = _int("max_steps", raw.get("max_steps", DEFAULT_MAX_STEPS), lo=1, hi=MAX_STEPS_LIMIT)
     p = _real("p", raw.get("p", 0.5), lo=0.0, hi=1.0, hi_open=True)
     dtype = _choice("dtype", raw.get("dtype", "float64"), ("float64", "float32"))
     compression = _choice("compression", raw.get("compression", "none"), ("none", "zstd"))
@@ -482,8 +537,8 @@ def _model(spec) -> tuple[dict, Param, Param]:
     if keep.size == 0:
         raise ValueError(f"config key `model` ({name}): no feature has lam > 0 and rho > 0, so none "
                          "is ever learned.")
-    lam = _given("model lam", np.asarray(m.lam)[keep])
-    rho = _given("model rho", np.asarray(m.rho)[keep])
+    lam = _given("model lam", np.asarray(m.lam)[keep], "lam")
+    rho = _given("model rho", np.asarray(m.rho)[keep], "rho")
     meta = {"spec": _jsonable(spec), "features": keep.tolist()}
     return meta, Param("lam", None, (), lam.values, lam.digest), \
         Param("rho", None, (), rho.values, rho.digest)
@@ -515,9 +570,15 @@ def draw(study: Study, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         if prm.distribution == "uniform":
             x = rng.uniform(a, b, m)
         elif prm.distribution == "loguniform":
-            x = np.exp(rng.uniform(math.log(a), math.log(b), m))
+            # exp(log(.)) may round a hair outside [a, b]: the support is [a, b]
+            x = np.clip(np.exp(rng.uniform(math.log(a), math.log(b), m)), a, b)
         else:
             x = rng.lognormal(a, b, m)
         out.append(x)
     return out[0], out[1]
+
+
+def in_domain(lam: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Boolean mask of the features whose ``lam`` and ``rho`` lie in the documented domain."""
+    return ((lam >= LAM_MIN) & (lam <= LAM_MAX)) & ((rho >= RHO_MIN) & (rho <= RHO_MAX))
 

@@ -38,6 +38,7 @@ constexpr signed char SUCCESS = 0;
 constexpr signed char MAX_STEPS = 1;
 constexpr signed char NON_FINITE = 2;
 constexpr signed char NO_CONVERGENCE = 3;
+constexpr signed char OUT_OF_DOMAIN = 4;  // sweeps only (never set by a kernel)
 
 constexpr int JEPA = 0;
 constexpr int MAE = 1;
