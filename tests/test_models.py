@@ -177,8 +177,10 @@ _Dev.__module__ = "fake_dev_module"
 
 @pytest.fixture
 def dev(monkeypatch):
-    """The strict fake device module, importable by the name of its array type."""
+    """The strict fake device module, installed as ``cupy``: fastdyn._arrays detects
+    device arrays as instances of ``sys.modules["cupy"].ndarray``, as for real CuPy."""
     monkeypatch.setitem(sys.modules, "fake_dev_module", fake_dev)
+    monkeypatch.setitem(sys.modules, "cupy", fake_dev)
     return fake_dev
 
 
@@ -697,7 +699,7 @@ BAD = [
     (lambda: fm.temporal().sample(0), ValueError, r"`n` must be positive; got 0"),
     (lambda: fm.temporal().sample(2.5), TypeError, r"`n` must be an integer"),
     (lambda: fm.temporal().sample(True), TypeError, r"`n` must be an integer"),
-    (lambda: fm.temporal().sample(3, contiguous=1), TypeError, r"`contiguous` must be a bool"),
+    (lambda: fm.temporal().sample(3, contiguous=1), TypeError, r"`contiguous` must be True or False; got 1"),
     (lambda: fm.gaussian([1.0], [0.5]).sample(3, rng=-1), ValueError, r"`rng` must be a non-negative seed; got -1"),
     (lambda: fm.gaussian([1.0], [0.5]).sample(3, rng="x"), TypeError, r"`rng` must be None, an int seed"),
     (lambda: fm.temporal().sample_sequence(0), ValueError, r"`length` must be positive"),
