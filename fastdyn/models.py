@@ -249,7 +249,12 @@ class GaussianModel(_Model):
         ``diag(sigma2)``, ``diag(lam)``, ``diag(syy_diag)``.
     """
 
-    def __init__(self, lam, rho, syy_diag) -> None:
+    def __init__(self, lam: ArrayLike, rho: ArrayLike, syy: ArrayLike | None = None) -> None:
+        """The model of :func:`gaussian`, with its checks."""
+        with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
+            self._build(*_gaussian_parameters(lam, rho, syy))
+
+    def _build(self, lam, rho, syy_diag) -> None:
         sigma2 = lam / rho
         d = lam.shape[0]
         self.sigma2 = _readonly(sigma2)
@@ -323,7 +328,13 @@ class MaskingModel(_Model):
         Eq. 128, 129 (transposed; it is symmetric), 130.
     """
 
-    def __init__(self, factor_var, noise_var, keep_prob, basis) -> None:
+    def __init__(self, factor_var: ArrayLike, noise_var: float, keep_prob: float,
+                 basis: ArrayLike | None = None) -> None:
+        """The model of :func:`random_masking`, with its checks."""
+        with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
+            self._build(*_random_masking_parameters(factor_var, noise_var, keep_prob, basis))
+
+    def _build(self, factor_var, noise_var, keep_prob, basis) -> None:
         f = keep_prob
         mean_s = float(np.mean(factor_var))  # the paper's E[s^2] = (1/d) sum_k E[s_k^2]
         self.factor_var = _readonly(factor_var)
@@ -408,7 +419,13 @@ class TemporalModel(_Model):
         (the process is stationary).
     """
 
-    def __init__(self, images, gamma, noise_std, region) -> None:
+    def __init__(self, images: ArrayLike | None = None, gamma: ArrayLike = (0.99, 0.95),
+                 noise_std: ArrayLike = (1.0, 0.5), region: ArrayLike | None = None) -> None:
+        """The model of :func:`temporal`, with its checks."""
+        with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
+            self._build(*_temporal_parameters(images, gamma, noise_std, region))
+
+    def _build(self, images, gamma, noise_std, region) -> None:
         norm2 = np.einsum("ai,ai->a", images, images)
         noise_pix = noise_std[region]
         self.images = _readonly(images)
@@ -601,6 +618,11 @@ def gaussian(lam: ArrayLike, rho: ArrayLike, *, syy: ArrayLike | None = None) ->
         differ, ``syy`` is below ``lam * rho`` (no Gaussian has these
         moments), or the lengths differ; the message names the first bad index.
     """
+    return GaussianModel(lam, rho, syy)
+
+
+def _gaussian_parameters(lam: ArrayLike, rho: ArrayLike, syy: ArrayLike | None):
+    """The checked parameters of :func:`gaussian` (the checks of its docstring)."""
     lam_a = _vector("lam", lam)
     rho_a = _vector("rho", rho)
     arrays = {"lam": lam_a, "rho": rho_a}
@@ -634,8 +656,7 @@ def gaussian(lam: ArrayLike, rho: ArrayLike, *, syy: ArrayLike | None = None) ->
                 f"semi-definite joint covariance; syy[{i[0]}] = {v._fmt(syy_a[i])} < "
                 f"lam[{i[0]}]*rho[{i[0]}] = {v._fmt(floor[i])}."
             )
-    with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
-        return GaussianModel(lam_a, rho_a, syy_a)
+    return lam_a, rho_a, syy_a
 
 
 def random_masking(
@@ -694,6 +715,13 @@ def random_masking(
         ``basis``, or ``basis`` is not orthogonal or violates the constant
         diagonal; the message names the first bad index.
     """
+    return MaskingModel(factor_var, noise_var, keep_prob, basis)
+
+
+def _random_masking_parameters(
+    factor_var: ArrayLike, noise_var: float, keep_prob: float, basis: ArrayLike | None
+):
+    """The checked parameters of :func:`random_masking` (the checks of its docstring)."""
     fv = _vector("factor_var", factor_var)
     if fv.ndim != 1:
         raise ValueError(f"`factor_var` must be 1-D, shape (d,); got shape {fv.shape}.")
@@ -740,8 +768,7 @@ def random_masking(
                 f"factor_var[k] = mean(factor_var) = {v._fmt(mean)} for every i, theorem C.1); "
                 f"at i = {i} it is {v._fmt(diag[i])}."
             )
-    with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
-        return MaskingModel(fv, float(nv), float(f), b)
+    return fv, float(nv), float(f), b
 
 
 def _default_images() -> tuple[np.ndarray, np.ndarray]:
@@ -813,6 +840,13 @@ def temporal(
         pixel uncovered (without ``region``), or the lengths do not match; the
         message names the first bad index.
     """
+    return TemporalModel(images, gamma, noise_std, region)
+
+
+def _temporal_parameters(
+    images: ArrayLike | None, gamma: ArrayLike, noise_std: ArrayLike, region: ArrayLike | None
+):
+    """The checked parameters of :func:`temporal` (the checks of its docstring)."""
     if images is None:
         if region is not None:
             raise ValueError("`region` needs `images`: the default images come with their regions.")
@@ -864,8 +898,7 @@ def temporal(
                 f"`images` must be zero outside their regions; images[{a}, {i}] = "
                 f"{v._fmt(img[a, i])} but region[{i}] = {reg[i]}."
             )
-    with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
-        return TemporalModel(img, g, s, reg)
+    return img, g, s, reg
 
 
 # --------------------------------------------------------------------------
