@@ -988,6 +988,7 @@ def empirical_lam_rho(
         e = _arrays.to_device(_arrays.module_of(x), basis, np.float64)
         eh = _arrays.to_host(e)
     else:
+        _arrays.select_backend("auto", {"x": x, "basis": basis})  # a CuPy basis with NumPy x
         e = eh = v._as_float64("basis", basis)
     if e.ndim != 2 or e.shape[0] != x.shape[1] or e.shape[1] < 1:
         raise ValueError(

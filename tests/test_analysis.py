@@ -6,6 +6,7 @@ pair counts by brute force for the order statistics; ``fastdyn.critical_time``
 of eq. 12 for corollary 3.6.
 """
 
+import math
 import subprocess
 import sys
 
@@ -306,6 +307,27 @@ def test_corollary_ratio_converges_to_eq14_at_order_eps_2_over_L(depth):
     rel = np.abs((res.exact - 1) / (res.predicted - 1) - 1)
     assert np.all(np.diff(rel) > 0)  # shrinks as eps -> 0
     assert rel[0] < 0.1
+
+
+@given(rho=st.floats(1e-3, 1e3), rho_prime=st.floats(1e-3, 1e3), depth=st.integers(2, 64),
+       log_eps=st.floats(-30, 3), p=st.floats(1e-6, 1 - 1e-6), lam=st.floats(1e-6, 1e6),
+       objective=st.sampled_from(["jepa", "mae"]))
+def test_corollary_ratio_is_finite_or_refused_over_the_domain(rho, rho_prime, depth, log_eps, p,
+                                                              lam, objective):
+    """Never NaN (0/0) or 0/inf: a finite positive ratio, or a ValueError naming the
+    parameter whose critical time is 0 -- and then that time really is 0."""
+    kw = dict(depth=depth, eps=10.0**log_eps, objective=objective, p=p)
+    t1, t2 = (fd.critical_time(lam, r, **kw) for r in (rho, rho_prime))
+    try:
+        res = an.corollary_ratio(rho, rho_prime, lam=lam, **kw)
+    except ValueError as exc:
+        which = "rho" if t1 == 0 else "rho_prime"
+        assert (t1 == 0 or t2 == 0), exc
+        assert str(exc).startswith(f"`{which}` must give critical times t* > 0")
+    else:
+        assert t1 > 0 and t2 > 0
+        assert 0 < res.exact < math.inf and np.isfinite(res.predicted)
+        assert res.exact == t1 / t2
 
 
 def test_corollary_ratio_eq12_expansion():
