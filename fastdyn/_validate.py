@@ -774,6 +774,21 @@ def count(name: str, value: object, lo: int = 1, hi: int | None = None, why: str
     return v
 
 
+#: the byte size of one NumPy array must fit an intp
+_MAX_ARRAY_BYTES = np.iinfo(np.intp).max
+
+
+def array_count(name: str, value: object, unit_bytes: int, what: str) -> int:
+    """A count ``n >= 1`` for which ``what`` (``n * unit_bytes`` bytes) can be one NumPy array.
+
+    Without it ``n = 10**30`` samples ends in NumPy's "array is too big" or
+    "Maximum allowed dimension exceeded"; machine memory is not checked (a
+    too-large allocation stays NumPy's MemoryError, with its size).
+    """
+    hi = _MAX_ARRAY_BYTES // max(int(unit_bytes), 1)
+    return count(name, value, 1, hi, f" ({what} must fit in a NumPy array)")
+
+
 def seed(name: str, value: object, generators: tuple[type, ...] = ()) -> object:
     """A random seed: None, a non-negative integer, or an instance of ``generators``.
 
@@ -853,6 +868,6 @@ def symmetric(name: str, a: np.ndarray, rtol: float) -> np.ndarray:
 
 
 __all__ += [
-    "count", "finite", "first_index", "float_dtype", "integer_array", "interval", "matrix",
+    "array_count", "count", "finite", "first_index", "float_dtype", "integer_array", "interval", "matrix",
     "require", "scalar", "seed", "square_matrix", "symmetric",
 ]

@@ -62,6 +62,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _arrays
 from . import _validate as v
+from .kernels._constants import STRUCT_RTOL
 
 __all__ = [
     "GaussianModel",
@@ -75,11 +76,6 @@ __all__ = [
     "temporal",
 ]
 
-# Relative tolerance of the structural checks on user-given matrices
-# (orthonormality of a basis, the constant diagonal of theorem C.1, symmetry
-# of Sxx): far above float64 rounding of O(d) sums, far below any deviation
-# that would change the closed forms visibly.
-_STRUCT_RTOL = 1e-10
 # Gaussian model: Syy within this many ulps of its lower bound lam*rho counts
 # as the boundary (y = rho x exactly), on both sides of the bound.
 _BOUNDARY_ULPS = 4
@@ -119,15 +115,10 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-#: the largest element count of one NumPy array (its byte size must fit an intp)
-_MAX_BYTES = np.iinfo(np.intp).max
-
-
 def _samples(name: str, n: object, d: int, arrays: int = 2) -> int:
     """A sample count ``n >= 1`` for which ``arrays`` float64 arrays of shape (n, d) exist."""
-    hi = _MAX_BYTES // (8 * arrays * max(d, 1))
-    return v.count(name, n, 1, hi, f" (the samples, {arrays} arrays of shape ({name}, {d}), "
-                                   "must fit in NumPy arrays)")
+    what = f"the samples, {arrays} array{'s' if arrays > 1 else ''} of shape ({name}, {d})"
+    return v.array_count(name, n, 8 * arrays * max(d, 1), what)
 
 
 def _generator(rng: object, xp: Any) -> Any:
@@ -751,7 +742,7 @@ def _random_masking_parameters(
                 f"got shape {b.shape}."
             )
         gram = b.T @ b - np.eye(d)
-        bad = np.abs(gram) > _STRUCT_RTOL * d
+        bad = np.abs(gram) > STRUCT_RTOL * d
         if bad.any():
             i, j = v.first_index(bad)
             raise ValueError(
@@ -760,7 +751,7 @@ def _random_masking_parameters(
             )
         diag = (b * b) @ fv  # diagonal of B^T Sigma_s B
         mean = fv.mean()
-        bad = np.abs(diag - mean) > _STRUCT_RTOL * max(mean, np.finfo(float).tiny) * d
+        bad = np.abs(diag - mean) > STRUCT_RTOL * max(mean, np.finfo(float).tiny) * d
         if bad.any():
             i = v.first_index(bad)[0]
             raise ValueError(
@@ -1061,7 +1052,7 @@ def offdiagonal_error(sxx: ArrayLike, syx: ArrayLike, *, normalize: bool = True)
         raise ValueError(f"`syx` must have the shape of `sxx`, {a.shape}; got shape {c.shape}.")
     v.finite("syx", c)
     normalize = v.flag("normalize", normalize)
-    v.symmetric("sxx", a, _STRUCT_RTOL)
+    v.symmetric("sxx", a, STRUCT_RTOL)
     d = a.shape[0]
     # Scale both matrices by powers of two (exact): U does not depend on the
     # scale of Sxx, M scales with Syx, and the squares below neither overflow

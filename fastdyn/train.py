@@ -44,7 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _arrays
 from . import _validate as v
-from .kernels._constants import JEPA, MAE, MAX_DEPTH, MAX_STEPS_LIMIT, T_MAX
+from .kernels._constants import JEPA, MAE, MAX_DEPTH, MAX_STEPS_LIMIT, STRUCT_RTOL, T_MAX
 from .kernels._constants import OBJECTIVES as _OBJECTIVE_CODES
 
 __all__ = ["TrainResult", "ema_time", "gaussian_sampler", "train"]
@@ -57,10 +57,6 @@ STATUS_DIVERGED = 1
 #: (or is not finite): products of 2 L + 2 such matrices stay inside float64
 DIVERGENCE_NORM = 1e12
 _DEFAULT_RECORDS = 1000
-#: a covariance counts as positive semi-definite down to this relative eigenvalue
-_PSD_RTOL = 1e-10
-#: the byte size of one NumPy array must fit an intp
-_MAX_BYTES = np.iinfo(np.intp).max
 
 
 @dataclass(frozen=True)
@@ -164,19 +160,18 @@ def _depth(depth: object) -> int:
     return v.count("depth", depth, 1, MAX_DEPTH, " (fastdyn's domain)")
 
 
-def _psd(name: str, a: np.ndarray) -> None:
-    """Refuse a symmetric matrix with a clearly negative eigenvalue."""
-    ev = np.linalg.eigvalsh(0.5 * (a + a.T))
-    if ev[0] < -_PSD_RTOL * max(1.0, abs(ev[-1])):
-        raise ValueError(f"`{name}` must be positive semi-definite; its smallest eigenvalue is "
+def _psd(what: str, ev: np.ndarray) -> None:
+    """Refuse a symmetric matrix (ascending eigenvalues ``ev``) with a clearly negative one."""
+    if ev[0] < -STRUCT_RTOL * max(1.0, abs(ev[-1])):
+        raise ValueError(f"{what} must be positive semi-definite; its smallest eigenvalue is "
                          f"{v._fmt(ev[0])}.")
 
 
 def _second_moments(names: tuple[str, str, str], sxx, syx, syy):
     """Host float64 ``(sxx, syx, syy or None)``: finite, (d, d), ``sxx`` symmetric and PSD."""
     sxx = v.square_matrix(names[0], _arrays.to_host(sxx))
-    v.symmetric(names[0], sxx, _PSD_RTOL)
-    _psd(names[0], sxx)
+    v.symmetric(names[0], sxx, STRUCT_RTOL)
+    _psd(f"`{names[0]}`", np.linalg.eigvalsh(0.5 * (sxx + sxx.T)))
     syx = v.matrix(names[1], _arrays.to_host(syx), sxx.shape)
     syy = None if syy is None else v.matrix(names[2], _arrays.to_host(syy), sxx.shape)
     return sxx, syx, syy
@@ -213,12 +208,6 @@ def _record_steps(record, steps: int) -> np.ndarray:
             raise ValueError(f"`record` must be strictly increasing; "
                              f"record[{i}] = {r[i]} <= record[{i - 1}] = {r[i - 1]}.")
     return r
-
-
-def _fits(name: str, value: int, per_unit: int, what: str) -> None:
-    """Refuse a size whose arrays (``value * per_unit`` float64) cannot exist in NumPy."""
-    hi = _MAX_BYTES // (8 * max(per_unit, 1))
-    v.count(name, value, 1, hi, f" ({what} must fit in a NumPy array)")
 
 
 # ---------------------------------------------------------------------------
@@ -282,14 +271,12 @@ def gaussian_sampler(sxx: ArrayLike, syx: ArrayLike, syy: ArrayLike) -> Callable
     joint = np.block([[sxx, syx.T], [syx, syy]])
     joint = 0.5 * (joint + joint.T)
     ev, vec = np.linalg.eigh(joint)
-    if ev[0] < -_PSD_RTOL * max(1.0, abs(ev[-1])):
-        raise ValueError(f"the joint covariance of (x, y) must be positive semi-definite; "
-                         f"its smallest eigenvalue is {v._fmt(ev[0])}.")
+    _psd("the joint covariance of (x, y)", ev)
     factor_t = (vec * np.sqrt(np.clip(ev, 0.0, None))) @ vec.T   # symmetric root
     cache: dict[Any, Any] = {}
 
     def sample(n: int, rng):
-        n = v.count("n", n, 1, _MAX_BYTES // (16 * d))
+        n = v.array_count("n", n, 32 * d, f"the draws, 2 arrays of shape (n, {2 * d})")
         xp = _arrays.generator_module(rng)
         if xp is None:
             raise TypeError(f"`rng` must be a numpy.random.Generator or a cupy.random.Generator; "
@@ -590,10 +577,11 @@ def train(
     else:
         x0, _ = _draw(sampler, 1, rng if xp is np else _device_rng(xp, seed))
         d = int(x0.shape[-1])
-    _fits("seeds", seeds, (depth + 1) * d * d, f"the stacked weights (seeds, {depth}, {d}, {d})")
+    v.array_count("seeds", seeds, 8 * depth * d * d,
+                  f"the stacked weights (seeds, {depth}, {d}, {d})")
     if batch_size is not None:
-        _fits("batch_size", batch_size, seeds * 2 * d,
-              f"the minibatches of all seeds, 2 x ({seeds} batch_size, {d})")
+        v.array_count("batch_size", batch_size, 16 * seeds * d,
+                      f"the minibatches of all seeds, 2 x ({seeds} batch_size, {d})")
     basis = _basis(basis, data, sxx, d)
     layers, decoder, target = _initial_weights(init, objective, depth, d, seeds, eps, rng)
     if objective == "jepa-ema" and target is None:

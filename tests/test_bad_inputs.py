@@ -63,8 +63,8 @@ MODELS = [
     ("region-huge-uint", lambda: fm.temporal([[1.0, 0.0], [0.0, 1.0]], region=BIG), ValueError,
      r"`region` must be an image index in 0..1; region\[1\] = 9223372036854775808\."),
     ("sample-n-2**62", lambda: _gauss().sample(2**62), ValueError,
-     r"`n` must be at most \d+ \(the samples, 2 arrays of shape \(n, 3\), must fit in NumPy "
-     r"arrays\); got 4611686018427387904"),
+     r"`n` must be at most \d+ \(the samples, 2 arrays of shape \(n, 3\) must fit in a NumPy "
+     r"array\); got 4611686018427387904"),
     ("sample-n-10**30", lambda: _gauss().sample(10**30), ValueError, r"`n` must be at most \d+"),
     ("sample_sequence-length-huge", lambda: fm.temporal().sample_sequence(2**62), ValueError,
      r"`length` must be at most \d+"),
