@@ -23,6 +23,7 @@ bad index runs only once a check has failed.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -811,7 +812,9 @@ def float_dtype(name: str, value: object, allowed=(np.float64, np.float32)) -> n
     """A floating dtype among ``allowed`` (anything :func:`numpy.dtype` understands)."""
     listed = " or ".join(np.dtype(a).name for a in allowed)
     try:
-        dt = np.dtype(value)
+        with warnings.catch_warnings():  # NumPy's deprecated aliases ("a") are refused below
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dt = np.dtype(value)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must be {listed}; got {value!r}.") from None
     if dt not in [np.dtype(a) for a in allowed]:
