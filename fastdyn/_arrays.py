@@ -168,3 +168,64 @@ def select_backend(backend: object, arrays: dict[str, object]) -> tuple[str, boo
 def _names(names: list[str]) -> str:
     quoted = [f"`{n}`" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+# --------------------------------------------------------------------------
+# array modules chosen by the user (models, train, figures)
+# --------------------------------------------------------------------------
+
+
+def generator_module(rng: Any):
+    """The array module of a random generator: ``numpy`` for a NumPy Generator,
+    ``cupy`` for a CuPy one (looked up only if CuPy is imported), else None."""
+    if isinstance(rng, np.random.Generator):
+        return np
+    cp = sys.modules.get("cupy")
+    gen = getattr(getattr(cp, "random", None), "Generator", None)
+    if isinstance(gen, type) and isinstance(rng, gen):
+        return cp
+    return None
+
+
+def array_module(xp: Any, name: str = "xp"):
+    """Check an array module passed by the user (``xp=numpy``, ``xp=cupy``).
+
+    Accepts NumPy and any module-like object with ``asarray`` and
+    ``random.default_rng`` (CuPy, or a test double of it); a string such as
+    ``"cupy"`` or anything else raises :class:`TypeError` saying what to pass.
+    """
+    if xp is np:
+        return np
+    if isinstance(xp, str):
+        raise TypeError(
+            f"`{name}` must be an array module, not a string; got {xp!r}: pass the module "
+            f"itself, e.g. `import {xp if xp in ('numpy', 'cupy') else 'cupy'}` and "
+            f"`{name}={xp if xp in ('numpy', 'cupy') else 'cupy'}`."
+        )
+    random = getattr(xp, "random", None)
+    if not (callable(getattr(xp, "asarray", None)) and callable(getattr(random, "default_rng", None))):
+        shown = f"module {xp.__name__!r}" if isinstance(xp, type(np)) else type(xp).__name__
+        raise TypeError(f"`{name}` must be an array module such as numpy or cupy; got {shown}.")
+    return xp
+
+
+def backend_module(backend: object, name: str = "backend"):
+    """``numpy`` for ``"cpu"``, ``cupy`` for ``"gpu"`` (checked to reach a device).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``backend`` is not ``"cpu"`` or ``"gpu"``.
+    GPUUnavailableError
+        ``"gpu"`` without CuPy or without a CUDA device.
+    """
+    if backend == "cpu":
+        return np
+    if not isinstance(backend, str):
+        raise TypeError(f"`{name}` must be a str; got {type(backend).__name__}.")
+    if backend != "gpu":
+        raise ValueError(f"`{name}` must be 'cpu' or 'gpu'; got {backend!r}.")
+    return cupy()
+
+
+__all__ += ["array_module", "backend_module", "generator_module"]

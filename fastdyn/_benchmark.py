@@ -198,8 +198,49 @@ def measure(sizes: list[int], rounds: int, objectives=OBJECTIVES, scipy_n=None, 
     return rows
 
 
+#: bytes per feature a benchmark case holds (64 float64 output times, parameters, statuses)
+BYTES_PER_FEATURE = 1024
+#: more timed rounds than this are a typo (each round of the full benchmark takes minutes)
+MAX_ROUNDS = 1000
+
+
+def _check(args) -> str | None:
+    """The first bad option of ``args`` as an argparse-style message, or None.
+
+    The parser checks that the numbers are positive integers; what it cannot
+    know is checked here: sizes the machine's memory cannot hold (a
+    MemoryError traceback otherwise) and an absurd number of rounds.
+    """
+    from ._cli import physical_memory
+
+    mem = physical_memory()
+    if mem is not None:
+        most = mem // BYTES_PER_FEATURE
+        for option, values in (("--sizes", args.sizes or []), ("--scipy-n", [args.scipy_n or 0])):
+            for n in values:
+                if n > most:
+                    return (f"argument {option}: must be at most {most} ({BYTES_PER_FEATURE} "
+                            f"bytes per feature; this machine has {mem / 2**30:.0f} GiB of "
+                            f"memory); got {n}")
+    if args.rounds > MAX_ROUNDS:
+        return f"argument --rounds: must be at most {MAX_ROUNDS}; got {args.rounds}"
+    return None
+
+
 def main(args) -> int:
     """Entry point of ``fastdyn bench`` (namespace: sizes, rounds, objectives, quick, scipy_n)."""
+    from ._cli import error
+
+    bad = _check(args)
+    if bad is not None:
+        return error("fastdyn bench", bad)
+    try:
+        return _run(args)
+    except MemoryError as exc:  # the machine's memory, not the input: one line, exit 1
+        return error("fastdyn bench", f"out of memory: {exc}", status=1)
+
+
+def _run(args) -> int:
     sizes = list(args.sizes) if args.sizes else ([1_000, 100_000] if args.quick else SIZES)
     # solve_ivp's cost is set by its step count (the stiffest feature), nearly
     # independent of N at these sizes: a smaller subset would not be quicker

@@ -23,6 +23,7 @@ bad index runs only once a check has failed.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -691,3 +692,194 @@ def output_array(
     if not out.flags.writeable:
         raise ValueError(f"`{name}` must be writeable; got a read-only array.")
     return out
+
+
+# --------------------------------------------------------------------------
+# options and arrays of models, train, analysis and the commands
+# --------------------------------------------------------------------------
+# The same conventions as above (the parameter in backticks, the value, the
+# first bad index); these serve the layers above the core API, whose inputs
+# are counts, seeds, dtypes, data matrices and integer step lists rather than
+# per-feature parameters.
+
+
+def require(name: str, a: np.ndarray, good: np.ndarray, requirement: str) -> None:
+    """Raise ValueError at the first element (C order) of ``a`` where ``good`` is False.
+
+    ``good`` is a boolean array of ``a``'s shape (NaN-aware masks are the
+    caller's: ``~np.isnan`` is not implied).  Nothing happens when every
+    element is good.
+    """
+    if _all(good, axis=None) if good.ndim else bool(good):
+        return
+    flat = int(np.argmin(good, axis=None))
+    raise ValueError(f"`{name}` must be {requirement}; {_location(name, a, flat)}.")
+
+
+def first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """Index (C order) of the first True element of a boolean array."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask, axis=None)), mask.shape))
+
+
+def interval(
+    name: str,
+    x: ArrayLike,
+    lo: float,
+    hi: float,
+    *,
+    lo_closed: bool = True,
+    hi_closed: bool = True,
+    requirement: str | None = None,
+) -> NDArray[np.float64]:
+    """Check that every value lies in an interval (NaN never does); float64 out.
+
+    The message states ``requirement`` (default ``"in [lo, hi)"`` and so on),
+    e.g. "`momentum` must be in [0, 1); got 1.0."
+    """
+    if requirement is None:
+        left, right = "[" if lo_closed else "(", "]" if hi_closed else ")"
+        requirement = f"in {left}{lo:g}, {hi:g}{right}"
+    a = _as_float64(name, x)
+    _check_interval(name, a, requirement, lo, lo_closed, hi, hi_closed)
+    return a
+
+
+def finite(name: str, x: ArrayLike) -> NDArray[np.float64]:
+    """Real and finite values of any shape, as float64 (no copy for float64)."""
+    return interval(name, x, -_INF, _INF, lo_closed=False, hi_closed=False, requirement="finite")
+
+
+def scalar(name: str, x: ArrayLike, check=positive_finite) -> float:
+    """A real scalar checked by ``check(name, x)`` (default: positive and finite), as a float.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real (booleans and strings included).
+    ValueError
+        If ``x`` is an array of one or more dimensions, or fails ``check``.
+    """
+    a = check(name, x)
+    if a.ndim != 0:
+        raise ValueError(f"`{name}` must be a scalar; got an array of shape {a.shape}.")
+    return float(a)
+
+
+def count(name: str, value: object, lo: int = 1, hi: int | None = None, why: str = "") -> int:
+    """An integer option (Python or NumPy int, not bool) in ``[lo, hi]``, as a Python int.
+
+    Messages: "`n` must be positive; got 0." (``lo=1``), "non-negative"
+    (``lo=0``), "`depth` must be at most 64; got 65." (``hi``, followed by
+    ``why`` when given).  Floats (even integral ones) raise TypeError, as
+    :func:`integer` does.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        integer(name, value, lo, lo)  # raises the TypeError
+    v = int(value)
+    if v < lo:
+        what = {0: "non-negative", 1: "positive"}.get(lo, f"at least {lo}")
+        raise ValueError(f"`{name}` must be {what}; got {v}.")
+    if hi is not None and v > hi:
+        raise ValueError(f"`{name}` must be at most {hi}{why}; got {v}.")
+    return v
+
+
+#: the byte size of one NumPy array must fit an intp
+_MAX_ARRAY_BYTES = np.iinfo(np.intp).max
+
+
+def array_count(name: str, value: object, unit_bytes: int, what: str) -> int:
+    """A count ``n >= 1`` for which ``what`` (``n * unit_bytes`` bytes) can be one NumPy array.
+
+    Without it ``n = 10**30`` samples ends in NumPy's "array is too big" or
+    "Maximum allowed dimension exceeded"; machine memory is not checked (a
+    too-large allocation stays NumPy's MemoryError, with its size).
+    """
+    hi = _MAX_ARRAY_BYTES // max(int(unit_bytes), 1)
+    return count(name, value, 1, hi, f" ({what} must fit in a NumPy array)")
+
+
+def seed(name: str, value: object, generators: tuple[type, ...] = ()) -> object:
+    """A random seed: None, a non-negative integer, or an instance of ``generators``.
+
+    Returns the value (a Python int for integers).  Booleans, floats,
+    strings and sequences raise TypeError; negative integers ValueError
+    ("`seed` must be a non-negative seed; got -1.").
+    """
+    if value is None or (generators and isinstance(value, generators)):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        what = "None, an int seed or a numpy Generator" if generators else "None or an int seed"
+        shown = f" {value!r}" if isinstance(value, (float, str, bool, np.generic)) else ""
+        raise TypeError(f"`{name}` must be {what}; got {type(value).__name__}{shown}.")
+    if value < 0:
+        raise ValueError(f"`{name}` must be a non-negative seed; got {int(value)}.")
+    return int(value)
+
+
+def float_dtype(name: str, value: object, allowed=(np.float64, np.float32)) -> np.dtype:
+    """A floating dtype among ``allowed`` (anything :func:`numpy.dtype` understands)."""
+    listed = " or ".join(np.dtype(a).name for a in allowed)
+    try:
+        with warnings.catch_warnings():  # NumPy's deprecated aliases ("a") are refused below
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dt = np.dtype(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be {listed}; got {value!r}.") from None
+    if dt not in [np.dtype(a) for a in allowed]:
+        raise TypeError(f"`{name}` must be {listed}; got {dt}.")
+    return dt
+
+
+def integer_array(
+    name: str, x: ArrayLike, lo: int, hi: int, requirement: str, kind: str = "an integer array"
+) -> NDArray[np.int64]:
+    """An integer array (bools and floats refused) with every value in ``[lo, hi]``, as int64.
+
+    The range is checked on the values as given, before the cast, so that a
+    huge unsigned value is reported as itself.  ``kind`` words the TypeError
+    ("`record` must be an array of integer steps; got dtype float64.").
+    """
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"`{name}` must be {kind}; got dtype {a.dtype}.")
+    if a.size:
+        good = np.greater_equal(a, lo) & np.less_equal(a, hi)
+        require(name, a, good, requirement)
+    return a.astype(_I64, copy=False)
+
+
+def matrix(name: str, x: ArrayLike, shape: tuple[int, ...] | None = None) -> NDArray[np.float64]:
+    """A real, finite float64 array (of ``shape`` if given); host values only."""
+    a = _as_float64(name, x)
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError(f"`{name}` must have shape {tuple(shape)}; got shape {a.shape}.")
+    return finite(name, a)
+
+
+def square_matrix(name: str, x: ArrayLike) -> NDArray[np.float64]:
+    """A real, finite, non-empty square matrix ``(d, d)`` as float64."""
+    a = _as_float64(name, x)
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 1:
+        raise ValueError(f"`{name}` must be a square matrix (d, d) with d >= 1; got shape {a.shape}.")
+    return finite(name, a)
+
+
+def symmetric(name: str, a: np.ndarray, rtol: float) -> np.ndarray:
+    """Check that a finite square matrix is symmetric to ``rtol`` times its largest entry."""
+    scale = float(_max(np.abs(a), axis=None)) if a.size else 0.0
+    with np.errstate(over="ignore"):  # a difference that overflows is asymmetric anyway
+        asym = np.abs(a - a.T) > rtol * scale
+    if asym.any():
+        i, j = first_index(asym)
+        raise ValueError(
+            f"`{name}` must be symmetric; {name}[{i}, {j}] = {_fmt(a[i, j])} but "
+            f"{name}[{j}, {i}] = {_fmt(a[j, i])}."
+        )
+    return a
+
+
+__all__ += [
+    "array_count", "count", "finite", "first_index", "float_dtype", "integer_array", "interval", "matrix",
+    "require", "scalar", "seed", "square_matrix", "symmetric",
+]

@@ -23,7 +23,8 @@ Every function accepts NumPy or CuPy arrays and returns arrays of the same
 kind: the array module is taken from the input (``cupy`` is imported only when
 a CuPy array is passed).  Critical times themselves come from
 :func:`fastdyn.critical_time` (exact closed form, eq. 11), on the GPU for CuPy
-input; the order statistics then run on the same device.
+input; the order statistics then run on the same device (on the CPU: the
+Numba kernels of :mod:`fastdyn.kernels._order`).
 
 A feature is "learned by time ``t``" when ``t* <= t``.  Critical times are
 non-negative and may be ``inf`` (the crossing lies beyond float64); ``inf``
@@ -35,12 +36,19 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _api
+from . import _arrays
 from . import _validate as v
+from .kernels._order import (
+    TIE_METHODS,
+    lexsorted_b,
+    merge_inversions,
+    radix_argsort,
+    ranks_from_sorted,
+)
 
 __all__ = [
     "OrderComparison",
@@ -54,64 +62,48 @@ __all__ = [
     "rank",
 ]
 
-_TIES = ("average", "min", "max", "dense", "ordinal")
+_TIES = TIE_METHODS
+_TIMES = "non-negative (inf allowed)"
 
 
 # --------------------------------------------------------------------------
-# array-module dispatch and validation
+# validation (array modules and transfers: fastdyn._arrays)
 # --------------------------------------------------------------------------
 
 
-def _is_cupy(x: Any) -> bool:
-    # checked by the type's module so that NumPy input never imports cupy
-    return type(x).__module__.split(".")[0] == "cupy"
+def _times(name: str, x: ArrayLike, xp, one_d: bool = True) -> Any:
+    """Float64 times ``>= 0`` (``inf`` allowed), 1-D unless ``one_d=False``.
 
-
-def _xp_of(*arrays: Any):
-    """``numpy``, or ``cupy`` if any argument is a CuPy array."""
-    for a in arrays:
-        if _is_cupy(a):
-            import cupy
-
-            return cupy
-    return np
-
-
-def _to_host(x: Any) -> Any:
-    if _is_cupy(x):
-        return x.get()
-    return x
-
-
-def _times(name: str, x: ArrayLike, xp) -> Any:
-    """1-D float64 times ``>= 0`` (``inf`` allowed); ValueError names the first bad index."""
+    ValueError names the first bad index.  On the device one reduction checks
+    the values; the host copy for the message is made only once it fails.
+    """
     if xp is np:
-        a = v._as_float64(name, x)
+        a = v.interval(name, x, 0.0, math.inf, requirement=_TIMES)
     else:
         if x.dtype.kind not in "iuf":
             raise TypeError(f"`{name}` must be real-valued (integer or floating point); "
                             f"got dtype {x.dtype}.")
         a = x.astype(xp.float64, copy=False)
-    if a.ndim != 1:
-        raise ValueError(f"`{name}` must be a 1-D array; got shape {tuple(a.shape)}.")
-    if a.size:
         # min propagates NaN, so one reduction catches NaN and negative values
-        if not bool(a.min() >= 0.0):
-            bad = int(xp.argmax(~(a >= 0.0)))
-            raise ValueError(f"`{name}` must be non-negative (inf allowed); "
-                             f"{name}[{bad}] = {float(a[bad])!r}.")
+        if a.size and not bool(a.min() >= 0.0):
+            v.interval(name, _arrays.to_host(a), 0.0, math.inf, requirement=_TIMES)
+    if one_d and a.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D array; got shape {tuple(a.shape)}.")
     return a
 
 
-def _fractions(name: str, f: ArrayLike, xp) -> Any:
-    """Fractions in (0, 1], any shape."""
-    a = v._as_float64(name, _to_host(f))
-    v._check_interval(name, a, "in the half-open interval (0, 1]", 0.0, False, 1.0, True)
-    return xp.asarray(a)
-
-
-def _choice_ties(ties: str) -> str:
-    return v.check_choice("ties", ties, _TIES)
+def _in_domain(name: str, x: ArrayLike, xp, parameter: str | None = None) -> Any:
+    """:func:`fastdyn._validate.in_domain` of ``parameter`` (default ``name``) on the host;
+    on the device one min/max reduction (the host copy for the message only once it fails)."""
+    d = v.DOMAINS[parameter or name]
+    if xp is np:
+        return v.in_domain(name, x, d)
+    a = xp.asarray(x, dtype=xp.float64)
+    if a.size:
+        lo, hi = float(a.min()), float(a.max())
+        if not (lo >= d.lo and hi <= d.hi):  # NaN fails both
+            v.in_domain(name, _arrays.to_host(a), d)
+    return a
 
 
 # --------------------------------------------------------------------------
@@ -142,106 +134,6 @@ def _tied_pairs(s, xp) -> int:
     return int((c * (c - 1) // 2).sum())
 
 
-# Sorting on the CPU.  Non-negative float64 values (``inf`` included) order like
-# their IEEE-754 bit patterns read as unsigned integers, so an LSD radix sort of
-# the bit patterns sorts them exactly, in O(n) per pass and without data-dependent
-# branches (a comparison sort of random times mispredicts about every other
-# branch).  The sign bit is cleared first: it is set only for -0.0, which must
-# tie with +0.0.  The sort is stable (ties keep the input order), as the
-# ``"ordinal"`` ranks and scipy's ``rankdata`` require.
-
-_RADIX_BITS = 11  # 2048 buckets: histograms in L1, six passes cover 64 bits
-_RADIX_PASSES = 6
-
-
-@numba.njit(cache=True, nogil=True)
-def _radix_argsort(bits):  # pragma: no cover - compiled
-    """Stable argsort of non-negative float64 values given as their uint64 bit patterns.
-
-    Parameters
-    ----------
-    bits : ndarray of uint64, shape (n,)
-        ``times.view(np.uint64)`` of non-negative (or -0.0) float64 times.
-
-    Returns
-    -------
-    order : ndarray of int64, shape (n,)
-        ``times[order]`` is sorted; equal times in input order.
-    keys : ndarray of uint64, shape (n,)
-        The sorted bit patterns (sign bit cleared): equal keys iff equal times.
-    """
-    n = bits.shape[0]
-    nb = 1 << _RADIX_BITS
-    digit = np.uint64(nb - 1)
-    sign_off = np.uint64(0x7FFFFFFFFFFFFFFF)
-    # one read of the input fills the histograms of every pass
-    hist = np.zeros((_RADIX_PASSES, nb), np.int64)
-    keys = np.empty(n, np.uint64)
-    for i in range(n):
-        k = bits[i] & sign_off
-        keys[i] = k
-        for p in range(_RADIX_PASSES):
-            hist[p, (k >> np.uint64(_RADIX_BITS * p)) & digit] += 1
-    order = np.arange(n)
-    keys2 = np.empty(n, np.uint64)
-    order2 = np.empty(n, np.int64)
-    offset = np.empty(nb, np.int64)
-    for p in range(_RADIX_PASSES):
-        # a digit shared by every key (the high exponent bits of times within a
-        # few decades) leaves the order unchanged: skip the pass
-        constant = False
-        for d in range(nb):
-            if hist[p, d] != 0:
-                constant = hist[p, d] == n
-                break
-        if constant:
-            continue
-        total = 0
-        for d in range(nb):
-            offset[d] = total
-            total += hist[p, d]
-        shift = np.uint64(_RADIX_BITS * p)
-        for i in range(n):
-            k = keys[i]
-            d = (k >> shift) & digit
-            pos = offset[d]
-            offset[d] = pos + 1
-            keys2[pos] = k
-            order2[pos] = order[i]
-        keys, keys2 = keys2, keys
-        order, order2 = order2, order
-    return order, keys
-
-
-@numba.njit(cache=True, nogil=True)
-def _ranks_from_sorted(order, keys, method):  # pragma: no cover - compiled
-    """Ranks from a stable sort, in one pass over the runs of equal keys.
-
-    ``method``: 0 average (float64), 1 min, 2 max, 3 dense, 4 ordinal (int64,
-    returned as float64 exactly: every rank is below 2**53).
-    """
-    n = order.shape[0]
-    r = np.empty(n, np.float64)
-    start = 0
-    run = 0
-    while start < n:
-        end = start + 1
-        while end < n and keys[end] == keys[start]:
-            end += 1
-        run += 1
-        if method == 0:
-            val = (start + end + 1) / 2.0  # mean of start+1 .. end
-        elif method == 1:
-            val = start + 1.0
-        elif method == 2:
-            val = float(end)
-        else:
-            val = float(run)
-        for k in range(start, end):
-            r[order[k]] = val if method != 4 else k + 1.0
-        start = end
-    return r
-
 
 def rank(times: ArrayLike, *, ties: str = "average"):
     """Ranks of times, 1 = smallest (learned first); ties as in ``scipy.stats.rankdata``.
@@ -261,15 +153,15 @@ def rank(times: ArrayLike, *, ties: str = "average"):
         float64 for ``"average"``, int64 otherwise; same array module as
         ``times``.
     """
-    ties = _choice_ties(ties)
-    xp = _xp_of(times)
+    ties = v.check_choice("ties", ties, _TIES)
+    xp = _arrays.module_of(times)
     t = _times("times", times, xp)
     n = t.shape[0]
     if n == 0:
         return xp.empty(0, dtype=xp.float64 if ties == "average" else xp.int64)
     if xp is np:
-        order, keys = _radix_argsort(np.ascontiguousarray(t).view(np.uint64))
-        r = _ranks_from_sorted(order, keys, _TIES.index(ties))
+        order, keys = radix_argsort(np.ascontiguousarray(t).view(np.uint64))
+        r = ranks_from_sorted(order, keys, _TIES.index(ties))
         return r if ties == "average" else r.astype(np.int64)
     order = xp.argsort(t)
     if ties == "ordinal":
@@ -300,8 +192,9 @@ def _critical_times(xp, lam, rho, depth, eps, objective, p):
     anywhere.
     """
     if xp is not np:
-        lam, rho, depth, eps, p = (x if np.ndim(x) == 0 and not _is_cupy(x) else xp.asarray(x)
-                                   for x in (lam, rho, depth, eps, p))
+        lam, rho, depth, eps, p = (
+            x if np.ndim(x) == 0 and not _arrays.is_device_array(x) else _arrays.to_device(xp, x)
+            for x in (lam, rho, depth, eps, p))
     return _api.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, p=p)
 
 
@@ -339,7 +232,7 @@ def learning_order(
     -------
     ranks : ndarray, shape (n,)
     """
-    xp = _xp_of(lam, rho, depth, eps, p)
+    xp = _arrays.module_of(lam, rho, depth, eps, p)
     t = _critical_times(xp, lam, rho, depth, eps, objective, p)
     if t.ndim != 1:
         raise ValueError(f"`lam`, `rho`, `depth`, `eps` and `p` must broadcast to a 1-D "
@@ -352,155 +245,6 @@ def learning_order(
 # --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True)
-def _merge_inversions(x):  # pragma: no cover - compiled
-    """Strict inversions ``#{i < j : x[i] > x[j]}`` and tied pairs ``#{i < j : x[i] == x[j]}``.
-
-    Bottom-up merge sort, ``O(n log n)``; equal values are never counted as
-    inversions (a stable merge keeps them in order).  The tied pairs are read
-    off the runs of the sorted result.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n,)
-        Integer or float values without NaN.
-
-    Returns
-    -------
-    inversions, tied_pairs : int
-    """
-    n = x.shape[0]
-    a = x.copy()
-    b = np.empty_like(a)
-    count = 0
-    width = 1
-    while width < n:
-        for lo in range(0, n, 2 * width):
-            mid = min(lo + width, n)
-            hi = min(lo + 2 * width, n)
-            if width >= 16 and (mid == hi or a[mid - 1] <= a[mid]):
-                # halves already in order (sorted or tied data): no inversions,
-                # copy.  Not tried on short blocks, where random data would
-                # mispredict this branch about half the time.
-                b[lo:hi] = a[lo:hi]
-            elif hi - mid == width:
-                # Two halves of equal length w: merge from both ends at once,
-                # w outputs each, without branches on the data.  A comparison
-                # merge of random values mispredicts about every other branch,
-                # and a branch-free one is bound by the latency of its
-                # index -> load -> compare chain; two independent chains halve
-                # that.  With equal halves neither end can run out of a half
-                # before its last step, so no bounds checks are needed.
-                # Inversions (left l > right r) are counted once each: from the
-                # front when l is placed (the rights already placed are all
-                # smaller: on ties the front takes the left), from the back when
-                # r is placed (the lefts already placed from the back are all
-                # larger: on ties the back takes the right), and, for l placed
-                # from the back and r from the front, by the product below.
-                i = lo
-                j = mid
-                k = lo
-                ib = mid - 1
-                jb = hi - 1
-                kb = hi - 1
-                for _ in range(width):
-                    xl = a[i]
-                    xr = a[j]
-                    t = xr < xl  # front takes the right value
-                    b[k] = xr if t else xl
-                    count += (j - mid) * (1 - t)
-                    j += t
-                    i += 1 - t
-                    k += 1
-                    yl = a[ib]
-                    yr = a[jb]
-                    u = yl > yr  # back takes the left value
-                    b[kb] = yl if u else yr
-                    count += (mid - 1 - ib) * (1 - u)
-                    ib -= u
-                    jb -= 1 - u
-                    kb -= 1
-                count += (mid - 1 - ib) * (j - mid)
-            else:
-                # the last, shorter block of a level: plain merge
-                i = lo
-                j = mid
-                k = lo
-                while i < mid and j < hi:
-                    if a[j] < a[i]:
-                        b[k] = a[j]
-                        count += mid - i  # a[j] is smaller than every remaining left value
-                        j += 1
-                    else:
-                        b[k] = a[i]
-                        i += 1
-                    k += 1
-                while i < mid:
-                    b[k] = a[i]
-                    i += 1
-                    k += 1
-                while j < hi:
-                    b[k] = a[j]
-                    j += 1
-                    k += 1
-        a, b = b, a
-        width *= 2
-    tied = 0
-    run = 1
-    for k in range(1, n):
-        if a[k] == a[k - 1]:
-            run += 1
-        else:
-            tied += run * (run - 1) // 2
-            run = 1
-    if n:
-        tied += run * (run - 1) // 2
-    return count, tied
-
-
-@numba.njit(cache=True, nogil=True)
-def _lexsorted_b(order, keys, b):  # pragma: no cover - compiled
-    """``b`` in lexicographic ``(a, b)`` order, with the tied pairs in ``a`` and in both.
-
-    Parameters
-    ----------
-    order, keys : ndarray, shape (n,)
-        A sort of ``a`` and its sorted keys (:func:`_radix_argsort`).
-    b : ndarray of float64, shape (n,)
-
-    Returns
-    -------
-    b_sorted : ndarray of float64, shape (n,)
-        ``b[order]`` with each run of equal ``a`` sorted by ``b``: every pair
-        tied in ``a`` is then in ``b`` order and never an inversion, and the
-        pairs tied in both are runs.
-    tied_a, tied_both : int
-    """
-    n = order.shape[0]
-    bs = np.empty(n, np.float64)
-    for k in range(n):
-        bs[k] = b[order[k]]
-    tied_a = 0
-    tied_both = 0
-    start = 0
-    while start < n:
-        end = start + 1
-        while end < n and keys[end] == keys[start]:
-            end += 1
-        m = end - start
-        if m > 1:
-            tied_a += m * (m - 1) // 2
-            bs[start:end] = np.sort(bs[start:end])
-            run = 1
-            for k in range(start + 1, end):
-                if bs[k] == bs[k - 1]:
-                    run += 1
-                else:
-                    tied_both += run * (run - 1) // 2
-                    run = 1
-            tied_both += run * (run - 1) // 2
-        start = end
-    return bs, tied_a, tied_both
 
 
 def _bitwise_inversions(codes, xp) -> int:
@@ -580,7 +324,7 @@ def compare_orders(times_a: ArrayLike, times_b: ArrayLike) -> OrderComparison:
     Cost ``O(n log n)``: a lexicographic sort by ``(a, b)`` puts every pair in
     ``a``-order, so ``D`` is the number of strict inversions of ``b`` in that
     order.  On the CPU (Numba kernels) that order is one stable radix sort of
-    ``a`` (:func:`_radix_argsort`) with the runs of tied ``a`` sorted by ``b``;
+    ``a`` (:func:`fastdyn.kernels._order.radix_argsort`) with the runs of tied ``a`` sorted by ``b``;
     a merge sort of ``b`` in that order counts ``D`` and, from its sorted
     result, ``n2``.  On CuPy arrays a sort of ``b``, a lexsort and an
     array-level radix count (:func:`_bitwise_inversions`).
@@ -596,7 +340,7 @@ def compare_orders(times_a: ArrayLike, times_b: ArrayLike) -> OrderComparison:
     OrderComparison
         ``tau``, ``inverted_fraction`` and the pair counts.
     """
-    xp = _xp_of(times_a, times_b)
+    xp = _arrays.module_of(times_a, times_b)
     a = _times("times_a", times_a, xp)
     b = _times("times_b", times_b, xp)
     if a.shape != b.shape:
@@ -609,9 +353,9 @@ def compare_orders(times_a: ArrayLike, times_b: ArrayLike) -> OrderComparison:
     if xp is np:
         # one radix sort of a, then b in (a, b) order, whose merge sort counts
         # the discordant pairs and, from its sorted result, the ties in b
-        order, keys = _radix_argsort(np.ascontiguousarray(a).view(np.uint64))
-        b_s, n1, n3 = _lexsorted_b(order, keys, np.ascontiguousarray(b))
-        d, n2 = _merge_inversions(b_s)
+        order, keys = radix_argsort(np.ascontiguousarray(a).view(np.uint64))
+        b_s, n1, n3 = lexsorted_b(order, keys, np.ascontiguousarray(b))
+        d, n2 = merge_inversions(b_s)
         return _order_comparison(n0, n1, n2, n3, int(d))
     # CuPy: dense integer codes of b (equal values, equal codes), from one sort of b
     ob = xp.argsort(b)
@@ -668,10 +412,10 @@ def learned_count(times: ArrayLike, t: ArrayLike):
     -------
     count : ndarray of int64, shape of ``t``
     """
-    xp = _xp_of(times, t)
+    xp = _arrays.module_of(times, t)
     s = xp.sort(_times("times", times, xp))
-    tq = xp.asarray(t)
-    flat = _times("t", tq.reshape(-1), xp)
+    tq = _times("t", t if xp is np else xp.asarray(t), xp, one_d=False)
+    flat = tq.reshape(-1)
     return xp.searchsorted(s, flat, side="right").astype(xp.int64).reshape(tq.shape)
 
 
@@ -693,12 +437,14 @@ def learning_time(times: ArrayLike, fraction: ArrayLike):
     -------
     t : ndarray of float64, shape of ``fraction``
     """
-    xp = _xp_of(times, fraction)
+    xp = _arrays.module_of(times, fraction)
     s = xp.sort(_times("times", times, xp))
     n = s.shape[0]
     if n == 0:
         raise ValueError("`times` must hold at least one feature; got an empty array.")
-    f = _fractions("fraction", fraction, xp)
+    f = v.interval("fraction", _arrays.to_host(fraction), 0.0, 1.0, lo_closed=False,
+                   requirement="in the half-open interval (0, 1]")
+    f = f if xp is np else _arrays.to_device(xp, f)
     # ceil(f n) can be one too large when f n rounds up (0.3 * 10 = 3.0000000000000004)
     k = xp.ceil(f * n).astype(xp.int64)
     k = xp.where((k - 1) >= f * n, k - 1, k)
@@ -745,13 +491,15 @@ def depth_spread(
         starts at or above ``p`` times its fixed point, e.g. JEPA with
         ``rho**L <= eps``) while another is not.
     """
-    xp = _xp_of(rho, depths)
-    r = xp.asarray(rho) if xp is not np else v.positive_finite("rho", rho)
-    dep = xp.asarray(depths) if xp is not np else v.depth_array(depths, "depths")
+    xp = _arrays.module_of(rho, depths)
+    r = _in_domain("rho", rho, xp)
+    dep = v.depth_array(_arrays.to_host(depths), "depths")
     if r.ndim != 1 or r.size == 0:
         raise ValueError(f"`rho` must be a non-empty 1-D array; got shape {tuple(r.shape)}.")
     if dep.ndim != 1:
         raise ValueError(f"`depths` must be a 1-D array; got shape {tuple(dep.shape)}.")
+    if xp is not np:
+        dep = _arrays.to_device(xp, dep)
     for name, val in (("lam", lam), ("eps", eps), ("p", p)):
         if np.ndim(val) != 0:
             raise ValueError(f"`{name}` must be a scalar; got shape {np.shape(val)}.")
@@ -815,22 +563,67 @@ def corollary_ratio(
     Returns
     -------
     RatioComparison
-        ``predicted`` and ``exact``, arrays of the broadcast shape.
+        ``predicted`` and ``exact``, arrays of the broadcast shape, finite and
+        positive.
+
+    Raises
+    ------
+    ValueError
+        For a parameter outside fastdyn's domain (``rho_prime`` is named as
+        itself), ``depth < 2``, shapes that do not broadcast, or a feature
+        whose exact ratio is undefined: where ``eps >= p * fixed point`` a
+        feature starts learned, ``t* = 0``, and the ratio would be 0, inf
+        or 0/0 (NaN).  Corollary 3.6 is a statement about small ``eps``; the
+        message names ``rho`` or ``rho_prime``, the index and the values.
+        (Inside the domain every positive ``t*`` is finite, so no ratio is
+        inf/inf.)
     """
     obj = v.objective_code(objective)
-    xp = _xp_of(rho, rho_prime, lam, depth, eps, p)
-    dep = v.depth_array(_to_host(depth))
-    if dep.size and int(dep.min()) < 2:
-        bad = int(np.argmin(dep.reshape(-1) >= 2))
-        loc = f"got {int(dep)}" if dep.ndim == 0 else f"depth[{bad}] = {int(dep.reshape(-1)[bad])}"
-        raise ValueError(f"`depth` must be at least 2 for eq. 14; {loc}.")
-    t1 = _critical_times(xp, lam, rho, depth, eps, objective, p)
-    t2 = _critical_times(xp, lam, rho_prime, depth, eps, objective, p)
-    exact = xp.asarray(t1 / t2, dtype=xp.float64)
-    r, rp, e, L = (xp.asarray(x, dtype=xp.float64) for x in (rho, rho_prime, eps, depth))
+    xp = _arrays.module_of(rho, rho_prime, lam, depth, eps, p)
+    r = _in_domain("rho", rho, xp)
+    rp = _in_domain("rho_prime", rho_prime, xp, "rho")
+    dep = v.depth_array(_arrays.to_host(depth))
+    v.require("depth", dep, dep >= 2, "at least 2 for eq. 14")
+    # the shapes (stride-0 stand-ins: no data is read or copied)
+    named = {"rho": rho, "rho_prime": rho_prime, "lam": lam, "depth": depth, "eps": eps, "p": p}
+    _, shape = v.broadcast(**{k: np.broadcast_to(np.int8(0), np.shape(x)) for k, x in named.items()})
+    t1 = _critical_times(xp, lam, r, depth, eps, objective, p)
+    t2 = _critical_times(xp, lam, rp, depth, eps, objective, p)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        exact = xp.asarray(t1 / t2, dtype=xp.float64)
+    if exact.size and not bool(xp.all((exact > 0) & (exact < math.inf))):
+        _undefined_ratio(named, shape, _arrays.to_host(t1), _arrays.to_host(t2))
+    e, L = (xp.asarray(x, dtype=xp.float64) for x in (eps, dep if xp is np else depth))
     if obj == 0:
         predicted = 1.0 + (2 * L - 1) / (2 * L - 2) * (1.0 / r - 1.0 / rp) * e ** (1.0 / L)
     else:
         predicted = xp.ones(exact.shape)
     predicted = xp.broadcast_to(predicted, exact.shape).astype(xp.float64)
     return RatioComparison(predicted, exact)
+
+
+def _undefined_ratio(named: dict, shape: tuple, t1: np.ndarray, t2: np.ndarray) -> None:
+    """Raise ValueError at the first feature whose critical-time ratio is 0, inf or NaN.
+
+    ``t* = 0`` (the feature starts at or above ``p`` times its fixed point)
+    makes the ratio 0, inf or 0/0; corollary 3.6 is a statement about small
+    ``eps``, where every ``t* > 0``.
+    """
+    t1, t2 = np.broadcast_to(t1, shape), np.broadcast_to(t2, shape)
+    bad = ~((t1 > 0) & (t2 > 0) & (t1 < math.inf) & (t2 < math.inf))
+    if not bad.any():  # both times fine: their quotient over- or underflows
+        bad = np.ones(shape, dtype=bool)
+        which = "rho"
+        why = "the ratio t*(rho) / t*(rho_prime) is not representable in float64"
+    else:
+        j = v.first_index(bad)
+        which = "rho" if not (t1[j] > 0 and t1[j] < math.inf) else "rho_prime"
+        why = (f"t*({which}) = {v._fmt((t1 if which == 'rho' else t2)[j])}: the feature starts "
+               f"at or above p times its fixed point (eps >= p * fastdyn.fixed_point({which})); "
+               f"take a smaller eps or p")
+    i = v.first_index(bad)
+    host = {k: np.broadcast_to(np.asarray(_arrays.to_host(x)), shape) for k, x in named.items()}
+    where = "for" if shape == () else f"at index {list(i)},"
+    values = ", ".join(f"{k}={v._fmt(a[i])}" for k, a in host.items())
+    raise ValueError(f"`{which}` must give critical times t* > 0 for corollary 3.6 (eq. 14, "
+                     f"small eps); {where} {values}: {why}.")

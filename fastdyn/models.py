@@ -53,7 +53,6 @@ device (``offdiagonal_error`` copies its ``(d, d)`` inputs to the host).
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 import numpy as np
@@ -61,7 +60,9 @@ import scipy.linalg
 import scipy.signal
 from numpy.typing import ArrayLike, NDArray
 
+from . import _arrays
 from . import _validate as v
+from .kernels._constants import STRUCT_RTOL
 
 __all__ = [
     "GaussianModel",
@@ -75,58 +76,27 @@ __all__ = [
     "temporal",
 ]
 
-# Relative tolerance of the structural checks on user-given matrices
-# (orthonormality of a basis, the constant diagonal of theorem C.1, symmetry
-# of Sxx): far above float64 rounding of O(d) sums, far below any deviation
-# that would change the closed forms visibly.
-_STRUCT_RTOL = 1e-10
 # Gaussian model: Syy within this many ulps of its lower bound lam*rho counts
 # as the boundary (y = rho x exactly), on both sides of the bound.
 _BOUNDARY_ULPS = 4
 
 
 # --------------------------------------------------------------------------
-# small validation helpers (messages in the style of fastdyn._validate)
+# validation helpers (the checks themselves: fastdyn._validate; array
+# modules and host/device transfers: fastdyn._arrays)
 # --------------------------------------------------------------------------
 
-
-def _fmt(x: object) -> str:
-    if isinstance(x, np.generic):
-        x = x.item()
-    return repr(x)
-
-
-def _first(mask: np.ndarray) -> tuple[int, ...]:
-    """Index (C order) of the first True element of ``mask``."""
-    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
-
-
-def _at(name: str, a: np.ndarray, index: tuple[int, ...]) -> str:
-    if a.ndim == 0:
-        return f"got {_fmt(a[()])}"
-    return f"{name}[{', '.join(map(str, index))}] = {_fmt(a[index])}"
-
-
 def _vector(name: str, x: ArrayLike) -> NDArray[np.float64]:
-    """Real, finite values as a float64 array of at most one dimension."""
-    a = np.array(v._as_float64(name, x), dtype=np.float64)  # own copy
+    """Real, finite values as a float64 array (own copy) of at most one dimension."""
+    a = np.array(v.finite(name, x), dtype=np.float64)  # own copy
     if a.ndim > 1:
         raise ValueError(f"`{name}` must be a scalar or 1-D; got shape {a.shape}.")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        raise ValueError(f"`{name}` must be finite; {_at(name, a, _first(bad))}.")
     return a
 
 
 def _nonempty(name: str, a: np.ndarray) -> None:
     if a.size == 0:
         raise ValueError(f"`{name}` must not be empty.")
-
-
-def _require(name: str, a: np.ndarray, bad: np.ndarray, what: str) -> None:
-    """Raise ``ValueError`` at the first element of ``a`` where ``bad`` holds."""
-    if bad.any():
-        raise ValueError(f"`{name}` must be {what}; {_at(name, a, _first(bad))}.")
 
 
 def _same_length(**arrays: np.ndarray) -> int:
@@ -145,17 +115,10 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _count(name: str, n: object) -> int:
-    """A positive integer (Python or NumPy int, not bool)."""
-    if isinstance(n, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be an integer; got {n!r}.")
-    try:
-        k = operator.index(n)
-    except TypeError:
-        raise TypeError(f"`{name}` must be an integer; got {n!r}.") from None
-    if k < 1:
-        raise ValueError(f"`{name}` must be positive; got {k}.")
-    return k
+def _samples(name: str, n: object, d: int, arrays: int = 2) -> int:
+    """A sample count ``n >= 1`` for which ``arrays`` float64 arrays of shape (n, d) exist."""
+    what = f"the samples, {arrays} array{'s' if arrays > 1 else ''} of shape ({name}, {d})"
+    return v.array_count(name, n, 8 * arrays * max(d, 1), what)
 
 
 def _generator(rng: object, xp: Any) -> Any:
@@ -167,63 +130,56 @@ def _generator(rng: object, xp: Any) -> Any:
     results are reproducible but differ from the NumPy draws); a generator of
     ``xp`` itself is used as is.
     """
-    if isinstance(rng, (bool, np.bool_)):
-        raise TypeError(f"`rng` must be None, an int seed or a numpy Generator; got {rng!r}.")
-    if isinstance(rng, (int, np.integer)) and rng < 0:
-        raise ValueError(f"`rng` must be a non-negative seed; got {int(rng)}.")
     if xp is np:
-        if rng is None or isinstance(rng, (int, np.integer, np.random.Generator)):
-            return np.random.default_rng(rng)
-        raise TypeError(
-            f"`rng` must be None, an int seed or a numpy Generator; got {type(rng).__name__}."
-        )
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return xp.random.default_rng(None if rng is None else int(rng))
+        return np.random.default_rng(v.seed("rng", rng, (np.random.Generator,)))
     if isinstance(rng, np.random.Generator):
         return xp.random.default_rng(int(rng.integers(2**63)))
-    return rng  # assumed to be a generator of ``xp``
+    if hasattr(rng, "standard_normal") and hasattr(rng, "random"):
+        return rng  # a generator of ``xp``
+    return xp.random.default_rng(v.seed("rng", rng, (np.random.Generator,)))
 
 
 def _module(xp: Any, rng: Any = None) -> Any:
-    """The array module: ``xp`` if given, else CuPy for a CuPy generator, else NumPy."""
+    """The array module: ``xp`` if given (checked), else that of a CuPy generator, else NumPy."""
     if xp is not None:
-        return xp
-    if type(rng).__module__.split(".")[0] == "cupy":  # never imports cupy for NumPy input
-        import cupy
-
-        return cupy
-    return np
-
-
-def _to_numpy(a: Any) -> np.ndarray:
-    """Host copy of a NumPy or CuPy array (for error messages and eigh)."""
-    if isinstance(a, np.ndarray):
-        return a
-    get = getattr(a, "get", None)
-    return np.asarray(get() if callable(get) else a)
+        return _arrays.array_module(xp)
+    return _arrays.generator_module(rng) or np
 
 
 def _data(name: str, a: Any) -> Any:
     """Validate a sample matrix ``(n, d)``: real floating/integer, finite, n >= 1."""
-    if isinstance(a, np.ndarray) or not hasattr(a, "shape"):
+    device = _arrays.is_device_array(a)
+    if not device:
         a = v._as_real(name, a)
-    else:
-        kind = getattr(getattr(a, "dtype", None), "kind", "O")
-        if kind not in "iuf":
-            raise TypeError(f"`{name}` must be real-valued; got dtype {a.dtype}.")
+    elif a.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be real-valued (integer or floating point); "
+                        f"got dtype {a.dtype}.")
     if a.ndim != 2:
         raise ValueError(f"`{name}` must be 2-D, shape (n, d); got shape {tuple(a.shape)}.")
     if a.shape[0] < 1 or a.shape[1] < 1:
         raise ValueError(f"`{name}` must have at least one row and column; got shape {tuple(a.shape)}.")
+    if not device:
+        return v.finite(name, a)
     if a.dtype.kind == "f":
         # max and min propagate NaN: one reduction pair on the happy path
         lo, hi = float(a.min()), float(a.max())
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            h = _to_numpy(a)
-            raise ValueError(f"`{name}` must be finite; {_at(name, h, _first(~np.isfinite(h)))}.")
-    if a.dtype != np.float64:
-        a = a.astype(np.float64)
-    return a
+            v.finite(name, _arrays.to_host(a))
+    return a if a.dtype == np.float64 else a.astype(np.float64)
+
+
+def _representable(what: str, fix: str, **arrays: Any) -> None:
+    """Refuse a result that left float64 (overflow to inf, or NaN from inf - inf).
+
+    One min/max reduction per array (on the device where the arrays live);
+    the message names the first non-finite element.
+    """
+    for name, a in arrays.items():
+        lo, hi = float(a.min()), float(a.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            h = np.asarray(_arrays.to_host(a))
+            i = v.first_index(~np.isfinite(h))
+            raise ValueError(f"{what} overflow float64: {name}{list(i)} = {v._fmt(h[i])}; {fix}.")
 
 
 # --------------------------------------------------------------------------
@@ -251,7 +207,7 @@ class _Model:
             if bad.any():
                 raise ValueError(
                     f"the parameters overflow or underflow float64: {type(self).__name__}."
-                    f"{name}{list(_first(bad))} = {_fmt(a[_first(bad)])}; rescale the data."
+                    f"{name}{list(v.first_index(bad))} = {v._fmt(a[v.first_index(bad)])}; rescale the data."
                 )
         self.lam = _readonly(lam)
         self.rho = _readonly(rho)
@@ -284,7 +240,12 @@ class GaussianModel(_Model):
         ``diag(sigma2)``, ``diag(lam)``, ``diag(syy_diag)``.
     """
 
-    def __init__(self, lam, rho, syy_diag) -> None:
+    def __init__(self, lam: ArrayLike, rho: ArrayLike, syy: ArrayLike | None = None) -> None:
+        """The model of :func:`gaussian`, with its checks."""
+        with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
+            self._build(*_gaussian_parameters(lam, rho, syy))
+
+    def _build(self, lam, rho, syy_diag) -> None:
         sigma2 = lam / rho
         d = lam.shape[0]
         self.sigma2 = _readonly(sigma2)
@@ -320,7 +281,7 @@ class GaussianModel(_Model):
             ``x_i = sigma_i g_i``, ``y_i = rho_i x_i + sqrt(Syy_ii - lam_i rho_i) g'_i``
             with independent standard normal ``g, g'``.
         """
-        n = _count("n", n)
+        n = _samples("n", n, self.dim)
         xp = _module(xp, rng)
         gen = _generator(rng, xp)
         d = self.dim
@@ -358,7 +319,13 @@ class MaskingModel(_Model):
         Eq. 128, 129 (transposed; it is symmetric), 130.
     """
 
-    def __init__(self, factor_var, noise_var, keep_prob, basis) -> None:
+    def __init__(self, factor_var: ArrayLike, noise_var: float, keep_prob: float,
+                 basis: ArrayLike | None = None) -> None:
+        """The model of :func:`random_masking`, with its checks."""
+        with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
+            self._build(*_random_masking_parameters(factor_var, noise_var, keep_prob, basis))
+
+    def _build(self, factor_var, noise_var, keep_prob, basis) -> None:
         f = keep_prob
         mean_s = float(np.mean(factor_var))  # the paper's E[s^2] = (1/d) sum_k E[s_k^2]
         self.factor_var = _readonly(factor_var)
@@ -404,7 +371,7 @@ class MaskingModel(_Model):
             ``eta_i ~ N(0, E[eta^2])``; ``x = z * m``, ``y = z * (1 - m)`` with
             independent ``m_i ~ Bernoulli(f)`` (eq. 123).
         """
-        n = _count("n", n)
+        n = _samples("n", n, self.dim)
         xp = _module(xp, rng)
         gen = _generator(rng, xp)
         d = self.dim
@@ -443,7 +410,13 @@ class TemporalModel(_Model):
         (the process is stationary).
     """
 
-    def __init__(self, images, gamma, noise_std, region) -> None:
+    def __init__(self, images: ArrayLike | None = None, gamma: ArrayLike = (0.99, 0.95),
+                 noise_std: ArrayLike = (1.0, 0.5), region: ArrayLike | None = None) -> None:
+        """The model of :func:`temporal`, with its checks."""
+        with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
+            self._build(*_temporal_parameters(images, gamma, noise_std, region))
+
+    def _build(self, images, gamma, noise_std, region) -> None:
         norm2 = np.einsum("ai,ai->a", images, images)
         noise_pix = noise_std[region]
         self.images = _readonly(images)
@@ -487,9 +460,8 @@ class TemporalModel(_Model):
             ``z_t = sum_a u_a(t) v^a + xi_t`` (eq. 134), ``xi_{t,i} ~ N(0, sigma_{a(i)}^2)``
             independent over time and pixels.
         """
-        n = _count("n", n)
-        if not isinstance(contiguous, (bool, np.bool_)):
-            raise TypeError(f"`contiguous` must be a bool; got {contiguous!r}.")
+        n = _samples("n", n, self.dim)
+        contiguous = v.flag("contiguous", contiguous)
         xp = _module(xp, rng)
         gen = _generator(rng, xp)
         m, d = self.images.shape
@@ -527,7 +499,7 @@ class TemporalModel(_Model):
             ``u_a(1) ~ N(0, 1)``, ``u_a(t+1) = gamma_a u_a(t) + sqrt(1 - gamma_a^2) eta``:
             every ``z_t`` has the stationary distribution.
         """
-        length = _count("length", length)
+        length = _samples("length", length, self.dim, arrays=1)
         xp = _module(xp, rng)
         gen = _generator(rng, xp)  # a Generator passes through unchanged
         m, d = self.images.shape
@@ -637,23 +609,30 @@ def gaussian(lam: ArrayLike, rho: ArrayLike, *, syy: ArrayLike | None = None) ->
         differ, ``syy`` is below ``lam * rho`` (no Gaussian has these
         moments), or the lengths differ; the message names the first bad index.
     """
+    return GaussianModel(lam, rho, syy)
+
+
+def _gaussian_parameters(lam: ArrayLike, rho: ArrayLike, syy: ArrayLike | None):
+    """The checked parameters of :func:`gaussian` (the checks of its docstring)."""
     lam_a = _vector("lam", lam)
     rho_a = _vector("rho", rho)
     arrays = {"lam": lam_a, "rho": rho_a}
     if syy is not None:
         arrays["syy"] = _vector("syy", syy)
     d = _same_length(**arrays)
+    for name, a in arrays.items():
+        _nonempty(name, a)
     lam_a, rho_a = (np.broadcast_to(a, (d,)).copy() for a in (lam_a, rho_a))
-    _require("lam", lam_a, lam_a == 0, "nonzero")
-    _require("rho", rho_a, rho_a == 0, "nonzero")
-    _require(
-        "rho", rho_a, np.sign(rho_a) != np.sign(lam_a), "of the sign of `lam` (Sxx = lam/rho > 0)"
+    v.require("lam", lam_a, lam_a != 0, "nonzero")
+    v.require("rho", rho_a, rho_a != 0, "nonzero")
+    v.require(
+        "rho", rho_a, np.sign(rho_a) == np.sign(lam_a), "of the sign of `lam` (Sxx = lam/rho > 0)"
     )
     with np.errstate(over="ignore", under="ignore"):
         sxx = lam_a / rho_a
         floor = lam_a * rho_a  # lam^2 / Sxx: the variance of y explained by x
-    _require("lam", lam_a, ~np.isfinite(sxx) | (sxx == 0), "such that lam/rho is finite and nonzero")
-    _require("lam", lam_a, ~np.isfinite(floor), "such that lam*rho is finite")
+    v.require("lam", lam_a, np.isfinite(sxx) & (sxx != 0), "such that lam/rho is finite and nonzero")
+    v.require("lam", lam_a, np.isfinite(floor), "such that lam*rho is finite")
     if syy is None:
         syy_a = np.maximum(sxx, floor)
     else:
@@ -662,14 +641,13 @@ def gaussian(lam: ArrayLike, rho: ArrayLike, *, syy: ArrayLike | None = None) ->
         # (e.g. lam**2 / sxx) must not be refused over rounding
         bad = syy_a < floor * (1.0 - _BOUNDARY_ULPS * np.finfo(float).eps)
         if bad.any():
-            i = _first(bad)
+            i = v.first_index(bad)
             raise ValueError(
                 f"`syy` must be at least lam*rho (= lam^2/Sxx) for a positive "
-                f"semi-definite joint covariance; syy[{i[0]}] = {_fmt(syy_a[i])} < "
-                f"lam[{i[0]}]*rho[{i[0]}] = {_fmt(floor[i])}."
+                f"semi-definite joint covariance; syy[{i[0]}] = {v._fmt(syy_a[i])} < "
+                f"lam[{i[0]}]*rho[{i[0]}] = {v._fmt(floor[i])}."
             )
-    with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
-        return GaussianModel(lam_a, rho_a, syy_a)
+    return lam_a, rho_a, syy_a
 
 
 def random_masking(
@@ -728,11 +706,18 @@ def random_masking(
         ``basis``, or ``basis`` is not orthogonal or violates the constant
         diagonal; the message names the first bad index.
     """
+    return MaskingModel(factor_var, noise_var, keep_prob, basis)
+
+
+def _random_masking_parameters(
+    factor_var: ArrayLike, noise_var: float, keep_prob: float, basis: ArrayLike | None
+):
+    """The checked parameters of :func:`random_masking` (the checks of its docstring)."""
     fv = _vector("factor_var", factor_var)
     if fv.ndim != 1:
         raise ValueError(f"`factor_var` must be 1-D, shape (d,); got shape {fv.shape}.")
     _nonempty("factor_var", fv)
-    _require("factor_var", fv, fv < 0, "non-negative")
+    v.require("factor_var", fv, fv >= 0, "non-negative")
     nv = v.nonnegative_finite("noise_var", noise_var)
     if nv.ndim != 0:
         raise ValueError(f"`noise_var` must be a scalar; got shape {nv.shape}.")
@@ -750,33 +735,31 @@ def random_masking(
             )
         b = scipy.linalg.hadamard(d).astype(np.float64) / math.sqrt(d)
     else:
-        b = np.array(v._as_float64("basis", basis), dtype=np.float64)
+        b = np.array(v.finite("basis", basis), dtype=np.float64)
         if b.shape != (d, d):
             raise ValueError(
                 f"`basis` must have shape (d, d) = ({d}, {d}) to match `factor_var`; "
                 f"got shape {b.shape}."
             )
-        _require("basis", b, ~np.isfinite(b), "finite")
         gram = b.T @ b - np.eye(d)
-        bad = np.abs(gram) > _STRUCT_RTOL * d
+        bad = np.abs(gram) > STRUCT_RTOL * d
         if bad.any():
-            i, j = _first(bad)
+            i, j = v.first_index(bad)
             raise ValueError(
                 f"`basis` must have orthonormal columns; (basis.T @ basis)[{i}, {j}] = "
-                f"{_fmt(gram[i, j] + (i == j))}."
+                f"{v._fmt(gram[i, j] + (i == j))}."
             )
         diag = (b * b) @ fv  # diagonal of B^T Sigma_s B
         mean = fv.mean()
-        bad = np.abs(diag - mean) > _STRUCT_RTOL * max(mean, np.finfo(float).tiny) * d
+        bad = np.abs(diag - mean) > STRUCT_RTOL * max(mean, np.finfo(float).tiny) * d
         if bad.any():
-            i = _first(bad)[0]
+            i = v.first_index(bad)[0]
             raise ValueError(
                 "`basis` must give E[z z^T] a constant diagonal (sum_k basis[i, k]^2 "
-                f"factor_var[k] = mean(factor_var) = {_fmt(mean)} for every i, theorem C.1); "
-                f"at i = {i} it is {_fmt(diag[i])}."
+                f"factor_var[k] = mean(factor_var) = {v._fmt(mean)} for every i, theorem C.1); "
+                f"at i = {i} it is {v._fmt(diag[i])}."
             )
-    with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
-        return MaskingModel(fv, float(nv), float(f), b)
+    return fv, float(nv), float(f), b
 
 
 def _default_images() -> tuple[np.ndarray, np.ndarray]:
@@ -848,6 +831,13 @@ def temporal(
         pixel uncovered (without ``region``), or the lengths do not match; the
         message names the first bad index.
     """
+    return TemporalModel(images, gamma, noise_std, region)
+
+
+def _temporal_parameters(
+    images: ArrayLike | None, gamma: ArrayLike, noise_std: ArrayLike, region: ArrayLike | None
+):
+    """The checked parameters of :func:`temporal` (the checks of its docstring)."""
     if images is None:
         if region is not None:
             raise ValueError("`region` needs `images`: the default images come with their regions.")
@@ -857,7 +847,7 @@ def temporal(
         if img.ndim != 2:
             raise ValueError(f"`images` must be 2-D, shape (M, d); got shape {img.shape}.")
         _nonempty("images", img)
-        _require("images", img, ~np.isfinite(img), "finite")
+        v.finite("images", img)
     m, d = img.shape
     g = _vector("gamma", gamma)
     s = _vector("noise_std", noise_std)
@@ -866,44 +856,40 @@ def temporal(
             raise ValueError(
                 f"`{name}` must have one entry per image, shape ({m},); got shape {a.shape}."
             )
-    _require("gamma", g, np.abs(g) >= 1, "in the open interval (-1, 1)")
-    _require("noise_std", s, s < 0, "non-negative")
+    v.require("gamma", g, np.abs(g) < 1, "in the open interval (-1, 1)")
+    v.require("noise_std", s, s >= 0, "non-negative")
     zero = ~np.any(img != 0, axis=1)
     if zero.any():
-        raise ValueError(f"`images` must be nonzero; images[{_first(zero)[0]}] is all zeros.")
+        raise ValueError(f"`images` must be nonzero; images[{v.first_index(zero)[0]}] is all zeros.")
     support = img != 0
     if region is None:
         count = support.sum(axis=0)
         if (count > 1).any():
-            i = _first(count > 1)[0]
+            i = v.first_index(count > 1)[0]
             a, b = np.flatnonzero(support[:, i])[:2]
             raise ValueError(
                 f"`images` must have disjoint supports (or pass `region`); images[{a}, {i}] "
                 f"and images[{b}, {i}] are both nonzero."
             )
         if (count == 0).any():
-            i = _first(count == 0)[0]
+            i = v.first_index(count == 0)[0]
             raise ValueError(
                 f"pixel {i} is zero in every image: pass `region` to assign it a noise level."
             )
         reg = np.argmax(support, axis=0)
     else:
         reg_in = np.asarray(region)
-        if reg_in.dtype.kind not in "iu":
-            raise TypeError(f"`region` must be an integer array; got dtype {reg_in.dtype}.")
-        if reg_in.shape != (d,):
+        if reg_in.dtype.kind in "iu" and reg_in.shape != (d,):
             raise ValueError(f"`region` must have shape (d,) = ({d},); got shape {reg_in.shape}.")
-        reg = reg_in.astype(np.int64)
-        _require("region", reg, (reg < 0) | (reg >= m), f"an image index in 0..{m - 1}")
+        reg = v.integer_array("region", reg_in, 0, m - 1, f"an image index in 0..{m - 1}")
         outside = support & (reg[None, :] != np.arange(m)[:, None])
         if outside.any():
-            a, i = _first(outside)
+            a, i = v.first_index(outside)
             raise ValueError(
                 f"`images` must be zero outside their regions; images[{a}, {i}] = "
-                f"{_fmt(img[a, i])} but region[{i}] = {reg[i]}."
+                f"{v._fmt(img[a, i])} but region[{i}] = {reg[i]}."
             )
-    with np.errstate(all="ignore"):  # out-of-range results are refused by _set_common
-        return TemporalModel(img, g, s, reg)
+    return img, g, s, reg
 
 
 # --------------------------------------------------------------------------
@@ -912,6 +898,7 @@ def temporal(
 
 
 def _pair(x: Any, y: Any) -> tuple[Any, Any]:
+    _arrays.select_backend("auto", {"x": x, "y": y})  # refuses mixed NumPy/CuPy samples
     x = _data("x", x)
     y = _data("y", y)
     if tuple(x.shape) != tuple(y.shape):
@@ -943,9 +930,12 @@ def empirical_covariances(x: ArrayLike, y: ArrayLike) -> tuple[Any, Any]:
     """
     x, y = _pair(x, y)
     n = x.shape[0]
-    sxx = (x.T @ x) / n
-    sxx = 0.5 * (sxx + sxx.T)
-    return sxx, (y.T @ x) / n
+    with np.errstate(over="ignore", invalid="ignore"):  # refused below
+        sxx = (x.T @ x) / n
+        sxx = 0.5 * (sxx + sxx.T)
+        syx = (y.T @ x) / n
+    _representable("the second moments of `x` and `y`", "rescale the samples", sxx=sxx, syx=syx)
+    return sxx, syx
 
 
 def empirical_lam_rho(
@@ -984,45 +974,49 @@ def empirical_lam_rho(
         empirical variance along a column of ``basis`` (``rho`` undefined).
     """
     x, y = _pair(x, y)
-    if isinstance(x, np.ndarray):
-        e = v._as_float64("basis", basis)
-        e = np.asarray(e, dtype=np.float64)
+    return_stderr = v.flag("return_stderr", return_stderr)
+    if _arrays.is_device_array(x):
+        e = _arrays.to_device(_arrays.module_of(x), basis, np.float64)
+        eh = _arrays.to_host(e)
     else:
-        e = _device_like(x, basis)
-    if e.ndim != 2 or e.shape[0] != x.shape[1]:
+        _arrays.select_backend("auto", {"x": x, "basis": basis})  # a CuPy basis with NumPy x
+        e = eh = v._as_float64("basis", basis)
+    if e.ndim != 2 or e.shape[0] != x.shape[1] or e.shape[1] < 1:
         raise ValueError(
-            f"`basis` must have shape (d, k) with d = {x.shape[1]} (the columns of `x`); "
-            f"got shape {tuple(e.shape)}."
+            f"`basis` must have shape (d, k) with d = {x.shape[1]} (the columns of `x`) and "
+            f"k >= 1; got shape {tuple(e.shape)}."
         )
-    eh = _to_numpy(e)
-    _require("basis", eh, ~np.isfinite(eh), "finite")
+    v.finite("basis", eh)
     n = x.shape[0]
-    p = x @ e
-    q = y @ e
-    a = q * p
-    b = p * p
-    lam = a.mean(axis=0)
-    s = b.mean(axis=0)
-    zero = _to_numpy(s) == 0
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        p = x @ e
+        q = y @ e
+        a = q * p
+        b = p * p
+        lam = a.mean(axis=0)
+        s = b.mean(axis=0)
+    sh = np.asarray(_arrays.to_host(s))
+    zero = sh == 0
     if zero.any():
         raise ValueError(
-            f"`x` has zero empirical variance along basis[:, {_first(zero)[0]}]: rho is undefined."
+            f"`x` has zero empirical variance along basis[:, {v.first_index(zero)[0]}] (or it "
+            "underflows float64): rho is undefined."
         )
-    rho = lam / s
+    fix = "rescale the samples"
+    _representable("the empirical moments along `basis`", fix, lam=lam, var=s)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        rho = lam / s
+    _representable("the empirical regression coefficients", fix, rho=rho)
     if not return_stderr:
         return lam, rho
     if n < 2:
         raise ValueError(f"standard errors need at least 2 samples; got n = {n}.")
-    lam_se = (((a - lam) ** 2).sum(axis=0) / (n - 1) / n) ** 0.5
-    r = a - rho * b  # the linearisation of mean(a)/mean(b) has residual mean(r)/mean(b)
-    rho_se = (((r - r.mean(axis=0)) ** 2).sum(axis=0) / (n - 1) / n) ** 0.5 / s
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        lam_se = (((a - lam) ** 2).sum(axis=0) / (n - 1) / n) ** 0.5
+        r = a - rho * b  # the linearisation of mean(a)/mean(b) has residual mean(r)/mean(b)
+        rho_se = (((r - r.mean(axis=0)) ** 2).sum(axis=0) / (n - 1) / n) ** 0.5 / s
+    _representable("the standard errors", fix, lam_stderr=lam_se, rho_stderr=rho_se)
     return lam, rho, lam_se, rho_se
-
-
-def _device_like(x: Any, a: Any) -> Any:
-    """``a`` as an array of the module of ``x`` (CuPy: ``cupy.asarray``)."""
-    mod = __import__(type(x).__module__.split(".")[0])
-    return mod.asarray(a, dtype=np.float64)
 
 
 def offdiagonal_error(sxx: ArrayLike, syx: ArrayLike, *, normalize: bool = True) -> float:
@@ -1052,28 +1046,34 @@ def offdiagonal_error(sxx: ArrayLike, syx: ArrayLike, *, normalize: bool = True)
     -------
     float
     """
-    a = np.asarray(v._as_float64("sxx", _to_numpy(sxx)), dtype=np.float64)
-    c = np.asarray(v._as_float64("syx", _to_numpy(syx)), dtype=np.float64)
-    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 1:
-        raise ValueError(f"`sxx` must be a square (d, d) matrix; got shape {a.shape}.")
+    a = v.square_matrix("sxx", _arrays.to_host(sxx))
+    c = v._as_float64("syx", _arrays.to_host(syx))
     if c.shape != a.shape:
         raise ValueError(f"`syx` must have the shape of `sxx`, {a.shape}; got shape {c.shape}.")
-    _require("sxx", a, ~np.isfinite(a), "finite")
-    _require("syx", c, ~np.isfinite(c), "finite")
-    scale = float(np.max(np.abs(a)))
-    asym = np.abs(a - a.T) > _STRUCT_RTOL * scale
-    if asym.any():
-        i, j = _first(asym)
-        raise ValueError(
-            f"`sxx` must be symmetric; sxx[{i}, {j}] = {_fmt(a[i, j])} but "
-            f"sxx[{j}, {i}] = {_fmt(a[j, i])}."
-        )
+    v.finite("syx", c)
+    normalize = v.flag("normalize", normalize)
+    v.symmetric("sxx", a, STRUCT_RTOL)
     d = a.shape[0]
+    # Scale both matrices by powers of two (exact): U does not depend on the
+    # scale of Sxx, M scales with Syx, and the squares below neither overflow
+    # (entries up to 1e308) nor underflow (1e-300) in the scaled units.
+    ea, ec = (int(np.frexp(np.max(np.abs(x)))[1]) for x in (a, c))
+    a, c = np.ldexp(a, -ea), np.ldexp(c, -ec)
     _, u = np.linalg.eigh(0.5 * (a + a.T))
     m = u.T @ c @ u
     off = m - np.diag(np.diag(m))
     off2 = float(np.sum(off * off))
     if not normalize:
-        return off2 / (d * (d - 1)) if d > 1 else 0.0
+        if d < 2:
+            return 0.0
+        with np.errstate(over="ignore"):
+            mean = float(np.ldexp(off2 / (d * (d - 1)), 2 * ec))
+        if mean == math.inf:
+            raise ValueError(
+                "the mean squared off-diagonal element of `syx` in the eigenbasis of `sxx` "
+                f"overflows float64 (about 2**{2 * ec} times {off2 / (d * (d - 1)):.3g}); rescale "
+                "`syx` or use normalize=True."
+            )
+        return mean
     total = float(np.sum(m * m))
     return math.sqrt(off2 / total) if total > 0 else 0.0

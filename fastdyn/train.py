@@ -35,7 +35,6 @@ online weights in ODE time units (:func:`ema_time`); ``m = 0`` is plain JEPA.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -43,9 +42,14 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _arrays
+from . import _validate as v
+from .kernels._constants import JEPA, MAE, MAX_DEPTH, MAX_STEPS_LIMIT, STRUCT_RTOL, T_MAX
+from .kernels._constants import OBJECTIVES as _OBJECTIVE_CODES
+
 __all__ = ["TrainResult", "ema_time", "gaussian_sampler", "train"]
 
-OBJECTIVES = ("jepa", "mae", "jepa-ema")
+OBJECTIVES = tuple(_OBJECTIVE_CODES)   # "jepa", "mae", "jepa-ema"
 INITS = ("orthogonal", "gaussian")
 STATUS_OK = 0
 STATUS_DIVERGED = 1
@@ -132,62 +136,45 @@ def ema_time(lr: float, momentum: float, depth: int) -> float:
     -------
     float
     """
-    lr = _positive_scalar("lr", lr)
-    m = _momentum(momentum)
-    depth = _positive_int("depth", depth)
-    return depth * lr * m / (1.0 - m)
+    lr = v.scalar("lr", lr)
+    m = v.scalar("momentum", momentum, _momentum)
+    depth = _depth(depth)
+    lag = depth * lr * m / (1.0 - m)
+    if not lag <= T_MAX:
+        raise ValueError(
+            f"`lr`, `momentum` and `depth` must give an EMA lag depth*lr*m/(1-m) in fastdyn's "
+            f"domain [0, {T_MAX:g}]; got {lag!r} (lr={lr!r}, momentum={m!r}, depth={depth})."
+        )
+    return lag
 
 
 # ---------------------------------------------------------------------------
-# validation (scalar options; arrays name their first bad index)
+# validation (the checks: fastdyn._validate; messages name the parameter, the
+# value and for arrays the first bad index)
 # ---------------------------------------------------------------------------
-def _positive_int(name: str, value: object, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int; got {type(value).__name__}.")
-    if value < (0 if allow_zero else 1):
-        raise ValueError(f"`{name}` must be {'non-negative' if allow_zero else 'positive'}; "
-                         f"got {value!r}.")
-    return int(value)
+def _momentum(name: str, value: object) -> np.ndarray:
+    return v.interval(name, value, 0.0, 1.0, hi_closed=False)
 
 
-def _positive_scalar(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}.")
-    if not (math.isfinite(float(value)) and float(value) > 0.0):
-        raise ValueError(f"`{name}` must be positive and finite; got {value!r}.")
-    return float(value)
+def _depth(depth: object) -> int:
+    return v.count("depth", depth, 1, MAX_DEPTH, " (fastdyn's domain)")
 
 
-def _momentum(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`momentum` must be a real number; got {type(value).__name__}.")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"`momentum` must be in [0, 1); got {value!r}.")
-    return float(value)
+def _psd(what: str, ev: np.ndarray) -> None:
+    """Refuse a symmetric matrix (ascending eigenvalues ``ev``) with a clearly negative one."""
+    if ev[0] < -STRUCT_RTOL * max(1.0, abs(ev[-1])):
+        raise ValueError(f"{what} must be positive semi-definite; its smallest eigenvalue is "
+                         f"{v._fmt(ev[0])}.")
 
 
-def _first_bad(name: str, a: np.ndarray, good: np.ndarray, requirement: str) -> None:
-    if not bool(np.all(good)):
-        idx = tuple(int(i) for i in np.unravel_index(int(np.argmin(good)), a.shape))
-        where = ", ".join(map(str, idx))
-        raise ValueError(f"`{name}` must be {requirement}; {name}[{where}] = {a[idx].item()!r}.")
-
-
-def _matrix(name: str, x: ArrayLike, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """A finite float64 array (of ``shape`` if given), copied to the host."""
-    if hasattr(x, "get") and not isinstance(x, np.ndarray):   # CuPy array
-        x = x.get()
-    try:
-        a = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{name}` must be a real array; {exc}") from exc
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be a real array; got dtype {a.dtype}.")
-    a = a.astype(np.float64)
-    if shape is not None and a.shape != shape:
-        raise ValueError(f"`{name}` must have shape {shape}; got shape {a.shape}.")
-    _first_bad(name, a, np.isfinite(a), "finite")
-    return a
+def _second_moments(names: tuple[str, str, str], sxx, syx, syy):
+    """Host float64 ``(sxx, syx, syy or None)``: finite, (d, d), ``sxx`` symmetric and PSD."""
+    sxx = v.square_matrix(names[0], _arrays.to_host(sxx))
+    v.symmetric(names[0], sxx, STRUCT_RTOL)
+    _psd(f"`{names[0]}`", np.linalg.eigvalsh(0.5 * (sxx + sxx.T)))
+    syx = v.matrix(names[1], _arrays.to_host(syx), sxx.shape)
+    syy = None if syy is None else v.matrix(names[2], _arrays.to_host(syy), sxx.shape)
+    return sxx, syx, syy
 
 
 def _covariances(data) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
@@ -196,20 +183,10 @@ def _covariances(data) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray
         if len(data) not in (2, 3):
             raise ValueError(f"`data` as a tuple must be (sxx, syx) or (sxx, syx, syy); "
                              f"got a tuple of length {len(data)}.")
-        sxx = _matrix("sxx", data[0])
-        if sxx.ndim != 2 or sxx.shape[0] != sxx.shape[1]:
-            raise ValueError(f"`sxx` must be a square matrix; got shape {sxx.shape}.")
-        syx = _matrix("syx", data[1], sxx.shape)
-        syy = _matrix("syy", data[2], sxx.shape) if len(data) == 3 else None
-        return sxx, syx, syy
+        return _second_moments(("sxx", "syx", "syy"), *data, *((None,) * (3 - len(data))))
     if hasattr(data, "sxx") and hasattr(data, "syx"):
-        sxx = _matrix("data.sxx", data.sxx)
-        if sxx.ndim != 2 or sxx.shape[0] != sxx.shape[1]:
-            raise ValueError(f"`data.sxx` must be a square matrix; got shape {sxx.shape}.")
-        syx = _matrix("data.syx", data.syx, sxx.shape)
-        syy = getattr(data, "syy", None)
-        syy = None if syy is None else _matrix("data.syy", syy, sxx.shape)
-        return sxx, syx, syy
+        return _second_moments(("data.sxx", "data.syx", "data.syy"), data.sxx, data.syx,
+                               getattr(data, "syy", None))
     return None, None, None
 
 
@@ -217,13 +194,13 @@ def _record_steps(record, steps: int) -> np.ndarray:
     if record is None:
         n = min(steps, _DEFAULT_RECORDS)
         return np.unique(np.rint(np.linspace(0, steps, n + 1)).astype(np.int64))
-    r = np.asarray(record)
-    if r.dtype.kind not in "iu":
-        raise TypeError(f"`record` must be an array of integer steps; got dtype {r.dtype}.")
+    r = record if isinstance(record, np.ndarray) else np.asarray(record)
+    if r.size == 0:
+        raise ValueError("`record` must hold at least one step; got an empty array.")
+    r = v.integer_array("record", r, 0, steps, f"in [0, steps] = [0, {steps}]",
+                        kind="an array of integer steps")
     if r.ndim != 1:
         raise ValueError(f"`record` must be a 1-D array; got shape {r.shape}.")
-    r = r.astype(np.int64)
-    _first_bad("record", r, (r >= 0) & (r <= steps), f"in [0, steps] = [0, {steps}]")
     if r.size > 1:
         rising = r[1:] > r[:-1]
         if not bool(np.all(rising)):
@@ -234,18 +211,32 @@ def _record_steps(record, steps: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# array module, samplers, initialisation
+# samplers, initialisation
 # ---------------------------------------------------------------------------
-def _array_module(backend: str):
-    if not isinstance(backend, str):
-        raise TypeError(f"`backend` must be a str; got {type(backend).__name__}.")
-    if backend == "cpu":
-        return np
-    if backend == "gpu":
-        import cupy  # noqa: PLC0415  (optional dependency)
+def _draw(sampler: Callable, n: int, rng, d: int | None = None):
+    """``sampler(n, rng)``, checked to be a pair of real arrays of shape (n, d).
 
-        return cupy
-    raise ValueError(f"`backend` must be 'cpu' or 'gpu'; got {backend!r}.")
+    The values are not scanned here (that would cost a pass over every
+    minibatch); a non-finite draw is reported when it makes a seed diverge.
+    """
+    out = sampler(n, rng)
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"`data` (a sampler) must return a pair (x, y) of arrays of shape "
+                        f"(n, d); got {type(out).__name__} from sample({n}, rng).")
+    pair = []
+    for name, a in zip("xy", out):
+        if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+            a = np.asarray(a)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"`data` (a sampler) must return real arrays; {name} of "
+                            f"sample({n}, rng) has dtype {a.dtype}.")
+        want = (n, d if d is not None else (a.shape[1] if a.ndim == 2 else -1))
+        if tuple(a.shape) != want or want[1] < 1:
+            expect = f"({n}, d)" if d is None else f"({n}, {d})"
+            raise ValueError(f"`data` (a sampler) must return x and y of shape {expect}; "
+                             f"{name} of sample({n}, rng) has shape {tuple(a.shape)}.")
+        pair.append(a)
+    return pair
 
 
 def gaussian_sampler(sxx: ArrayLike, syx: ArrayLike, syy: ArrayLike) -> Callable:
@@ -273,21 +264,23 @@ def gaussian_sampler(sxx: ArrayLike, syx: ArrayLike, syy: ArrayLike) -> Callable
     ValueError
         If the joint covariance is not positive semi-definite.
     """
-    sxx = _matrix("sxx", sxx)
+    sxx = v.square_matrix("sxx", _arrays.to_host(sxx))
     d = sxx.shape[0]
-    syx = _matrix("syx", syx, (d, d))
-    syy = _matrix("syy", syy, (d, d))
+    syx = v.matrix("syx", _arrays.to_host(syx), (d, d))
+    syy = v.matrix("syy", _arrays.to_host(syy), (d, d))
     joint = np.block([[sxx, syx.T], [syx, syy]])
     joint = 0.5 * (joint + joint.T)
     ev, vec = np.linalg.eigh(joint)
-    if ev[0] < -1e-10 * max(1.0, abs(ev[-1])):
-        raise ValueError(f"the joint covariance of (x, y) must be positive semi-definite; "
-                         f"its smallest eigenvalue is {ev[0]!r}.")
+    _psd("the joint covariance of (x, y)", ev)
     factor_t = (vec * np.sqrt(np.clip(ev, 0.0, None))) @ vec.T   # symmetric root
     cache: dict[Any, Any] = {}
 
     def sample(n: int, rng):
-        xp = np if isinstance(rng, np.random.Generator) else _module_of_generator(rng)
+        n = v.array_count("n", n, 32 * d, f"the draws, 2 arrays of shape (n, {2 * d})")
+        xp = _arrays.generator_module(rng)
+        if xp is None:
+            raise TypeError(f"`rng` must be a numpy.random.Generator or a cupy.random.Generator; "
+                            f"got {type(rng).__name__}.")
         key = id(xp)
         if key not in cache:
             cache[key] = xp.asarray(factor_t)
@@ -296,12 +289,6 @@ def gaussian_sampler(sxx: ArrayLike, syx: ArrayLike, syy: ArrayLike) -> Callable
         return xy[:, :d], xy[:, d:]
 
     return sample
-
-
-def _module_of_generator(rng):
-    import cupy  # noqa: PLC0415
-
-    return cupy
 
 
 def _haar_orthogonal(rng: np.random.Generator, shape: tuple[int, ...], d: int) -> np.ndarray:
@@ -339,10 +326,11 @@ def _initial_weights(init, objective, depth, d, seeds, eps, rng):
             decoder = std * rng.standard_normal((seeds, d, d))
         return layers, decoder, None
     if not isinstance(init, tuple) or len(init) not in (2, 3):
+        got = f"a tuple of length {len(init)}" if isinstance(init, tuple) else type(init).__name__
         raise TypeError("`init` must be 'orthogonal', 'gaussian' or a tuple "
-                        f"(layers, decoder[, target]); got {type(init).__name__}.")
-    layers = _matrix("init[0] (layers)", init[0])
-    decoder = _matrix("init[1] (decoder)", init[1])
+                        f"(layers, decoder[, target]); got {got}.")
+    layers = v.matrix("init[0]", _arrays.to_host(init[0]))
+    decoder = v.matrix("init[1]", _arrays.to_host(init[1]))
     if layers.shape == (depth, d, d):
         layers = np.broadcast_to(layers, (seeds, depth, d, d)).copy()
     if decoder.shape == (d, d):
@@ -355,7 +343,7 @@ def _initial_weights(init, objective, depth, d, seeds, eps, rng):
                          f"got shape {decoder.shape}.")
     target = None
     if len(init) == 3 and init[2] is not None:
-        target = _matrix("init[2] (target)", init[2])
+        target = v.matrix("init[2]", _arrays.to_host(init[2]))
         if target.shape == (depth, d, d):
             target = np.broadcast_to(target, (seeds, depth, d, d)).copy()
         if target.shape != (seeds, depth, d, d):
@@ -390,7 +378,7 @@ def _gradients(xp, objective_code, layers, decoder, tbar, cxx, cyx):
         prefix[a] = xp.matmul(layers[:, a - 1], prefix[a - 1])
     wbar = prefix[depth]
     m = xp.matmul(decoder, wbar)
-    if objective_code == 1:          # MAE: R = M Cxx - Cyx
+    if objective_code == MAE:        # R = M Cxx - Cyx
         r = xp.matmul(m, cxx) - cyx
     else:                            # JEPA: R = M Cxx - SG(T) Cyx
         t = wbar if tbar is None else tbar
@@ -412,7 +400,7 @@ def _loss(xp, objective_code, wbar, decoder, tbar, cxx, cyx, cyy):
     """Loss of eq. 5 from second moments, shape (S,)."""
     m = xp.matmul(decoder, wbar)
     quad = 0.5 * xp.sum(xp.matmul(m, cxx) * m, axis=(-2, -1))
-    if objective_code == 1:
+    if objective_code == MAE:
         # tr(M Cxy) = sum(M * Cyx)
         return quad - xp.sum(m * cyx, axis=(-2, -1)) + 0.5 * xp.trace(cyy, axis1=-2, axis2=-1)
     t = wbar if tbar is None else tbar
@@ -461,11 +449,12 @@ def train(
     objective : {"jepa", "mae", "jepa-ema"}
         Loss of eq. 5; ``"jepa-ema"`` uses an EMA target encoder.
     depth : int
-        Number ``L`` of encoder layers.
+        Number ``L`` of encoder layers, 1..64 (fastdyn's domain).
     lr : float
         Learning rate ``eta`` (plain gradient descent, no momentum).
     steps : int
-        Number of updates.
+        Number of updates, ``>= 0``; the run's ODE time ``depth * lr * steps``
+        must stay below 1e300.
     record : array_like of int, shape (R,), optional
         Strictly increasing steps in [0, steps] at which ``||Wbar b_j||`` and
         the loss are recorded (0: before training).  Default: up to 1001
@@ -498,8 +487,9 @@ def train(
         model's ``.basis``, else the eigenvectors of ``Sxx`` (ascending
         eigenvalues), else the identity.
     seed : int or None
-        Seed of the NumPy generator that draws initialisations and, on the
-        CPU, minibatches (on the GPU a CuPy generator with the same seed).
+        Non-negative seed of the NumPy generator that draws initialisations
+        and, on the CPU, minibatches (on the GPU a CuPy generator with the
+        same seed); None: fresh entropy.
     backend : {"cpu", "gpu"}
         NumPy or CuPy (the same code path).  On the GPU, minibatches of a
         sampler callable / ``data.sample`` are drawn on the host and copied;
@@ -512,6 +502,17 @@ def train(
     TrainResult
         Plain NumPy arrays: ``w`` (S, R, K), ``loss`` (S, R), ``status`` and
         ``stop_step`` (S,), the final weights, ``t = depth * lr * steps``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For bad input, naming the parameter and the value (for arrays the
+        first bad index): e.g. a negative, float or string ``seed``, an
+        unknown ``dtype``, ``sxx`` that is not symmetric positive
+        semi-definite, a sampler that returns arrays of the wrong shape.
+    fastdyn.GPUUnavailableError
+        ``backend="gpu"`` without CuPy or without a CUDA device (a
+        ``RuntimeError``).
 
     Warns
     -----
@@ -527,26 +528,30 @@ def train(
     depth=depth, eps=eps)`` (theorem 3.2, eq. 7 / 8) up to an error
     ``O(lr)``; for ``"jepa-ema"`` pass ``ema_time=res.ema_time``.
     """
-    objective = _choice("objective", objective, OBJECTIVES)
-    depth = _positive_int("depth", depth)
-    lr = _positive_scalar("lr", lr)
-    steps = _positive_int("steps", steps, allow_zero=True)
-    seeds = _positive_int("seeds", seeds)
-    eps = _positive_scalar("eps", eps)
-    xp = _array_module(backend)
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise TypeError(f"`dtype` must be float64 or float32; got {dt}.")
+    objective = v.check_choice("objective", objective, OBJECTIVES)
+    depth = _depth(depth)
+    lr = v.scalar("lr", lr)
+    steps = v.count("steps", steps, 0, MAX_STEPS_LIMIT)
+    seeds = v.count("seeds", seeds)
+    eps = v.scalar("eps", eps)
+    v.in_domain("eps", eps)
+    seed = v.seed("seed", seed)
+    dt = v.float_dtype("dtype", dtype)
     if objective == "jepa-ema":
         if momentum is None:
             raise TypeError("objective 'jepa-ema' needs `momentum` (the EMA momentum per step).")
-        m = _momentum(momentum)
+        m = v.scalar("momentum", momentum, _momentum)
+        ema_time(lr, m, depth)  # the lag must be in fastdyn's domain
     else:
         if momentum is not None:
             raise ValueError(f"`momentum` is only used by objective 'jepa-ema'; "
                              f"got momentum={momentum!r} with objective={objective!r}.")
         m = None
-    obj_code = 1 if objective == "mae" else 0
+    if not depth * lr * steps <= T_MAX:
+        raise ValueError(f"`lr` and `steps` must keep the ODE time depth*lr*steps in fastdyn's "
+                         f"domain [0, {T_MAX:g}]; got {depth * lr * steps!r} (lr={lr!r}, "
+                         f"steps={steps}, depth={depth}).")
+    obj_code = MAE if objective == "mae" else JEPA
     rec = _record_steps(record, steps)
 
     sxx, syx, syy = _covariances(data)
@@ -556,7 +561,7 @@ def train(
                             "covariances: a model with .sxx and .syx, or a tuple (sxx, syx).")
         sampler = None
     else:
-        batch_size = _positive_int("batch_size", batch_size)
+        batch_size = v.count("batch_size", batch_size)
         if callable(data) and not hasattr(data, "sxx"):
             sampler = data
         elif hasattr(data, "sample"):
@@ -564,13 +569,19 @@ def train(
         else:
             raise TypeError("SGD (batch_size given) needs `data` with a sampler: a model with "
                             ".sample(n, rng) or a callable sample(n, rng) -> (x, y).")
+    xp = _arrays.backend_module(backend)
     rng = np.random.default_rng(seed)
 
     if sxx is not None:
         d = sxx.shape[0]
     else:
-        x0, _ = sampler(1, rng if xp is np else _device_rng(xp, seed))
+        x0, _ = _draw(sampler, 1, rng if xp is np else _device_rng(xp, seed))
         d = int(x0.shape[-1])
+    v.array_count("seeds", seeds, 8 * depth * d * d,
+                  f"the stacked weights (seeds, {depth}, {d}, {d})")
+    if batch_size is not None:
+        v.array_count("batch_size", batch_size, 16 * seeds * d,
+                      f"the minibatches of all seeds, 2 x ({seeds} batch_size, {d})")
     basis = _basis(basis, data, sxx, d)
     layers, decoder, target = _initial_weights(init, objective, depth, d, seeds, eps, rng)
     if objective == "jepa-ema" and target is None:
@@ -598,7 +609,7 @@ def train(
     j = 0
 
     def moments(n):
-        x, y = sampler(seeds * n, draw_rng)
+        x, y = _draw(sampler, seeds * n, draw_rng, d)
         x = xp.asarray(x, dtype=dt).reshape(seeds, n, d)
         y = xp.asarray(y, dtype=dt).reshape(seeds, n, d)
         xt = xp.swapaxes(x, -1, -2)
@@ -627,17 +638,22 @@ def train(
             j += 1
         if k == steps:
             break
-        g, gv, _ = _gradients(xp, obj_code, layers, decoder, tbar, cxx, cyx)
-        new_layers = layers - lr * g
-        new_decoder = decoder - lr * gv
-        # stop seeds whose weights leave float64's comfortable range (or turn non-finite);
-        # the sum of squares is inf/NaN in exactly those cases or above the bound
-        sq = xp.sum(new_layers * new_layers, axis=(1, 2, 3)) + xp.sum(new_decoder * new_decoder,
-                                                                      axis=(1, 2))
+        # a diverging seed may overflow here: it is stopped below, and never recorded
+        with np.errstate(over="ignore", invalid="ignore"):
+            g, gv, _ = _gradients(xp, obj_code, layers, decoder, tbar, cxx, cyx)
+            new_layers = layers - lr * g
+            new_decoder = decoder - lr * gv
+            # stop seeds whose weights leave float64's comfortable range (or turn non-finite);
+            # the sum of squares is inf/NaN in exactly those cases or above the bound
+            sq = (xp.sum(new_layers * new_layers, axis=(1, 2, 3))
+                  + xp.sum(new_decoder * new_decoder, axis=(1, 2)))
         ok = sq <= DIVERGENCE_NORM ** 2
         newly = active & ~ok
         if bool(xp.any(newly)):
-            stop_step[_host(xp, newly)] = k
+            if sampler is not None and not bool(xp.all(xp.isfinite(cxx)) & xp.all(xp.isfinite(cyx))):
+                raise ValueError(f"`data` (a sampler) returned a minibatch at step {k} with "
+                                 "non-finite values (or second moments that overflow float64).")
+            stop_step[_arrays.to_host(newly)] = k
             active = active & ok
         keep = active[:, None, None]
         layers = xp.where(keep[..., None], new_layers, layers)
@@ -648,7 +664,8 @@ def train(
     status = np.where(stop_step < steps, STATUS_DIVERGED, STATUS_OK).astype(np.int8)
     max_lr = None
     if np.any(status):
-        max_lr = _stable_lr_estimate(obj_code, depth, sxx, syx, sampler, d, rng)
+        with np.errstate(over="ignore", invalid="ignore"):  # an extreme Sxx: estimate 0 or inf
+            max_lr = _stable_lr_estimate(obj_code, depth, sxx, syx, sampler, d, rng)
         bad = np.flatnonzero(status)
         warnings.warn(
             f"train: lr={lr!r} diverged for {bad.size} of {seeds} seeds (first: seed "
@@ -659,27 +676,14 @@ def train(
             RuntimeWarning, stacklevel=2)
     return TrainResult(
         steps=rec, t=depth * lr * rec.astype(np.float64),
-        w=_host(xp, w_out).astype(np.float64),
-        loss=None if loss_out is None else _host(xp, loss_out).astype(np.float64),
+        w=_arrays.to_host(w_out).astype(np.float64),
+        loss=None if loss_out is None else _arrays.to_host(loss_out).astype(np.float64),
         status=status, stop_step=stop_step,
-        layers=_host(xp, layers), decoder=_host(xp, decoder),
-        target=None if target is None else _host(xp, target),
-        ema_time=None if m is None else depth * lr * m / (1.0 - m),
+        layers=_arrays.to_host(layers), decoder=_arrays.to_host(decoder),
+        target=None if target is None else _arrays.to_host(target),
+        ema_time=None if m is None else ema_time(lr, m, depth),
         max_stable_lr=max_lr,
     )
-
-
-def _choice(name, value, allowed):
-    if not isinstance(value, str):
-        raise TypeError(f"`{name}` must be a str; got {type(value).__name__}.")
-    if value not in allowed:
-        listed = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
-        raise ValueError(f"`{name}` must be {listed}; got {value!r}.")
-    return value
-
-
-def _host(xp, a):
-    return a if xp is np else xp.asnumpy(a)
 
 
 def _device_rng(xp, seed):
@@ -696,9 +700,10 @@ def _basis(basis, data, sxx, d) -> np.ndarray:
         name = "data.basis"
     else:
         name = "basis"
-    b = _matrix(name, basis)
-    if b.ndim != 2 or b.shape[0] != d:
-        raise ValueError(f"`{name}` must have shape (d, K) = ({d}, K); got shape {b.shape}.")
+    b = v.matrix(name, _arrays.to_host(basis))
+    if b.ndim != 2 or b.shape[0] != d or b.shape[1] < 1:
+        raise ValueError(f"`{name}` must have shape (d, K) = ({d}, K) with K >= 1; "
+                         f"got shape {b.shape}.")
     return b
 
 
@@ -719,13 +724,12 @@ def _stable_lr_estimate(obj_code, depth, sxx, syx, sampler, d, rng, iters=60) ->
     products; without covariances they are estimated from one large batch.
     """
     if sxx is None:
-        x, y = sampler(20_000, rng)
-        x, y = np.asarray(x), np.asarray(y)
+        x, y = (_arrays.to_host(a) for a in _draw(sampler, 20_000, rng, d))
         sxx, syx = x.T @ x / x.shape[0], y.T @ x / x.shape[0]
     ev, e = np.linalg.eigh(0.5 * (sxx + sxx.T))
     lam = np.einsum("ji,jk,ki->i", e, syx, e)
     rho = np.clip(lam / np.maximum(ev, 1e-300), 0.0, None)
-    u = rho ** (1.0 / (depth + 1)) if obj_code == 1 else rho
+    u = rho ** (1.0 / (depth + 1)) if obj_code == MAE else rho
     w_fp = (e * u) @ e.T
     p0 = np.concatenate([np.broadcast_to(w_fp, (depth + 1, d, d)).reshape(-1)])
 

@@ -70,3 +70,10 @@ MAX_STEPS_LIMIT = 2**62
 # --- scheduling ----------------------------------------------------------------
 #: below this many feature-times a serial loop beats waking the thread pool
 PARALLEL_MIN_WORK = 4096
+
+# --- checks of user-given matrices (models, train) ---------------------------
+#: relative tolerance of the structural checks on matrices a user passes
+#: (symmetry of Sxx, orthonormal bases, constant diagonals, positive
+#: semi-definiteness): far above the float64 rounding of O(d) sums, far below
+#: any deviation that would change a closed form or a gradient visibly
+STRUCT_RTOL = 1e-10

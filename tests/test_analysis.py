@@ -6,6 +6,7 @@ pair counts by brute force for the order statistics; ``fastdyn.critical_time``
 of eq. 12 for corollary 3.6.
 """
 
+import math
 import subprocess
 import sys
 
@@ -18,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 import fastdyn as fd
 from fastdyn import analysis as an
+from fastdyn.kernels._order import merge_inversions, radix_argsort
 
 TIES = ("average", "min", "max", "dense", "ordinal")
 
@@ -152,7 +154,7 @@ def test_device_inversion_count_matches_merge_sort_and_brute_force(codes):
     # _bitwise_inversions is the CuPy algorithm; run here with NumPy as the array module
     brute = sum(int((codes[i] > codes[i + 1:]).sum()) for i in range(codes.size))
     tied = sum(int((codes[i] == codes[i + 1:]).sum()) for i in range(codes.size))
-    assert an._merge_inversions(codes) == (brute, tied)
+    assert merge_inversions(codes) == (brute, tied)
     assert an._bitwise_inversions(codes, np) == brute
 
 
@@ -173,7 +175,7 @@ def test_merge_inversions_at_block_boundaries(n, data):
                 part[:] = part[::-1]
     inv = int(np.triu(x[:, None] > x[None, :], 1).sum())
     tied = int(np.triu(x[:, None] == x[None, :], 1).sum())
-    assert an._merge_inversions(x) == (inv, tied)
+    assert merge_inversions(x) == (inv, tied)
 
 
 _float_keys = st.one_of(_tied_values, _free_values, st.just(-0.0), st.just(5e-324),
@@ -182,7 +184,7 @@ _float_keys = st.one_of(_tied_values, _free_values, st.just(-0.0), st.just(5e-32
 
 @given(t=hnp.arrays(np.float64, st.integers(0, 300), elements=_float_keys))
 def test_radix_argsort_is_numpys_stable_argsort(t):
-    order, keys = an._radix_argsort(t.view(np.uint64))
+    order, keys = radix_argsort(t.view(np.uint64))
     np.testing.assert_array_equal(order, np.argsort(t, kind="stable"))
     # equal keys iff equal times (-0.0 == 0.0)
     s = t[order]
@@ -305,6 +307,27 @@ def test_corollary_ratio_converges_to_eq14_at_order_eps_2_over_L(depth):
     rel = np.abs((res.exact - 1) / (res.predicted - 1) - 1)
     assert np.all(np.diff(rel) > 0)  # shrinks as eps -> 0
     assert rel[0] < 0.1
+
+
+@given(rho=st.floats(1e-3, 1e3), rho_prime=st.floats(1e-3, 1e3), depth=st.integers(2, 64),
+       log_eps=st.floats(-30, 3), p=st.floats(1e-6, 1 - 1e-6), lam=st.floats(1e-6, 1e6),
+       objective=st.sampled_from(["jepa", "mae"]))
+def test_corollary_ratio_is_finite_or_refused_over_the_domain(rho, rho_prime, depth, log_eps, p,
+                                                              lam, objective):
+    """Never NaN (0/0) or 0/inf: a finite positive ratio, or a ValueError naming the
+    parameter whose critical time is 0 -- and then that time really is 0."""
+    kw = dict(depth=depth, eps=10.0**log_eps, objective=objective, p=p)
+    t1, t2 = (fd.critical_time(lam, r, **kw) for r in (rho, rho_prime))
+    try:
+        res = an.corollary_ratio(rho, rho_prime, lam=lam, **kw)
+    except ValueError as exc:
+        which = "rho" if t1 == 0 else "rho_prime"
+        assert (t1 == 0 or t2 == 0), exc
+        assert str(exc).startswith(f"`{which}` must give critical times t* > 0")
+    else:
+        assert t1 > 0 and t2 > 0
+        assert 0 < res.exact < math.inf and np.isfinite(res.predicted)
+        assert res.exact == t1 / t2
 
 
 def test_corollary_ratio_eq12_expansion():

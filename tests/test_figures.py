@@ -160,7 +160,7 @@ def test_cli_writes_png_and_svg(tmp_path):
     assert b"<svg" in svg.read_bytes()[:2000]
 
 
-def test_cli_gpu_backend_without_device_fails_clearly():
+def test_cli_gpu_backend_without_device_fails_clearly(capsys):
     try:
         import cupy
 
@@ -171,8 +171,10 @@ def test_cli_gpu_backend_without_device_fails_clearly():
     except Exception:
         pass
     args = _parse(["figure", "2", "--backend", "gpu", "--quick", "--quiet"])
-    with pytest.raises(RuntimeError, match="--backend gpu needs CuPy and a CUDA device"):
-        args.func(args)
+    assert args.func(args) == 2  # one line, exit status 2, no traceback
+    err = capsys.readouterr().err
+    assert err.startswith("fastdyn figure: error: --backend gpu needs CuPy and a CUDA device")
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_figure_command_does_not_import_matplotlib_until_it_runs():

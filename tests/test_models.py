@@ -177,8 +177,10 @@ _Dev.__module__ = "fake_dev_module"
 
 @pytest.fixture
 def dev(monkeypatch):
-    """The strict fake device module, importable by the name of its array type."""
+    """The strict fake device module, installed as ``cupy``: fastdyn._arrays detects
+    device arrays as instances of ``sys.modules["cupy"].ndarray``, as for real CuPy."""
     monkeypatch.setitem(sys.modules, "fake_dev_module", fake_dev)
+    monkeypatch.setitem(sys.modules, "cupy", fake_dev)
     return fake_dev
 
 
@@ -518,6 +520,32 @@ def test_offdiagonal_error_known_value():
     assert fm.offdiagonal_error(np.eye(2), np.zeros((2, 2))) == 0.0
 
 
+@pytest.mark.parametrize("scale_xx, scale_yx", [(1e300, 1.0), (1.0, 1e300), (1e-300, 1.0),
+                                                 (1.0, 1e-300), (1e-300, 1e300)])
+def test_offdiagonal_error_is_exact_at_the_float64_limits(scale_xx, scale_yx):
+    """Squares of 1e300 overflow and of 1e-300 underflow: computed naively the error was
+    inf/inf = NaN, or 0/0 -> 0 for a Syx far from diagonal.  It does not depend on the
+    scales (U on Sxx's, the ratio on Syx's), and the mean square scales as Syx^2."""
+    sxx, syx = np.diag([2.0, 1.0]), np.array([[1.0, 0.3], [-0.4, 1.0]])
+    ref = fm.offdiagonal_error(sxx, syx)
+    assert fm.offdiagonal_error(scale_xx * sxx, scale_yx * syx) == pytest.approx(ref, rel=1e-14)
+    expected = 0.125 * scale_yx * scale_yx  # inf for Syx ~ 1e300: refused, never returned
+    if expected == math.inf:
+        with pytest.raises(ValueError, match=r"mean squared off-diagonal .* overflows float64"):
+            fm.offdiagonal_error(scale_xx * sxx, scale_yx * syx, normalize=False)
+    else:
+        mse = fm.offdiagonal_error(scale_xx * sxx, scale_yx * syx, normalize=False)
+        assert mse == pytest.approx(expected, rel=1e-14)
+
+
+def test_mixed_host_and_device_samples_are_refused(dev):
+    x = dev.asarray(np.ones((3, 2)))
+    with pytest.raises(TypeError, match=r"mixed NumPy and CuPy inputs: `x` on the GPU, `y` on the CPU"):
+        fm.empirical_covariances(x, np.ones((3, 2)))
+    with pytest.raises(TypeError, match=r"mixed NumPy and CuPy inputs: `basis` on the GPU, `x`"):
+        fm.empirical_lam_rho(np.ones((3, 2)), np.ones((3, 2)), dev.asarray(np.eye(2)))
+
+
 @given(seed=st.integers(0, 2**32 - 1), d=st.integers(2, 6))
 def test_offdiagonal_error_is_rotation_invariant(seed, d):
     r = np.random.default_rng(seed)
@@ -697,7 +725,7 @@ BAD = [
     (lambda: fm.temporal().sample(0), ValueError, r"`n` must be positive; got 0"),
     (lambda: fm.temporal().sample(2.5), TypeError, r"`n` must be an integer"),
     (lambda: fm.temporal().sample(True), TypeError, r"`n` must be an integer"),
-    (lambda: fm.temporal().sample(3, contiguous=1), TypeError, r"`contiguous` must be a bool"),
+    (lambda: fm.temporal().sample(3, contiguous=1), TypeError, r"`contiguous` must be True or False; got 1"),
     (lambda: fm.gaussian([1.0], [0.5]).sample(3, rng=-1), ValueError, r"`rng` must be a non-negative seed; got -1"),
     (lambda: fm.gaussian([1.0], [0.5]).sample(3, rng="x"), TypeError, r"`rng` must be None, an int seed"),
     (lambda: fm.temporal().sample_sequence(0), ValueError, r"`length` must be positive"),

@@ -316,7 +316,7 @@ def test_bad_input_names_parameter(change, exc, match):
     ((np.eye(3), np.eye(2)), ValueError, r"`syx` must have shape \(3, 3\)"),
     ((np.ones(3), np.eye(3)), ValueError, "`sxx` must be a square matrix"),
     ((np.eye(3),), ValueError, "must be \\(sxx, syx\\)"),
-    (("a", np.eye(3)), TypeError, "`sxx` must be a real array"),
+    (("a", np.eye(3)), TypeError, "`sxx` must be real-valued"),
     (lambda n, rng: (np.zeros((n, 3)), np.zeros((n, 3))), TypeError,
      "population gradient descent"),
 ])

@@ -20,7 +20,7 @@ import importlib
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from .. import _arrays
 
 FIGURES = (1, 2, 3, 4, 5, 6)
 FORMATS = ("png", "pdf", "svg")
@@ -39,27 +39,21 @@ def module(n: int):
 
 
 def array_module(backend: str):
-    """``numpy`` for ``"cpu"``; ``cupy`` for ``"gpu"``, checked to reach a device."""
-    if backend == "cpu":
-        import numpy
+    """``numpy`` for ``"cpu"``; ``cupy`` for ``"gpu"``, checked to reach a device.
 
-        return numpy
-    if backend != "gpu":
-        raise ValueError(f"`backend` must be 'cpu' or 'gpu'; got {backend!r}.")
+    Raises
+    ------
+    TypeError, ValueError
+        ``backend`` is not ``"cpu"`` or ``"gpu"``.
+    fastdyn._arrays.GPUUnavailableError
+        ``"gpu"`` without CuPy or a CUDA device (a ``RuntimeError``; the
+        message says "needs CuPy and a CUDA device" and how to install CuPy).
+    """
     try:
-        import cupy
-
-        cupy.zeros(1).sum().item()  # fails without a CUDA device
-    except Exception as exc:  # ImportError, CUDARuntimeError, ...
-        raise RuntimeError(f"--backend gpu needs CuPy and a CUDA device: {exc}") from exc
-    return cupy
-
-
-def to_numpy(x: Any):
-    """A NumPy copy of a NumPy or CuPy array (or a scalar)."""
-    if type(x).__module__.split(".")[0] == "cupy":
-        return x.get()
-    return x
+        return _arrays.backend_module(backend)
+    except _arrays.GPUUnavailableError as exc:
+        raise _arrays.GPUUnavailableError(
+            f"backend 'gpu' needs CuPy and a CUDA device: {exc}") from exc
 
 
 def bar(iterable: Iterable, *, total: int | None = None, desc: str = "",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,29 +27,67 @@ def _formats(values: list[str] | None) -> list[str]:
 
 
 def _paths(n: int, out: str | None, formats: list[str]) -> list[Path]:
-    """One output path per format; ``--out``'s suffix is replaced by each format's."""
-    base = Path(out) if out else Path(f"figure{n}.png")
+    """One output path per format; ``--out``'s suffix is replaced by each format's.
+
+    An ``--out`` that is an existing folder, or ends with a path separator,
+    names the folder: the files are ``figureN.<format>`` inside it.
+    """
+    if out and (out.endswith(("/", os.sep)) or Path(out).is_dir()):
+        base = Path(out) / f"figure{n}"
+    else:
+        base = Path(out) if out else Path(f"figure{n}.png")
     if base.suffix.lower().lstrip(".") in FORMATS:
         base = base.with_suffix("")
     return [base.with_name(base.name + "." + f) for f in formats]
 
 
-def run(args: argparse.Namespace) -> int:
-    from . import module
+def _writable(paths: list[Path]) -> str | None:
+    """Why the figure cannot be written to ``paths`` (None if it can): checked before computing."""
+    for p in paths:
+        folder = p.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"cannot create the folder {str(folder)!r}: {exc.strerror or exc}"
+        if p.is_dir():
+            return f"{str(p)!r} is a folder"
+        try:  # a real write: permission bits do not tell (root, read-only mounts, /proc)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".fastdyn-figure-"):
+                pass
+        except OSError as exc:
+            return f"cannot write into the folder {str(folder)!r}: {exc.strerror or exc}"
+    return None
 
+
+def run(args: argparse.Namespace) -> int:
+    from .. import _arrays
+    from .._cli import error
+    from . import array_module, module
+
+    prog = "fastdyn figure"
     try:
         formats = _formats(args.format)
     except argparse.ArgumentTypeError as exc:
-        print(f"fastdyn figure: error: {exc}", file=sys.stderr)
-        return 2
+        return error(prog, str(exc))
     try:
         mod = module(args.N)
     except NotImplementedError as exc:
-        print(f"fastdyn figure: error: {exc}", file=sys.stderr)
-        return 2
+        return error(prog, str(exc))
+    try:
+        array_module(args.backend)
+    except _arrays.GPUUnavailableError as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        return error(prog, f"--backend gpu needs CuPy and a CUDA device: {cause}")
+    paths = _paths(args.N, args.out, formats)
+    why = _writable(paths)
+    if why is not None:
+        return error(prog, f"--out {args.out}: {why}.")
     start = time.perf_counter()
     data = mod.data(quick=args.quick, backend=args.backend, progress=not args.quiet)
-    written = mod.plot(data, _paths(args.N, args.out, formats))
+    try:
+        written = mod.plot(data, paths)
+    except OSError as exc:  # the folder vanished or filled up while computing
+        return error(prog, f"--out {args.out or paths[0]}: cannot write the figure: {exc}.")
     if not args.quiet:
         print(f"figure {args.N}: wrote {', '.join(written)} in "
               f"{time.perf_counter() - start:.1f} s", file=sys.stderr)

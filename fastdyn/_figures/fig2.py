@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _api
-from . import array_module, bar, caption, pyplot, save, shades, to_numpy
+from .._arrays import to_host
+from . import array_module, bar, caption, pyplot, save, shades
 
 PARAMS = {
     "depth": 5,
@@ -87,7 +88,7 @@ def data(*, quick: bool = False, backend: str = "cpu", progress: bool = False) -
     for i, j in bar(jobs, total=len(jobs), desc="figure 2", enabled=progress):
         obj = OBJECTIVES[i]
         ts = _critical_times(xp, xp.asarray(lam[j]), xp.asarray(rho[j]), L, eps, obj, p)
-        tstar[i, j] = to_numpy(ts)
+        tstar[i, j] = to_host(ts)
         tgrid[i, j] = np.linspace(0.0, PARAMS["t_max_factor"] * tstar[i, j].max(), nt)
         w[i, j] = _api.trajectory(tgrid[i, j], lam[j], rho[j], depth=L, eps=eps, objective=obj)
         fixed[i, j] = _api.fixed_point(rho[j], depth=L, objective=obj)

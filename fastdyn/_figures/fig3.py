@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import models
-from . import array_module, bar, caption, pyplot, save, to_numpy
+from .._arrays import to_host
+from . import array_module, bar, caption, pyplot, save
 
 PARAMS = {
     "gamma": (0.99, 0.95),
@@ -72,9 +73,9 @@ def data(*, quick: bool = False, backend: str = "cpu", progress: bool = False) -
     for i, r in bar(jobs, total=len(jobs), desc="figure 3", enabled=progress):
         x, y = model.sample(int(lengths[i]) - 1, 1000 + 100 * i + r, xp=xp, contiguous=True)
         lh, rh = models.empirical_lam_rho(x, y, model.basis)
-        lam_hat[i, r], rho_hat[i, r] = to_numpy(lh), to_numpy(rh)
+        lam_hat[i, r], rho_hat[i, r] = to_host(lh), to_host(rh)
     return {"images": np.asarray(model.images).reshape(-1, 4, 8), "u": u,
-            "sxx": to_numpy(sxx), "sxy": to_numpy(syx).T, "T": lengths,
+            "sxx": to_host(sxx), "sxy": to_host(syx).T, "T": lengths,
             "lam_hat": lam_hat, "rho_hat": rho_hat,
             "lam": np.asarray(model.lam), "rho": np.asarray(model.rho)}
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _api
+from .._arrays import to_host
 from ..analysis import corollary_ratio, depth_spread
-from . import array_module, bar, caption, pyplot, save, shades, to_numpy
+from . import array_module, bar, caption, pyplot, save, shades
 
 PARAMS = {
     "depths": (2, 5, 6, 7),
@@ -79,11 +80,11 @@ def data(*, quick: bool = False, backend: str = "cpu", progress: bool = False) -
     predicted = np.empty((2, m))
     exact = np.empty((2, m))
     for i, obj in enumerate(bar(OBJECTIVES, total=2, desc="figure 4", enabled=progress)):
-        spread[i] = to_numpy(depth_spread(xp.asarray(rho), depths=xp.asarray(depths), lam=lam,
+        spread[i] = to_host(depth_spread(xp.asarray(rho), depths=xp.asarray(depths), lam=lam,
                                           eps=eps, objective=obj, p=p))
         ratio = corollary_ratio(rho.min(), rho.max(), lam=lam, depth=depths, eps=eps,
                                 objective=obj, p=p)
-        predicted[i], exact[i] = to_numpy(ratio.predicted), to_numpy(ratio.exact)
+        predicted[i], exact[i] = to_host(ratio.predicted), to_host(ratio.exact)
         for j, L in enumerate(depths):
             tstar[i, j] = _api.critical_time(lam, rho, depth=int(L), eps=eps, objective=obj, p=p)
             tgrid[i, j] = np.linspace(0.0, PARAMS["t_max_factor"] * tstar[i, j].max(), nt)
