@@ -24,10 +24,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _operations as ops
+from ._arrays import GPUUnavailableError
 from ._dispatch import SolverError, Status, call
 from .kernels._constants import DEFAULT_MAX_STEPS
 
 __all__ = [
+    "GPUUnavailableError",
     "SolverError",
     "Status",
     "advance",
