@@ -66,7 +66,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import njit
-from ._lib import data_ptr, ext, item_ptr, row_ptr
+from ._lib import data_ptr, ext, ptr_at
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -82,6 +82,6 @@ def ema_trajectory_kernel(t_out, depth, lam, rho, eps, ema, rtol, max_steps,
     tc = np.ascontiguousarray(t_out)
     for i in prange(lam.shape[0]):
         status[i] = ext.ema_trajectory_row(tc.shape[0], data_ptr(tc), depth[i], lam[i], rho[i],
-                                           eps[i], ema[i], rtol, max_steps, row_ptr(w_out, i),
-                                           row_ptr(wt_out, i), w_out.strides[1] // w_out.itemsize,
-                                           item_ptr(nsteps, i))
+                                           eps[i], ema[i], rtol, max_steps, ptr_at(w_out, i),
+                                           ptr_at(wt_out, i), w_out.strides[1] // w_out.itemsize,
+                                           ptr_at(nsteps, i))

@@ -26,7 +26,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import njit
-from ._lib import data_ptr, ext, item_ptr, load, row_ptr, slot
+from ._lib import data_ptr, ext, load, ptr_at, slot
 
 # stands for "no inverse table": the bracketed solver alone (the scalar API)
 _NO_TABLE = np.empty((2, 0, 0))
@@ -106,7 +106,7 @@ def critical_levels(objective, depth_lo, depth_hi, p, out):
 @njit(cache=True, inline="always")
 def _trajectory_one(i, t, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigma):
     return ext.trajectory_row(t.shape[0], data_ptr(t), objective, depth[i], lam[i], rho[i], eps[i],
-                              row_ptr(out, i), out.strides[1] // out.itemsize,
+                              ptr_at(out, i), out.strides[1] // out.itemsize,
                               data_ptr(tab_sigma), data_ptr(tab_dsigma))
 
 
@@ -162,7 +162,7 @@ def critical_time_kernel_serial(objective, depth, lam, rho, eps, p, asymptotic, 
 @njit(cache=True, inline="always")
 def _advance_one(i, objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma):
     out[i] = ext.advance(objective, depth[i], lam[i], rho[i], w[i], dt[i], data_ptr(tab_sigma),
-                         data_ptr(tab_dsigma), item_ptr(status, i))
+                         data_ptr(tab_dsigma), ptr_at(status, i))
 
 
 @njit(parallel=True, cache=True)

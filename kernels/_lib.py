@@ -16,8 +16,8 @@ loads the library once per process and exposes each exported function twice:
 
 Both come from the one list of signatures :data:`SIGNATURES`
 (``tests/test_host_library.py`` checks it against the C source).  The
-intrinsics :func:`data_ptr`, :func:`row_ptr`, :func:`item_ptr`,
-:func:`slot` and :func:`load` turn NumPy arrays and local
+intrinsics :func:`data_ptr`, :func:`ptr_at`, :func:`slot` and
+:func:`load` turn NumPy arrays and local
 variables into the pointers the C functions take, inside compiled code.
 
 The library carries the hash of the sources it was built from; importing
@@ -172,8 +172,12 @@ def data_ptr(typingctx, arr):
 
 
 @intrinsic
-def row_ptr(typingctx, arr, i):
-    """Pointer to ``arr[i, 0, ...]`` (any layout: the first stride, in bytes)."""
+def ptr_at(typingctx, arr, i):
+    """Pointer to ``arr[i]`` (one-dimensional) or to ``arr[i, 0, ...]``: ``data + i * strides[0]``.
+
+    Any layout and stride (a row of a 2-D array starts there; its elements
+    follow at ``strides[1]``).
+    """
     sig = types.CPointer(arr.dtype)(arr, i)
 
     def codegen(context, builder, signature, args):
@@ -182,20 +186,6 @@ def row_ptr(typingctx, arr, i):
         index = context.cast(builder, args[1], signature.args[1], types.intp)
         base = builder.ptrtoint(ary.data, cgutils.intp_t)
         return builder.inttoptr(builder.add(base, builder.mul(index, step)), ary.data.type)
-
-    return sig, codegen
-
-
-@intrinsic
-def item_ptr(typingctx, arr, i):
-    """Pointer to ``arr[i]`` of a one-dimensional array (any stride)."""
-    sig = types.CPointer(arr.dtype)(arr, i)
-
-    def codegen(context, builder, signature, args):
-        ary = _data(context, builder, signature.args[0], args[0])
-        index = context.cast(builder, args[1], signature.args[1], types.intp)
-        return cgutils.get_item_pointer(context, builder, signature.args[0], ary, [index],
-                                        wraparound=False)
 
     return sig, codegen
 

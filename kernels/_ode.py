@@ -26,7 +26,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import njit
-from ._lib import data_ptr, ext, item_ptr, row_ptr
+from ._lib import data_ptr, ext, ptr_at
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -36,9 +36,9 @@ def ode_trajectory_kernel(t_out, objective, depth, lam, rho, eps, rtol, max_step
     tc = np.ascontiguousarray(t_out)
     for i in prange(lam.shape[0]):
         status[i] = ext.ode_trajectory_row(tc.shape[0], data_ptr(tc), objective, depth[i], lam[i],
-                                           rho[i], eps[i], rtol, max_steps, row_ptr(w_out, i),
+                                           rho[i], eps[i], rtol, max_steps, ptr_at(w_out, i),
                                            w_out.strides[1] // w_out.itemsize,
-                                           item_ptr(nsteps, i))
+                                           ptr_at(nsteps, i))
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -50,9 +50,9 @@ def ode_trajectory_kernel_f32(t_out, objective, depth, lam, rho, eps, rtol, max_
     for i in prange(lam.shape[0]):
         status[i] = ext.ode_trajectory_row_f32(tc.shape[0], data_ptr(tc), objective, depth[i],
                                                lam[i], rho[i], eps[i], rt, max_steps,
-                                               row_ptr(w_out, i),
+                                               ptr_at(w_out, i),
                                                w_out.strides[1] // w_out.itemsize,
-                                               item_ptr(nsteps, i))
+                                               ptr_at(nsteps, i))
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -66,7 +66,7 @@ def ode_crossing_kernel(objective, depth, lam, rho, eps, p, rtol, max_steps,
     """
     for i in prange(lam.shape[0]):
         t_cross[i] = ext.ode_crossing(objective, depth[i], lam[i], rho[i], eps[i], p[i], rtol,
-                                      max_steps, item_ptr(status, i), item_ptr(nsteps, i))
+                                      max_steps, ptr_at(status, i), ptr_at(nsteps, i))
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -76,4 +76,4 @@ def ode_crossing_kernel_f32(objective, depth, lam, rho, eps, p, rtol, max_steps,
     rt = np.float32(rtol)
     for i in prange(lam.shape[0]):
         t_cross[i] = ext.ode_crossing_f32(objective, depth[i], lam[i], rho[i], eps[i], p[i], rt,
-                                          max_steps, item_ptr(status, i), item_ptr(nsteps, i))
+                                          max_steps, ptr_at(status, i), ptr_at(nsteps, i))

@@ -82,14 +82,18 @@ def _entry(where, name, n, *args):
         cuda_host.gpu_call(SRC, name, n, np.int64(n), *args)
 
 
+def _outputs(shape, dtype):
+    """Result, status and step-count arrays filled with sentinels (-1)."""
+    return (np.full(shape, -1.0, dtype=dtype), np.full(shape[0], -1, dtype=np.int8),
+            np.full(shape[0], -1, dtype=np.int64))
+
+
 def trajectory(t, objective, depth, lam, rho, eps, rtol, dtype=np.float64,
                max_steps=MAX_STEPS_DEFAULT, where="cpu"):
     depth, lam, rho, eps = _features(dtype, depth, lam, rho, eps)
     t = np.ascontiguousarray(t, dtype=dtype)
     n, nt = lam.size, t.size
-    w = np.full((n, nt), -1.0, dtype=dtype)
-    status = np.full(n, -1, dtype=np.int8)
-    nsteps = np.full(n, -1, dtype=np.int64)
+    w, status, nsteps = _outputs((n, nt), dtype)
     f32 = dtype == np.float32
     if where == "cpu":
         kernel = _ode.ode_trajectory_kernel_f32 if f32 else _ode.ode_trajectory_kernel
@@ -106,9 +110,7 @@ def crossing(objective, depth, lam, rho, eps, p, rtol, dtype=np.float64,
              max_steps=MAX_STEPS_DEFAULT, where="cpu"):
     depth, lam, rho, eps, p = _features(dtype, depth, lam, rho, eps, p)
     n = lam.size
-    t_cross = np.full(n, -1.0, dtype=dtype)
-    status = np.full(n, -1, dtype=np.int8)
-    nsteps = np.full(n, -1, dtype=np.int64)
+    t_cross, status, nsteps = _outputs((n,), dtype)
     f32 = dtype == np.float32
     if where == "cpu":
         kernel = _ode.ode_crossing_kernel_f32 if f32 else _ode.ode_crossing_kernel
