@@ -1,10 +1,16 @@
 """fastdyn's compiled layer (installed as ``fastdyn.kernels``).
 
-The scalar functions below are Numba ``@njit`` functions without allocation:
-call them from your own ``@njit`` code to embed the per-feature dynamics in a
-larger simulation.  ``objective`` is the integer :data:`JEPA` (0) or
-:data:`MAE` (1); ``depth`` an integer in 1..64.  Inputs are not validated here
-(the public NumPy API does that): pass positive finite floats.
+The per-feature math is C++ (``kernels/cuda/*.h``, the one source of both
+backends): the GPU compiles it with NVRTC, and the package build compiles it
+into fastdyn's CPU library, whose functions the Numba kernels call by symbol.
+
+The scalar functions below are Numba ``@njit`` functions without allocation
+that call that library: call them from your own ``@njit`` code (plain or
+``cache=True``) to embed the per-feature dynamics in a larger simulation; they
+compile into your function's machine code.  ``objective`` is the integer
+:data:`JEPA` (0) or :data:`MAE` (1); ``depth`` an integer in 1..64; other
+numbers are converted to float64.  Inputs are not validated here (the public
+NumPy API does that): pass positive finite floats inside the documented domain.
 
 Examples
 --------

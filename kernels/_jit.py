@@ -33,7 +33,12 @@ package that shadows a later (editable) install.  The folder is chosen at
 decoration time through Numba's ``config.CACHE_DIR`` and restored afterwards,
 so users' own cached functions are unaffected.  A ``NUMBA_CACHE_DIR`` set by
 the user wins.  Numba names each cache file after the source's path, so
-installs in different places never share entries.
+installs in different places never share entries.  Inside that folder each
+build of the kernels gets its own subfolder, named by the hash of the C++
+sources of the CPU library and of the kernel modules
+(:func:`._source_hash.kernels_hash`): Numba checks only the source file of each
+cached function, so without it a kernel cached before an edit of another
+module, or against an older library, would be reused.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ from pathlib import Path
 
 import numba
 from numba import config as _config
+
+from ._source_hash import kernels_hash
 
 __all__ = ["cache_dir", "njit", "call_parallel", "threading_layer"]
 
@@ -104,6 +111,7 @@ def _configure_threading() -> None:
 
 
 _configure_threading()
+_BUILD = "kernels-" + kernels_hash()  # this build's subfolder of the cache
 _LOCK = threading.Lock()
 _THREAD_SAFE_LAYERS = ("tbb", "omp")
 _SAFE = [False]  # known, after a first launch, to run on a thread-safe layer
@@ -138,7 +146,7 @@ def _fastdyn_cache():
         yield
         return
     old = _config.CACHE_DIR
-    _config.CACHE_DIR = str(cache_dir())
+    _config.CACHE_DIR = str(cache_dir() / _BUILD)
     try:
         yield
     finally:

@@ -1,11 +1,15 @@
-"""Host build of the CUDA sources: the GPU math, tested on the CPU in CI.
+"""The GPU entry points of ``kernels/cuda/*.cu``, run on the host (CI) or on a real GPU.
 
 ``kernels/cuda/*.cu`` are written against ``kernels/cuda/config.h``, whose
 macros turn them into plain C++ when no CUDA compiler is involved.  This
 module compiles one of them with the system C++ compiler into a shared
 library (cached by the hash of every file in ``kernels/cuda``) and loads it
-with ctypes, so that tests can run the exact device code on the host and
-compare it with the Numba kernels.
+with ctypes (:func:`call`), so that the tests run the GPU's entry points (their
+argument lists, strides and loops) on the host and compare them with the CPU
+kernels, which call the same per-feature functions through fastdyn's CPU
+library: on the host the two agree bit for bit.  :func:`gpu_call` launches
+the same entry point on a real GPU through CuPy (NVRTC, fastdyn's options),
+for the parity tests marked ``gpu`` (1e-12: the device's libm differs).
 """
 
 from __future__ import annotations
@@ -86,6 +90,33 @@ def call(source: str, name: str, *args) -> None:
     fn = getattr(load(source), name)
     fn.restype = None
     fn(*[arg(a) for a in args])
+
+
+def gpu_call(source: str, name: str, n: int, *args) -> None:
+    """Launch kernel ``name`` of ``source`` on the GPU over ``n`` features (grid-stride).
+
+    NumPy array arguments are copied to the device and back afterwards; NumPy
+    scalars pass by value; ``None`` is a null pointer.
+    """
+    cp = real_cupy_or_skip()
+    from fastdyn import _gpu
+
+    mod = _GPU_MODULES.get(source)
+    if mod is None:
+        mod = cp.RawModule(code=_gpu._source(source),
+                           options=tuple(_gpu._NVRTC_OPTIONS) + (f"-I{CUDA_DIR}",))
+        _GPU_MODULES[source] = mod
+    dev = [cp.asarray(a) if isinstance(a, np.ndarray) else (np.uint64(0) if a is None else a)
+           for a in args]
+    block = 128
+    mod.get_function(name)((max(1, (int(n) + block - 1) // block),), (block,), tuple(dev))
+    cp.cuda.runtime.deviceSynchronize()
+    for a, d in zip(args, dev):
+        if isinstance(a, np.ndarray):
+            a[...] = cp.asnumpy(d)
+
+
+_GPU_MODULES: dict = {}
 
 
 def real_cupy_or_skip():

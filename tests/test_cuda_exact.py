@@ -1,21 +1,23 @@
-"""The CUDA port of the exact solver (kernels/cuda/*.h), built as C++ on the host.
+"""The GPU entry points of the exact solver (``kernels/cuda/exact_kernels.cu``) against the CPU kernels.
 
-``kernels/cuda/exact_kernels.cu`` is compiled with g++ (``tests/cuda_host.py``)
-and every kernel entry point is compared with its Numba twin in
-``kernels/_exact.py`` (the serial kernels take the same arguments), on
-hypothesis-drawn features over the whole domain and on fixed corner cases.
-The port follows the Python source operation for operation, so the two agree
-to rounding: the tests demand 1e-12 relative, non-finite values and zeros
-exactly, statuses exactly.  (On the host both call the same libm; the sweeps
-behind this file found them bitwise identical.)
+Both run the same per-feature functions of ``kernels/cuda/exact.h`` (the only
+definition of the math): the CPU kernels of ``kernels/_exact.py`` call them
+through fastdyn's CPU library, the GPU entry points through one CUDA thread per
+feature.  Every entry point is compared with its CPU twin (the serial kernels
+take the same arguments) on hypothesis-drawn features over the whole domain and
+on fixed corner cases, in two places:
 
-The constant tables compiled into closed.h are compared bit for bit with
-``kernels/_closed.py``, their compile-time checks are shown to fire on a
-corrupted entry, and the sources are compiled by ``nvcc`` when it is available
-so that a syntax error in device code never needs a GPU to show.
+* ``host``: the ``.cu`` file compiled as plain C++ by the system compiler
+  (``tests/cuda_host.py``): the same source, the same compiler and libm as the
+  CPU library, so every result must be identical to the bit (this checks the
+  entry points' argument lists, strides and loops, in CI);
+* ``gpu`` (``-m gpu``, on a machine with CuPy and a GPU): NVRTC through CuPy,
+  fastdyn's options; 1e-12 relative (the device's libm differs), non-finite
+  values, zeros and statuses exactly.
 
-``python3 tests/test_cuda_exact.py --emit-tables`` prints the generated data
-block of closed.h from ``kernels/_closed.py``.
+The compile-time checks of the constant tables in closed.h fire on a corrupted
+entry, and the sources compile with ``nvcc`` when it is available, so that a
+syntax error in device code never needs a GPU to show.
 """
 
 from __future__ import annotations
@@ -24,50 +26,56 @@ import math
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cuda_host  # noqa: E402
-from kernels import _closed, _exact, _inverse  # noqa: E402
+import cuda_host
+from fastdyn.kernels import _exact, _gen_tables, _inverse
 
 SRC = "exact_kernels.cu"
 TOL = 1e-12
 MAX_DEPTH = 64
-# "no inverse table" for the Numba kernels; the C kernels take a null pointer
+# "no inverse table" for the CPU kernels; the C entry points take a null pointer
 NO_TABLE = _exact._NO_TABLE
 
 JEPA, MAE = 0, 1
+DEVICES = ["host", pytest.param("gpu", marks=pytest.mark.gpu)]
 
 
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-def assert_agree(got, want, what, **params):
-    """``got`` (C++) equals ``want`` (Numba) to TOL relative; inf, 0 and NaN exactly.
+def assert_agree(got, want, what, device="host", **params):
+    """``got`` (entry point) equals ``want`` (CPU kernel).
 
-    On failure names the first bad index and that feature's parameters.
+    ``host``: bit for bit (NaN where NaN).  ``gpu``: TOL relative; inf, 0 and
+    NaN exactly.  On failure names the first bad index and that feature's
+    parameters.
     """
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
     assert got.shape == want.shape
     with np.errstate(all="ignore"):
         both_nan = np.isnan(got) & np.isnan(want)
-        exact = ~np.isfinite(want) | (want == 0.0)
-        ok = np.where(exact, (got == want) | both_nan,
-                      np.abs(got - want) <= TOL * np.abs(want))
+        if device == "host":
+            ok = both_nan | (bits(got) == bits(want))
+        else:
+            exact = ~np.isfinite(want) | (want == 0.0)
+            ok = np.where(exact, (got == want) | both_nan,
+                          np.abs(got - want) <= TOL * np.abs(want))
     if not ok.all():
         idx = np.unravel_index(int(np.argmin(ok.ravel())), ok.shape)
         feat = idx[0]
         info = {k: (v[feat] if np.ndim(v) else v) for k, v in params.items()}
-        pytest.fail(f"{what}: C++ {got[idx]!r} != Numba {want[idx]!r} at index {idx}; {info}")
+        pytest.fail(f"{what} ({device}): entry point {got[idx]!r} != CPU kernel {want[idx]!r} "
+                    f"at index {idx}; {info}")
+
+
+def bits(a):
+    return np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
 
 
 def fixed_points(objective, depth, rho):
@@ -119,11 +127,15 @@ def batches(draw, max_n=8):
     return objective, depth, lam, rho, eps
 
 
-def call(name, *args):
-    cuda_host.call(SRC, name, *args)
+def call(name, *args, device="host"):
+    """Run entry point ``name`` (first argument: the number of features) on ``device``."""
+    if device == "host":
+        cuda_host.call(SRC, name, *args)
+    else:
+        cuda_host.gpu_call(SRC, name, int(args[0]), *args)
 
 
-def run_trajectory(t, objective, depth, lam, rho, eps, tables):
+def run_trajectory(t, objective, depth, lam, rho, eps, tables, device="host"):
     n, nt = lam.shape[0], t.shape[0]
     ts, td = tables
     got = np.full((n, nt), -1.0)
@@ -132,35 +144,35 @@ def run_trajectory(t, objective, depth, lam, rho, eps, tables):
     st_want = np.full(n, 98, np.int8)
     call("fd_trajectory_exact", np.int64(n), np.int64(nt), t, np.int32(objective), depth, lam, rho, eps,
          got, np.int64(nt), np.int64(1), st_got,
-         None if ts is NO_TABLE else ts, None if td is NO_TABLE else td)
+         None if ts is NO_TABLE else ts, None if td is NO_TABLE else td, device=device)
     _exact.trajectory_kernel_serial(t, objective, depth, lam, rho, eps, want, st_want, ts, td)
     return got, want, st_got, st_want
 
 
-def run_advance(objective, depth, lam, rho, w, dt, tables):
+def run_advance(objective, depth, lam, rho, w, dt, tables, device="host"):
     n = lam.shape[0]
     ts, td = tables
     got, want = np.full(n, -1.0), np.full(n, -2.0)
     st_got, st_want = np.full(n, 99, np.int8), np.full(n, 98, np.int8)
     call("fd_advance", np.int64(n), np.int32(objective), depth, lam, rho, w, dt, got, st_got,
-         None if ts is NO_TABLE else ts, None if td is NO_TABLE else td)
+         None if ts is NO_TABLE else ts, None if td is NO_TABLE else td, device=device)
     _exact.advance_kernel_serial(objective, depth, lam, rho, w, dt, want, st_want, ts, td)
     return got, want, st_got, st_want
 
 
-def run_time_to_reach(objective, depth, lam, rho, eps, w):
+def run_time_to_reach(objective, depth, lam, rho, eps, w, device="host"):
     n = lam.shape[0]
     got, want = np.full(n, -1.0), np.full(n, -2.0)
-    call("fd_time_to_reach", np.int64(n), np.int32(objective), depth, lam, rho, eps, w, got)
+    call("fd_time_to_reach", np.int64(n), np.int32(objective), depth, lam, rho, eps, w, got, device=device)
     _exact.time_to_reach_kernel_serial(objective, depth, lam, rho, eps, w, want)
     return got, want
 
 
-def run_critical(objective, depth, lam, rho, eps, p, asymptotic, levels):
+def run_critical(objective, depth, lam, rho, eps, p, asymptotic, levels, device="host"):
     n = lam.shape[0]
     got, want = np.full(n, -1.0), np.full(n, -2.0)
     call("fd_critical_time", np.int64(n), np.int32(objective), depth, lam, rho, eps, p,
-         np.int32(asymptotic), levels, got)
+         np.int32(asymptotic), levels, got, device=device)
     _exact.critical_time_kernel_serial(objective, depth, lam, rho, eps, p, bool(asymptotic), levels, want)
     return got, want
 
@@ -172,22 +184,25 @@ def tables_of(objective, depth, use_table=True):
 
 
 # ---------------------------------------------------------------------------
-# property tests: every entry point against Numba over the domain
+# property tests: every entry point against the CPU kernels over the domain
 # ---------------------------------------------------------------------------
 times = st.lists(st.one_of(st.just(0.0), log_uniform(1e-12, 1e300)), min_size=1, max_size=12)
 
 
-@given(batches(), times, st.booleans())
-def test_trajectory_matches_numba(batch, t, use_table):
+@pytest.mark.parametrize("device", DEVICES)
+@given(batch=batches(), t=times, use_table=st.booleans())
+def test_trajectory_matches_cpu(device, batch, t, use_table):
     objective, depth, lam, rho, eps = batch
     t = np.array(sorted(t))
-    got, want, sg, sw = run_trajectory(t, objective, depth, lam, rho, eps, tables_of(objective, depth, use_table))
-    assert_agree(got, want, "trajectory", depth=depth, lam=lam, rho=rho, eps=eps)
+    got, want, sg, sw = run_trajectory(t, objective, depth, lam, rho, eps,
+                                       tables_of(objective, depth, use_table), device)
+    assert_agree(got, want, "trajectory", device, depth=depth, lam=lam, rho=rho, eps=eps)
     np.testing.assert_array_equal(sg, sw)
 
 
-@given(batches(), st.lists(st.floats(-0.5, 1.5), min_size=8, max_size=8))
-def test_time_to_reach_matches_numba(batch, fracs):
+@pytest.mark.parametrize("device", DEVICES)
+@given(batch=batches(), fracs=st.lists(st.floats(-0.5, 1.5), min_size=8, max_size=8))
+def test_time_to_reach_matches_cpu(device, batch, fracs):
     """Targets between eps and the fixed point, behind eps, beyond the fixed point, at both."""
     objective, depth, lam, rho, eps = batch
     w_star = fixed_points(objective, depth, rho)
@@ -195,12 +210,14 @@ def test_time_to_reach_matches_numba(batch, fracs):
     w = np.exp(np.log(eps) + f * (np.log(w_star) - np.log(eps)))
     w[f == 0.0] = eps[f == 0.0]
     w[f == 1.0] = w_star[f == 1.0]
-    got, want = run_time_to_reach(objective, depth, lam, rho, eps, w)
-    assert_agree(got, want, "time_to_reach", depth=depth, lam=lam, rho=rho, eps=eps, w=w)
+    got, want = run_time_to_reach(objective, depth, lam, rho, eps, w, device)
+    assert_agree(got, want, "time_to_reach", device, depth=depth, lam=lam, rho=rho, eps=eps, w=w)
 
 
-@given(batches(), st.floats(0.0, 1.0, exclude_min=True, exclude_max=True), st.booleans())
-def test_critical_time_matches_numba(batch, p_shared, per_feature):
+@pytest.mark.parametrize("device", DEVICES)
+@given(batch=batches(), p_shared=st.floats(0.0, 1.0, exclude_min=True, exclude_max=True),
+       per_feature=st.booleans())
+def test_critical_time_matches_cpu(device, batch, p_shared, per_feature):
     """Exact critical time with F(sigma*) precomputed per depth (one p) or per feature (NaN levels)."""
     objective, depth, lam, rho, eps = batch
     n = lam.shape[0]
@@ -210,50 +227,53 @@ def test_critical_time_matches_numba(batch, p_shared, per_feature):
     else:
         p = np.full(n, p_shared)
         _exact.critical_levels(objective, int(depth.min()), int(depth.max()), p_shared, levels)
-    got, want = run_critical(objective, depth, lam, rho, eps, p, 0, levels)
-    assert_agree(got, want, "critical_time", depth=depth, lam=lam, rho=rho, eps=eps, p=p)
+    got, want = run_critical(objective, depth, lam, rho, eps, p, 0, levels, device)
+    assert_agree(got, want, "critical_time", device, depth=depth, lam=lam, rho=rho, eps=eps, p=p)
 
 
-@given(batches())
-def test_critical_time_asymptotic_matches_numba(batch):
+@pytest.mark.parametrize("device", DEVICES)
+@given(batch=batches())
+def test_critical_time_asymptotic_matches_cpu(device, batch):
     objective, depth, lam, rho, eps = batch
     p = np.full(lam.shape[0], 0.5)
-    got, want = run_critical(objective, depth, lam, rho, eps, p, 1, np.full(MAX_DEPTH + 1, np.nan))
-    assert_agree(got, want, "critical_time_asymptotic", depth=depth, lam=lam, rho=rho, eps=eps)
+    got, want = run_critical(objective, depth, lam, rho, eps, p, 1, np.full(MAX_DEPTH + 1, np.nan),
+                             device)
+    assert_agree(got, want, "critical_time_asymptotic", device, depth=depth, lam=lam, rho=rho, eps=eps)
 
 
 dts = st.one_of(st.just(0.0), log_uniform(1e-12, 1e300))
 
 
-@given(batches(), st.lists(dts, min_size=8, max_size=8), st.booleans())
-def test_advance_matches_numba(batch, dt, use_table):
+@pytest.mark.parametrize("device", DEVICES)
+@given(batch=batches(), dt=st.lists(dts, min_size=8, max_size=8), use_table=st.booleans())
+def test_advance_matches_cpu(device, batch, dt, use_table):
     objective, depth, lam, rho, w = batch
     dt = np.array(dt[: lam.shape[0]])
-    got, want, sg, sw = run_advance(objective, depth, lam, rho, w, dt, tables_of(objective, depth, use_table))
-    assert_agree(got, want, "advance", depth=depth, lam=lam, rho=rho, w=w, dt=dt)
+    got, want, sg, sw = run_advance(objective, depth, lam, rho, w, dt,
+                                    tables_of(objective, depth, use_table), device)
+    assert_agree(got, want, "advance", device, depth=depth, lam=lam, rho=rho, w=w, dt=dt)
     np.testing.assert_array_equal(sg, sw)
 
 
-@given(batches())
-def test_rhs_and_fixed_point_match_numba(batch):
+@pytest.mark.parametrize("device", DEVICES)
+@given(batch=batches())
+def test_rhs_and_fixed_point_match_cpu(device, batch):
     objective, depth, lam, rho, w = batch
     n = lam.shape[0]
     got, want = np.full(n, -1.0), np.full(n, -2.0)
-    call("fd_rhs", np.int64(n), np.int32(objective), depth, w, lam, rho, got)
+    call("fd_rhs", np.int64(n), np.int32(objective), depth, w, lam, rho, got, device=device)
     _exact.rhs_kernel(objective, depth, w, lam, rho, want)
-    assert_agree(got, want, "rhs", depth=depth, lam=lam, rho=rho, w=w)
-    call("fd_fixed_point", np.int64(n), np.int32(objective), depth, rho, got)
+    assert_agree(got, want, "rhs", device, depth=depth, lam=lam, rho=rho, w=w)
+    call("fd_fixed_point", np.int64(n), np.int32(objective), depth, rho, got, device=device)
     _exact.fixed_point_kernel(objective, depth, rho, want)
-    assert_agree(got, want, "fixed_point", depth=depth, rho=rho)
+    assert_agree(got, want, "fixed_point", device, depth=depth, rho=rho)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("objective", [JEPA, MAE])
-def test_host_build_is_bitwise_identical(objective):
-    """Stronger than 1e-12: the port repeats Numba's operations in the same order and
-    both call the same libm, so on the host every result is bit for bit the same.
-    A numerically harmless divergence of the port (another branch threshold, another
-    summation order) shows here although it passes the 1e-12 comparisons above.
-    A fixed random corpus (20000 features, both sides of the fixed point)."""
+def test_random_corpus_matches_cpu(device, objective):
+    """A fixed random corpus (20000 features over the domain, both sides of the fixed point):
+    on the host bit for bit, on the GPU to 1e-12."""
     rng = np.random.default_rng(20240703 + objective)
     n = 20000
 
@@ -269,17 +289,18 @@ def test_host_build_is_bitwise_identical(objective):
     p = rng.uniform(0.01, 0.99, n)
     dt = lu(1e-10, 1e12)
     tables = tables_of(objective, depth)
-    results = [run_time_to_reach(objective, depth, lam, rho, eps, w),
-               run_critical(objective, depth, lam, rho, eps, p, 0, np.full(MAX_DEPTH + 1, np.nan)),
-               run_critical(objective, depth, lam, rho, eps, p, 1, np.full(MAX_DEPTH + 1, np.nan)),
-               run_advance(objective, depth, lam, rho, w, dt, tables)[:2],
-               run_advance(objective, depth[:2000], lam[:2000], rho[:2000], w[:2000], dt[:2000], (NO_TABLE, NO_TABLE))[:2],
-               run_trajectory(np.concatenate([[0.0], np.geomspace(1e-6, 1e15, 15)]), objective, depth[:4000],
-                              lam[:4000], rho[:4000], eps[:4000], tables)[:2]]
-    for what, (got, want) in zip(["time_to_reach", "critical_time", "critical_time_asymptotic", "advance",
-                                  "advance (no table)", "trajectory"], results):
-        differ = bits(got) != bits(want)
-        assert not differ.any(), f"{what}: {int(differ.sum())} results differ in some bit"
+    no_levels = np.full(MAX_DEPTH + 1, np.nan)
+    results = [run_time_to_reach(objective, depth, lam, rho, eps, w, device),
+               run_critical(objective, depth, lam, rho, eps, p, 0, no_levels, device),
+               run_critical(objective, depth, lam, rho, eps, p, 1, no_levels, device),
+               run_advance(objective, depth, lam, rho, w, dt, tables, device)[:2],
+               run_advance(objective, depth[:2000], lam[:2000], rho[:2000], w[:2000], dt[:2000],
+                           (NO_TABLE, NO_TABLE), device)[:2],
+               run_trajectory(np.concatenate([[0.0], np.geomspace(1e-6, 1e15, 15)]), objective,
+                              depth[:4000], lam[:4000], rho[:4000], eps[:4000], tables, device)[:2]]
+    for what, (got, want) in zip(["time_to_reach", "critical_time", "critical_time_asymptotic",
+                                  "advance", "advance (no table)", "trajectory"], results):
+        assert_agree(got, want, what, device)
 
 
 # ---------------------------------------------------------------------------
@@ -313,29 +334,32 @@ def _corner_params():
                                    id=f"{'jepa' if objective == JEPA else 'mae'}-L{depth}-eps{where}")
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("objective, depth, where", list(_corner_params()))
-def test_corner_cases_match_numba(objective, depth, where):
+def test_corner_cases_match_cpu(device, objective, depth, where):
     """Depths 1, 2, 5, 64; eps from 1e-300 to 1e100 and a hair either side of the
     fixed point; times up to 1.7e308; all four entry points with an iteration."""
     depth_a, lam, rho, eps = corner_batch(objective, depth, where)
     params = dict(depth=depth_a, lam=lam, rho=rho, eps=eps)
     tables = tables_of(objective, depth_a)
-    got, want, sg, sw = run_trajectory(T_CORNERS, objective, depth_a, lam, rho, eps, tables)
-    assert_agree(got, want, "trajectory", **params)
+    got, want, sg, sw = run_trajectory(T_CORNERS, objective, depth_a, lam, rho, eps, tables, device)
+    assert_agree(got, want, "trajectory", device, **params)
     np.testing.assert_array_equal(sg, sw)
     for dt in (1e-300, 1e-6, 1.0, 1e300):
-        got, want, sg, sw = run_advance(objective, depth_a, lam, rho, eps, np.full(lam.shape[0], dt), tables)
-        assert_agree(got, want, f"advance dt={dt}", **params)
+        got, want, sg, sw = run_advance(objective, depth_a, lam, rho, eps, np.full(lam.shape[0], dt),
+                                        tables, device)
+        assert_agree(got, want, f"advance dt={dt}", device, **params)
         np.testing.assert_array_equal(sg, sw)
     w_star = fixed_points(objective, depth_a, rho)
     for frac in (1e-9, 0.5, 1 - 1e-9):
         w = np.exp(np.log(eps) + frac * (np.log(w_star) - np.log(eps)))
-        got, want = run_time_to_reach(objective, depth_a, lam, rho, eps, w)
-        assert_agree(got, want, f"time_to_reach frac={frac}", **params)
+        got, want = run_time_to_reach(objective, depth_a, lam, rho, eps, w, device)
+        assert_agree(got, want, f"time_to_reach frac={frac}", device, **params)
     levels = np.full(MAX_DEPTH + 1, np.nan)
     for asymptotic in (0, 1):
-        got, want = run_critical(objective, depth_a, lam, rho, eps, np.full(lam.shape[0], 0.5), asymptotic, levels)
-        assert_agree(got, want, f"critical_time asymptotic={asymptotic}", **params)
+        got, want = run_critical(objective, depth_a, lam, rho, eps, np.full(lam.shape[0], 0.5),
+                                 asymptotic, levels, device)
+        assert_agree(got, want, f"critical_time asymptotic={asymptotic}", device, **params)
 
 
 @pytest.mark.parametrize("objective", [JEPA, MAE])
@@ -394,42 +418,19 @@ def host_tables():
     return cj, roots, glx, glw
 
 
-def bits(a):
-    return np.ascontiguousarray(a).view(np.int64)
-
-
-def test_closed_tables_equal_python_bit_for_bit():
+def test_closed_tables_equal_the_generated_data_bit_for_bit():
+    """The accessors of closed.h (cj, root_cos1, ..., gl_x) read back kernels/_gen_tables.py's values."""
     cj, roots, glx, glw = host_tables()
-    odd = np.arange(1, 128, 2)
-    np.testing.assert_array_equal(bits(cj[odd]), bits(_closed._CJ[odd]))  # the rows the kernels use
-    for got, want in zip(roots, [_closed._COS1, _closed._SIN1, _closed._COS2, _closed._SIN2]):
-        np.testing.assert_array_equal(bits(got), bits(want))
-    np.testing.assert_array_equal(bits(glx), bits(_closed._GL_X))
-    np.testing.assert_array_equal(bits(glw), bits(_closed._GL_W))
-
-
-def _emit(values, per=4):
-    items = [float(v).hex() for v in values]
-    return " \\\n".join("    " + ", ".join(items[i:i + per]) + "," for i in range(0, len(items), per))
-
-
-def table_data():
-    """The data macros of closed.h, from kernels/_closed.py: {name: list of floats}."""
-    cj = [_closed._CJ[2 * L - 1, j] for L in range(1, MAX_DEPTH + 1) for j in range(1, 2 * L)]
+    want_cj = _gen_tables.binomials_over_j()
+    got_cj = [cj[2 * L - 1, j] for L in range(1, MAX_DEPTH + 1) for j in range(1, 2 * L)]
+    np.testing.assert_array_equal(bits(got_cj), bits(want_cj))
     pairs = [(n, k) for n in range(3, MAX_DEPTH + 2) for k in range(1, (n - 1) // 2 + 1)]
-    data = {"CJ": cj}
-    for name, arr in [("COS1", _closed._COS1), ("SIN1", _closed._SIN1),
-                      ("COS2", _closed._COS2), ("SIN2", _closed._SIN2)]:
-        data[name] = [arr[n, k] for n, k in pairs]
-    data["GL_X"], data["GL_W"] = list(_closed._GL_X), list(_closed._GL_W)
-    return data
-
-
-def test_closed_header_data_is_regenerable():
-    """The hex literals in closed.h are exactly what --emit-tables prints."""
-    text = (cuda_host.CUDA_DIR / "closed.h").read_text()
-    for name, values in table_data().items():
-        assert f"#define FD_DATA_{name} \\\n{_emit(values)}\n" in text, name
+    want_roots = _gen_tables.roots_of_unity()
+    for got, name in zip(roots, ["COS1", "SIN1", "COS2", "SIN2"]):
+        np.testing.assert_array_equal(bits([got[n, k] for n, k in pairs]), bits(want_roots[name]))
+    want_x, want_w = _gen_tables.gauss_legendre()
+    np.testing.assert_array_equal(bits(glx), bits(want_x))
+    np.testing.assert_array_equal(bits(glw), bits(want_w))
 
 
 @pytest.mark.parametrize("macro, entry, message", [
@@ -527,11 +528,3 @@ def test_nvcc_compiles_the_device_code(tmp_path):
                           str(cuda_host.CUDA_DIR / SRC), "-o", str(tmp_path / "exact_kernels.o")],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-4000:]
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--emit-tables"]:
-        for name, values in table_data().items():
-            print(f"#define FD_DATA_{name} \\\n{_emit(values)}\n")
-    else:
-        sys.exit("usage: python3 tests/test_cuda_exact.py --emit-tables")

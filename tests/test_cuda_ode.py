@@ -1,29 +1,29 @@
-"""The CUDA port of the adaptive DP5(4) integrator (``kernels/cuda/ode.h``), tested on the host.
+"""The adaptive DP5(4) integrator (``kernels/cuda/ode.h``): CPU kernels and GPU entry points.
 
-``kernels/cuda/ode_kernels.cu`` is compiled as plain C++ (``tests/cuda_host.py``,
-``-Wall -Werror``) and called with the arguments of a GPU launch:
+The integrator is defined once, in C++.  The CPU kernels (``kernels/_ode.py``,
+float64 and ``_f32``) call it through fastdyn's CPU library; the GPU entry
+points of ``kernels/cuda/ode_kernels.cu`` (the fixed ABI the GPU backend
+launches) run it one thread per feature.  Tested here:
 
 * the tableau: its compile-time checks reject corrupted coefficients;
-* float64: the same status, step count and values (<= 1e-12 relative; in
-  practice bit for bit: same operations, same libm) as the Numba kernels of
-  ``kernels/_ode.py``, on hypothesis-drawn features across the domain and on
-  every status path.  One deliberate difference: the crossing kernel floors
-  its time tolerance at 64 eps (as the trajectory kernel does), which changes
-  nothing for rtol >= 1.4e-13 and fixes NON_FINITE failures of ``_ode.py`` at
-  rtol <= 1e-14 (tested below).  Parity also holds where the decay's time
-  scale ``1/r_a = rho/(2 lam eps^2)`` exceeds the largest float64 (outside
-  the documented domain: both carry it in logarithms) and where the rate K is
-  subnormal in float64 (decays reaching their SIGMA phase after t ~ 1e305);
-* float32 against the exact float64 solution (closed form, ``method="exact"``)
-  of the float32-rounded inputs: the time-shift (backward) guarantee, the
-  crossing time, convergence as rtol falls, statuses, no NaN/inf on the
-  whole domain (the two overflows behind the former SUCCESS rows with NaN/inf:
-  a decay time scale and a ratio w/w* beyond the float32 range), SUCCESS for
-  every feature whose fixed point is a normal float32, including those whose
-  GROW or SIGMA rate is subnormal in float32 (integrated in a rescaled time
-  unit 2^m, or frozen where the state cannot move; formerly NON_FINITE, 8% of
-  the JEPA features), and where float32 loses the rho ordering of critical
-  times at small eps;
+* parity: the entry points give the same status, step count and values as the
+  CPU kernels, on hypothesis-drawn features across the domain and on every
+  status path: bit for bit where they are built as plain C++ on the host
+  (``host``, in CI: the same source, compiler and libm), to 1e-12 on a real GPU
+  (``gpu``, ``-m gpu``).  This covers the places where the time scale of a decay
+  ``1/r_a = rho/(2 lam eps^2)`` exceeds the largest float64 (outside the
+  documented domain: carried in logarithms) and where the rate K is subnormal
+  in float64 (decays reaching their SIGMA phase after t ~ 1e305);
+* float32 on the CPU (and, with ``-m gpu``, on the GPU) against the exact
+  float64 solution (closed form, ``method="exact"``) of the float32-rounded
+  inputs: the statements of the README's float32 section.  The time-shift
+  (backward) guarantee, the crossing time, convergence as rtol falls,
+  statuses, no NaN/inf on the whole domain (the two overflows behind former
+  SUCCESS rows with NaN/inf: a decay time scale and a ratio w/w* beyond the
+  float32 range), SUCCESS for every feature whose fixed point is a normal
+  float32, including those whose GROW or SIGMA rate is subnormal in float32
+  (integrated in a rescaled time unit 2^m, or frozen where the state cannot
+  move), and where float32 loses the rho ordering of critical times at small eps;
 * the GPU build: ``nvcc`` compiles the file (skipped without nvcc), and the
   float32 entry points contain no float64 instruction.
 
@@ -49,7 +49,7 @@ import cuda_host
 import fastdyn as fd
 import kernel_calls
 from fastdyn.kernels import _ode
-from fastdyn.kernels._family import JEPA, MAE, MAX_STEPS, NON_FINITE, SUCCESS
+from fastdyn.kernels._constants import JEPA, MAE, MAX_STEPS, NON_FINITE, SUCCESS
 
 SRC = "ode_kernels.cu"
 E32 = float(np.finfo(np.float32).eps)
@@ -60,8 +60,15 @@ MAX_STEPS_DEFAULT = 100_000
 
 
 # ---------------------------------------------------------------------------
-# runners: the four entry points of the fixed ABI, and the Numba kernels
+# runners: the CPU kernels ("cpu") and the four GPU entry points of the fixed ABI,
+# built as C++ on the host ("host") or launched on a GPU ("gpu")
 # ---------------------------------------------------------------------------
+#: where the accuracy statements are checked: the CPU kernels, and the GPU with -m gpu
+RUN = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
+#: where the entry points are compared with the CPU kernels
+ENTRY = ["host", pytest.param("gpu", marks=pytest.mark.gpu)]
+
+
 def _features(dtype, depth, *arrays):
     depth = np.ascontiguousarray(np.atleast_1d(depth), dtype=np.int64)
     arrays = [np.ascontiguousarray(np.atleast_1d(a), dtype=dtype) for a in arrays]
@@ -69,53 +76,62 @@ def _features(dtype, depth, *arrays):
     return [np.broadcast_to(depth, n).copy()] + [np.broadcast_to(a, n).copy() for a in arrays]
 
 
-def host_trajectory(t, objective, depth, lam, rho, eps, rtol, dtype=np.float64,
-                    max_steps=MAX_STEPS_DEFAULT):
+def _entry(where, name, n, *args):
+    if where == "host":
+        cuda_host.call(SRC, name, np.int64(n), *args)
+    else:
+        cuda_host.gpu_call(SRC, name, n, np.int64(n), *args)
+
+
+def _outputs(shape, dtype):
+    """Result, status and step-count arrays filled with sentinels (-1)."""
+    return (np.full(shape, -1.0, dtype=dtype), np.full(shape[0], -1, dtype=np.int8),
+            np.full(shape[0], -1, dtype=np.int64))
+
+
+def trajectory(t, objective, depth, lam, rho, eps, rtol, dtype=np.float64,
+               max_steps=MAX_STEPS_DEFAULT, where="cpu"):
     depth, lam, rho, eps = _features(dtype, depth, lam, rho, eps)
     t = np.ascontiguousarray(t, dtype=dtype)
     n, nt = lam.size, t.size
-    w = np.full((n, nt), -1.0, dtype=dtype)
-    status = np.full(n, -1, dtype=np.int8)
-    nsteps = np.full(n, -1, dtype=np.int64)
-    name = "fd_ode_trajectory" if dtype == np.float64 else "fd_ode_trajectory_f32"
-    real = np.float64 if dtype == np.float64 else np.float32
-    cuda_host.call(SRC, name, np.int64(n), np.int64(nt), t, np.int32(objective), depth, lam, rho,
-                   eps, real(rtol), np.int64(max_steps), w, np.int64(nt), np.int64(1), status, nsteps)
+    w, status, nsteps = _outputs((n, nt), dtype)
+    f32 = dtype == np.float32
+    if where == "cpu":
+        kernel = _ode.ode_trajectory_kernel_f32 if f32 else _ode.ode_trajectory_kernel
+        kernel(t, objective, depth, lam, rho, eps, rtol, max_steps, w, status, nsteps)
+    else:
+        real = np.float32 if f32 else np.float64
+        _entry(where, "fd_ode_trajectory_f32" if f32 else "fd_ode_trajectory", n, np.int64(nt), t,
+               np.int32(objective), depth, lam, rho, eps, real(rtol), np.int64(max_steps), w,
+               np.int64(nt), np.int64(1), status, nsteps)
     return w, status, nsteps
 
 
-def host_crossing(objective, depth, lam, rho, eps, p, rtol, dtype=np.float64,
-                  max_steps=MAX_STEPS_DEFAULT):
+def crossing(objective, depth, lam, rho, eps, p, rtol, dtype=np.float64,
+             max_steps=MAX_STEPS_DEFAULT, where="cpu"):
     depth, lam, rho, eps, p = _features(dtype, depth, lam, rho, eps, p)
     n = lam.size
-    t_cross = np.full(n, -1.0, dtype=dtype)
-    status = np.full(n, -1, dtype=np.int8)
-    nsteps = np.full(n, -1, dtype=np.int64)
-    name = "fd_ode_crossing" if dtype == np.float64 else "fd_ode_crossing_f32"
-    real = np.float64 if dtype == np.float64 else np.float32
-    cuda_host.call(SRC, name, np.int64(n), np.int32(objective), depth, lam, rho, eps, p, real(rtol),
-                   np.int64(max_steps), t_cross, status, nsteps)
+    t_cross, status, nsteps = _outputs((n,), dtype)
+    f32 = dtype == np.float32
+    if where == "cpu":
+        kernel = _ode.ode_crossing_kernel_f32 if f32 else _ode.ode_crossing_kernel
+        kernel(objective, depth, lam, rho, eps, p, rtol, max_steps, t_cross, status, nsteps)
+    else:
+        real = np.float32 if f32 else np.float64
+        _entry(where, "fd_ode_crossing_f32" if f32 else "fd_ode_crossing", n, np.int32(objective),
+               depth, lam, rho, eps, p, real(rtol), np.int64(max_steps), t_cross, status, nsteps)
     return t_cross, status, nsteps
 
 
-def numba_trajectory(t, objective, depth, lam, rho, eps, rtol, max_steps=MAX_STEPS_DEFAULT):
-    depth, lam, rho, eps = _features(np.float64, depth, lam, rho, eps)
-    t = np.asarray(t, dtype=np.float64)
-    w = np.empty((lam.size, t.size))
-    status = np.empty(lam.size, dtype=np.int8)
-    nsteps = np.empty(lam.size, dtype=np.int64)
-    _ode.ode_trajectory_kernel(t, objective, depth, lam, rho, eps, rtol, max_steps, w, status, nsteps)
-    return w, status, nsteps
-
-
-def numba_crossing(objective, depth, lam, rho, eps, p, rtol, max_steps=MAX_STEPS_DEFAULT):
-    depth, lam, rho, eps, p = _features(np.float64, depth, lam, rho, eps, p)
-    t_cross = np.empty(lam.size)
-    status = np.empty(lam.size, dtype=np.int8)
-    nsteps = np.empty(lam.size, dtype=np.int64)
-    _ode.ode_crossing_kernel(objective, depth, lam, rho, eps, p, rtol, max_steps, t_cross, status,
-                             nsteps)
-    return t_cross, status, nsteps
+def assert_parity(where, got, want):
+    """Entry point against the CPU kernel: bit for bit on the host, 1e-12 on a GPU."""
+    if where == "host":
+        got, want = np.asarray(got), np.asarray(want)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        keep = ~np.isnan(want)
+        np.testing.assert_array_equal(got[keep].view(np.uint8), want[keep].view(np.uint8))
+    else:
+        assert_same_values(got, want)
 
 
 def assert_same_values(a, b):
@@ -208,7 +224,7 @@ def test_ptx_float32_entries_use_no_float64(tmp_path):
         ends = [e for e in (text.find(".entry ", m.end()), text.find(".func ", m.end())) if e > 0]
         bodies[m.group(1)] = text[m.end(): min(ends) if ends else len(text)]
     assert set(bodies) == {"fd_ode_trajectory", "fd_ode_crossing", "fd_ode_trajectory_f32",
-                           "fd_ode_crossing_f32"}
+                           "fd_ode_crossing_f32", "fd_ema_trajectory"}
     f64 = re.compile(r"\.f64\b|%fd\d")     # a double instruction or register
     for name in ("fd_ode_trajectory_f32", "fd_ode_crossing_f32"):
         assert not f64.search(bodies[name]), name
@@ -216,11 +232,12 @@ def test_ptx_float32_entries_use_no_float64(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# float64: the port against the Numba kernels
+# parity: the GPU entry points against the CPU kernels
 # ---------------------------------------------------------------------------
 T_GRID = np.concatenate([[0.0], np.logspace(-300, 300, 121)])
 
 
+@pytest.mark.parametrize("where", ENTRY)
 @given(
     objective=st.sampled_from([JEPA, MAE]),
     depth=st.integers(1, 64),
@@ -230,31 +247,32 @@ T_GRID = np.concatenate([[0.0], np.logspace(-300, 300, 121)])
     p=st.floats(0.01, 0.99),
     rtol=st.sampled_from([1e-4, 1e-6, 1e-8, 1e-10, 1e-12]),
 )
-def test_float64_matches_numba(objective, depth, lam, rho, eps, p, rtol):
+def test_float64_entry_points_match_cpu(where, objective, depth, lam, rho, eps, p, rtol):
     """Both branches (eps below/above w*), every phase: same status, nsteps and values."""
     args = (objective, depth, lam, rho, eps)
-    w, s, n = host_trajectory(T_GRID, *args, rtol)
-    w_ref, s_ref, n_ref = numba_trajectory(T_GRID, *args, rtol)
+    w, s, n = trajectory(T_GRID, *args, rtol, where=where)
+    w_ref, s_ref, n_ref = trajectory(T_GRID, *args, rtol)
     assert s[0] == s_ref[0] == SUCCESS
     assert n[0] == n_ref[0]
-    assert_same_values(w, w_ref)
+    assert_parity(where, w, w_ref)
     # the same with the output times a feature actually resolves (its own plateau)
     w_star = fd.fixed_point(rho, depth=depth, objective=NAMES[objective])
     assume(abs(math.log(eps / w_star)) > 1e-9)
-    tc, s, n = host_crossing(*args, p, rtol)
-    tc_ref, s_ref, n_ref = numba_crossing(*args, p, rtol)
+    tc, s, n = crossing(*args, p, rtol, where=where)
+    tc_ref, s_ref, n_ref = crossing(*args, p, rtol)
     assert s[0] == s_ref[0] == SUCCESS and n[0] == n_ref[0]
-    assert_same_values(tc, tc_ref)
+    assert_parity(where, tc, tc_ref)
     if 0.0 < tc[0] < 1e300:
         t = tc[0] * np.logspace(-3, 3, 31)
-        w, s, n = host_trajectory(t, *args, rtol)
-        w_ref, s_ref, n_ref = numba_trajectory(t, *args, rtol)
+        w, s, n = trajectory(t, *args, rtol, where=where)
+        w_ref, s_ref, n_ref = trajectory(t, *args, rtol)
         assert s[0] == s_ref[0] == SUCCESS and n[0] == n_ref[0]
-        assert_same_values(w, w_ref)
+        assert_parity(where, w, w_ref)
 
 
+@pytest.mark.parametrize("where", ENTRY)
 @pytest.mark.parametrize("objective", [JEPA, MAE])
-def test_float64_matches_numba_batch(objective):
+def test_float64_entry_points_match_cpu_batch(where, objective):
     """300 random features over the whole domain in one launch (the per-feature loop)."""
     rng = np.random.default_rng(2024 + objective)
     n = 300
@@ -262,22 +280,43 @@ def test_float64_matches_numba_batch(objective):
     lam, rho = 10.0 ** rng.uniform(-6, 6, n), 10.0 ** rng.uniform(-3, 3, n)
     eps, p = 10.0 ** rng.uniform(-30, 3, n), rng.uniform(0.01, 0.99, n)
     for rtol in (1e-4, 1e-8, 1e-12):
-        w, s, k = host_trajectory(T_GRID, objective, depth, lam, rho, eps, rtol)
-        w_ref, s_ref, k_ref = numba_trajectory(T_GRID, objective, depth, lam, rho, eps, rtol)
+        w, s, k = trajectory(T_GRID, objective, depth, lam, rho, eps, rtol, where=where)
+        w_ref, s_ref, k_ref = trajectory(T_GRID, objective, depth, lam, rho, eps, rtol)
         np.testing.assert_array_equal(s, s_ref)
         np.testing.assert_array_equal(k, k_ref)
-        assert_same_values(w, w_ref)
-        tc, s, k = host_crossing(objective, depth, lam, rho, eps, p, rtol)
-        tc_ref, s_ref, k_ref = numba_crossing(objective, depth, lam, rho, eps, p, rtol)
+        assert_parity(where, w, w_ref)
+        tc, s, k = crossing(objective, depth, lam, rho, eps, p, rtol, where=where)
+        tc_ref, s_ref, k_ref = crossing(objective, depth, lam, rho, eps, p, rtol)
         np.testing.assert_array_equal(s, s_ref)
         np.testing.assert_array_equal(k, k_ref)
-        assert_same_values(tc, tc_ref)
+        assert_parity(where, tc, tc_ref)
 
 
-def test_float64_subnormal_rate_matches_numba():
+@pytest.mark.parametrize("objective", [JEPA, MAE])
+def test_float32_host_entry_points_match_cpu_bitwise(objective):
+    """float32: the entry points built on the host and the CPU's float32 kernels run the
+    same code: the same statuses, step counts and bits on 400 features of the domain.
+    (A GPU's float32 libm differs; there the accuracy tests below run on the device.)"""
+    depth, lam, rho, eps = domain_batch(400, 17 + objective)
+    p = np.random.default_rng(objective).uniform(0.05, 0.95, 400).astype(np.float32)
+    for rtol in (1e-3, 1e-5):
+        got = trajectory(T32_DOMAIN, objective, depth, lam, rho, eps, rtol, np.float32, where="host")
+        want = trajectory(T32_DOMAIN, objective, depth, lam, rho, eps, rtol, np.float32)
+        for g, w in zip(got[1:], want[1:]):
+            np.testing.assert_array_equal(g, w)
+        assert_parity("host", got[0], want[0])
+        got = crossing(objective, depth, lam, rho, eps, p, rtol, np.float32, where="host")
+        want = crossing(objective, depth, lam, rho, eps, p, rtol, np.float32)
+        for g, w in zip(got[1:], want[1:]):
+            np.testing.assert_array_equal(g, w)
+        assert_parity("host", got[0], want[0])
+
+
+@pytest.mark.parametrize("where", ENTRY)
+def test_float64_subnormal_rate_matches_cpu(where):
     """Decays whose rate K is subnormal in float64 (JEPA, depth 32-64, rho ~ 4e-3): their
-    SIGMA phase starts after t ~ 1e305; same status, nsteps and values as the Numba
-    kernel up to DBL_MAX (the port once returned NON_FINITE for ~20% of them)."""
+    SIGMA phase starts after t ~ 1e305; same status, nsteps and values as the CPU kernel
+    up to DBL_MAX, and SUCCESS for all (the GPU port once returned NON_FINITE for ~20%)."""
     rng = np.random.default_rng(11)
     n = 400
     depth = rng.integers(32, 65, n)
@@ -288,11 +327,11 @@ def test_float64_subnormal_rate_matches_numba():
     assert keep.sum() > 100
     args = (JEPA, depth[keep], lam[keep], rho[keep], eps[keep])
     t = np.concatenate([[0.0], np.logspace(290, 308, 40), [np.finfo(np.float64).max]])
-    w, s, k = host_trajectory(t, *args, 1e-8)
-    w_ref, s_ref, k_ref = numba_trajectory(t, *args, 1e-8)
+    w, s, k = trajectory(t, *args, 1e-8, where=where)
+    w_ref, s_ref, k_ref = trajectory(t, *args, 1e-8)
     np.testing.assert_array_equal(s, s_ref)
     np.testing.assert_array_equal(k, k_ref)
-    assert_same_values(w, w_ref)
+    assert_parity(where, w, w_ref)
     assert np.all(s == SUCCESS)
 
 
@@ -303,7 +342,7 @@ def test_strided_output_matches_row_major():
     depth, lam = rng.integers(1, 65, n), 10.0 ** rng.uniform(-2, 2, n)
     rho, eps = 10.0 ** rng.uniform(-1, 1, n), 10.0 ** rng.uniform(-8, 1, n)
     t = np.concatenate([[0.0], np.logspace(-5, 40, 30)])
-    w, status, nsteps = host_trajectory(t, JEPA, depth, lam, rho, eps, 1e-8)
+    w, status, nsteps = trajectory(t, JEPA, depth, lam, rho, eps, 1e-8)
     args = _features(np.float64, depth, lam, rho, eps)
     out = np.full((t.size, n), -1.0)
     s2, k2 = np.empty(n, np.int8), np.empty(n, np.int64)
@@ -314,13 +353,14 @@ def test_strided_output_matches_row_major():
     np.testing.assert_array_equal(s2, status)
 
 
+@pytest.mark.parametrize("where", ["cpu", "host"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_empty_batch(dtype):
-    w, s, k = host_trajectory(np.array([1.0]), JEPA, np.zeros(0), np.zeros(0), np.zeros(0),
-                              np.zeros(0), 1e-6, dtype=dtype)
+def test_empty_batch(dtype, where):
+    w, s, k = trajectory(np.array([1.0]), JEPA, np.zeros(0), np.zeros(0), np.zeros(0),
+                         np.zeros(0), 1e-6, dtype=dtype, where=where)
     assert w.shape == (0, 1) and s.shape == (0,) and k.shape == (0,)
-    tc, s, k = host_crossing(MAE, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0),
-                             1e-6, dtype=dtype)
+    tc, s, k = crossing(MAE, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0),
+                        1e-6, dtype=dtype, where=where)
     assert tc.shape == (0,)
     # n = 0 with NULL-free but empty outputs must not touch memory: nt > 0, n = 0
     sentinel = np.full(3, 7.0, dtype=dtype)
@@ -333,60 +373,61 @@ def test_empty_batch(dtype):
     assert np.all(sentinel == 7.0)
 
 
+@pytest.mark.parametrize("where", RUN)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 class TestStatuses:
-    """Every status path of the Numba kernels, in both precisions (float64 also vs Numba)."""
+    """Every status path, in both precisions."""
 
-    def test_max_steps(self, dtype):
+    def test_max_steps(self, dtype, where):
         t = np.concatenate([[0.0], np.logspace(0, 14, 50)])
-        w, s, k = host_trajectory(t, JEPA, 5, 1.0, 0.6, 1e-6, 1e-6, dtype=dtype, max_steps=5)
+        w, s, k = trajectory(t, JEPA, 5, 1.0, 0.6, 1e-6, 1e-6, dtype=dtype, where=where, max_steps=5)
         assert s[0] == MAX_STEPS and k[0] == 5 and w[0, 0] == dtype(1e-6)
         finite = np.isfinite(w[0])
         first = np.argmin(finite)
         assert finite[:first].all() and np.isnan(w[0, first:]).all()
-        tc, s, k = host_crossing(JEPA, 5, 1.0, 0.6, 1e-6, 0.5, 1e-6, dtype=dtype, max_steps=3)
+        tc, s, k = crossing(JEPA, 5, 1.0, 0.6, 1e-6, 0.5, 1e-6, dtype=dtype, where=where, max_steps=3)
         assert s[0] == MAX_STEPS and k[0] == 3 and np.isnan(tc[0])
-        if dtype == np.float64:
-            assert_same_values(w, numba_trajectory(t, JEPA, 5, 1.0, 0.6, 1e-6, 1e-6, max_steps=5)[0])
 
     @pytest.mark.parametrize("bad", [math.inf, math.nan])
-    def test_non_finite_rate(self, dtype, bad):
-        w, s, k = host_trajectory([0.0, 1.0, 2.0], JEPA, 2, bad, 1.0, 0.1, 1e-6, dtype=dtype)
+    def test_non_finite_rate(self, dtype, where, bad):
+        w, s, k = trajectory([0.0, 1.0, 2.0], JEPA, 2, bad, 1.0, 0.1, 1e-6, dtype=dtype, where=where)
         assert s[0] == NON_FINITE and w[0, 0] == dtype(0.1) and np.isnan(w[0, 1:]).all()
-        tc, s, k = host_crossing(JEPA, 2, bad, 1.0, 0.1, 0.5, 1e-6, dtype=dtype)
+        tc, s, k = crossing(JEPA, 2, bad, 1.0, 0.1, 0.5, 1e-6, dtype=dtype, where=where)
         assert s[0] == NON_FINITE and np.isnan(tc[0])
 
     @pytest.mark.parametrize("objective", [JEPA, MAE])
     @pytest.mark.parametrize("depth", [1, 2, 7, 64])
-    def test_start_at_fixed_point(self, dtype, objective, depth):
-        w, s, k = host_trajectory([0.0, 1.0, 1e30], objective, depth, 1.0, 1.0, 1.0, 1e-6,
-                                  dtype=dtype)
+    def test_start_at_fixed_point(self, dtype, where, objective, depth):
+        w, s, k = trajectory([0.0, 1.0, 1e30], objective, depth, 1.0, 1.0, 1.0, 1e-6,
+                                  dtype=dtype, where=where)
         assert s[0] == SUCCESS and k[0] == 0 and np.all(w[0] == 1.0)
-        tc, s, k = host_crossing(objective, depth, 1.0, 1.0, 1.0, 0.99, 1e-6, dtype=dtype)
+        tc, s, k = crossing(objective, depth, 1.0, 1.0, 1.0, 0.99, 1e-6, dtype=dtype, where=where)
         assert s[0] == SUCCESS and k[0] == 0 and tc[0] == 0.0
 
-    def test_crossing_zero_for_decay_and_started_above(self, dtype):
-        tc, s, k = host_crossing(JEPA, 3, 1.0, 0.5, [1.0, 0.124], 0.5, 1e-6, dtype=dtype)
+    def test_crossing_zero_for_decay_and_started_above(self, dtype, where):
+        tc, s, k = crossing(JEPA, 3, 1.0, 0.5, [1.0, 0.124], 0.5, 1e-6, dtype=dtype, where=where)
         assert np.all(s == SUCCESS) and np.all(tc == 0.0) and np.all(k == 0)
 
-    def test_times_zero_give_eps_exactly(self, dtype):
-        w, s, k = host_trajectory([0.0, 0.0], MAE, [3, 5], [1.0, 2.0], [0.5, 3.0], [1e-3, 7.0],
-                                  1e-6, dtype=dtype)
+    def test_times_zero_give_eps_exactly(self, dtype, where):
+        w, s, k = trajectory([0.0, 0.0], MAE, [3, 5], [1.0, 2.0], [0.5, 3.0], [1e-3, 7.0],
+                                  1e-6, dtype=dtype, where=where)
         assert np.all(s == SUCCESS) and np.all(k == 0)
         assert np.array_equal(w, np.array([[1e-3, 1e-3], [7.0, 7.0]], dtype=dtype))
 
 
-def test_crossing_beyond_largest_value_is_inf():
+@pytest.mark.parametrize("where", RUN)
+def test_crossing_beyond_largest_value_is_inf(where):
     # float64: the plateau lasts ~1e330; float32: the critical time ~1e40 > 3.4e38
-    tc, s, k = host_crossing(JEPA, 1, 1e-300, 1.0, 1e-30, 0.5, 1e-8)
+    tc, s, k = crossing(JEPA, 1, 1e-300, 1.0, 1e-30, 0.5, 1e-8, where=where)
     assert s[0] == SUCCESS and tc[0] == math.inf and k[0] < 10
     assert kernel_calls.exact_critical_time(JEPA, 1, 1e-10, 1.0, 1e-30)[0] > 3.5e38
-    tc, s, k = host_crossing(JEPA, 1, 1e-10, 1.0, 1e-30, 0.5, 1e-5, dtype=np.float32)
+    tc, s, k = crossing(JEPA, 1, 1e-10, 1.0, 1e-30, 0.5, 1e-5, dtype=np.float32, where=where)
     assert s[0] == SUCCESS and tc[0] == np.inf and k[0] < 10
 
 
+@pytest.mark.parametrize("where", RUN)
 @pytest.mark.parametrize("objective", [JEPA, MAE])
-def test_crossing_tolerance_floor_fixes_tiny_rtol(objective):
+def test_crossing_tolerance_floor_fixes_tiny_rtol(where, objective):
     """rtol 1e-15: the crossing's time tolerance is floored at 64 eps (without the floor
     some features came back NON_FINITE); every feature within 1e-12 of the exact time."""
     rng = np.random.default_rng(77)
@@ -394,16 +435,12 @@ def test_crossing_tolerance_floor_fixes_tiny_rtol(objective):
     depth = rng.integers(1, 65, n)
     lam, rho = 10.0 ** rng.uniform(-3, 3, n), 10.0 ** rng.uniform(-3, 3, n)
     eps, p = 10.0 ** rng.uniform(-30, 1, n), rng.uniform(0.05, 0.95, n)
-    tc, s, _ = host_crossing(objective, depth, lam, rho, eps, p, 1e-15)
+    tc, s, _ = crossing(objective, depth, lam, rho, eps, p, 1e-15, where=where)
     assert np.all(s == SUCCESS)
     exact = fd.critical_time(lam, rho, depth=depth, eps=eps, objective=NAMES[objective], p=p)
     fin = np.isfinite(exact) & (exact > 0)
     np.testing.assert_array_equal(tc[~fin], exact[~fin])
     assert np.all(np.abs(tc[fin] / exact[fin] - 1) <= 1e-12)
-    # the Numba kernel has the same floor: same statuses, same times
-    tn, sn, _ = numba_crossing(objective, depth, lam, rho, eps, p, 1e-15)
-    assert np.all(sn == SUCCESS)
-    np.testing.assert_array_equal(tn, tc)
 
 
 # ---------------------------------------------------------------------------
@@ -436,6 +473,7 @@ def time_shift_bracket(t, objective, depth, lam, rho, eps, rtol):
     return np.minimum(early, late) * (1 - 100 * u), np.maximum(early, late) * (1 + 100 * u)
 
 
+@pytest.mark.parametrize("where", RUN)
 @given(
     objective=st.sampled_from([JEPA, MAE]),
     depth=st.integers(1, 64),
@@ -444,7 +482,7 @@ def time_shift_bracket(t, objective, depth, lam, rho, eps, rtol):
     eps=log10_uniform(1e-6, 10.0),
     rtol=st.sampled_from([1e-3, 1e-4, 1e-5, 1e-6]),
 )
-def test_float32_time_shift_guarantee(objective, depth, lam, rho, eps, rtol):
+def test_float32_time_shift_guarantee(where, objective, depth, lam, rho, eps, rtol):
     """w32(t) is the exact weight at a time within delta of t, up to 100 u in w
     (time_shift_bracket).  Where t |dlog w/dt| <= 1 this is a forward error
     O(u + A eps32).
@@ -458,7 +496,7 @@ def test_float32_time_shift_guarantee(objective, depth, lam, rho, eps, rtol):
     scale = float(fd.time_to_reach(w_half, lam, rho, **kw))
     assume(1e-30 < scale < 1e30)
     t = (scale * np.logspace(-3, 3, 25)).astype(np.float32)
-    w, s, _ = host_trajectory(t, objective, depth, lam, rho, eps, rtol, dtype=np.float32)
+    w, s, _ = trajectory(t, objective, depth, lam, rho, eps, rtol, dtype=np.float32, where=where)
     assert s[0] == SUCCESS and np.all(np.isfinite(w))
     w, t = w[0].astype(np.float64), t.astype(np.float64)
     lo, hi = time_shift_bracket(t, objective, depth, lam, rho, eps, rtol)
@@ -484,12 +522,13 @@ def crossing_batch(objective, n, seed):
     return depth, lam, rho, eps, p
 
 
+@pytest.mark.parametrize("where", RUN)
 @pytest.mark.parametrize("rtol", [1e-3, 1e-4, 1e-5, 1e-6])
 @pytest.mark.parametrize("objective", [JEPA, MAE])
-def test_float32_crossing_time(objective, rtol):
+def test_float32_crossing_time(where, objective, rtol):
     """|t32/t - 1| <= 100 (rtol + (A + 64) eps32); 0 and inf exactly where float64 says."""
     depth, lam, rho, eps, p = crossing_batch(objective, 1000, 31 + objective)
-    tc, s, k = host_crossing(objective, depth, lam, rho, eps, p, rtol, dtype=np.float32)
+    tc, s, k = crossing(objective, depth, lam, rho, eps, p, rtol, dtype=np.float32, where=where)
     assert np.all(s == SUCCESS) and not np.isnan(tc).any() and k.max() < 200
     exact = fd.critical_time(lam.astype(float), rho.astype(float), depth=depth,
                              eps=eps.astype(float), objective=NAMES[objective], p=p.astype(float))
@@ -502,8 +541,9 @@ def test_float32_crossing_time(objective, rtol):
     assert np.all(err <= 100 * (rtol + (a + 64) * E32))
 
 
+@pytest.mark.parametrize("where", RUN)
 @pytest.mark.parametrize("objective", [JEPA, MAE])
-def test_float32_converges_as_rtol_falls(objective):
+def test_float32_converges_as_rtol_falls(where, objective):
     """Moderate features: the crossing-time error falls ~10x per decade of rtol, to the float32 floor."""
     rng = np.random.default_rng(3)
     n = 100
@@ -517,7 +557,7 @@ def test_float32_converges_as_rtol_falls(objective):
     grow = exact > 0
     errs = []
     for rtol in (1e-2, 1e-3, 1e-4, 1e-5):
-        tc, s, _ = host_crossing(objective, depth, lam, rho, eps, p, rtol, dtype=np.float32)
+        tc, s, _ = crossing(objective, depth, lam, rho, eps, p, rtol, dtype=np.float32, where=where)
         assert np.all(s == SUCCESS)
         errs.append(np.abs(tc[grow].astype(float) / exact[grow] - 1).max())
     assert errs[0] > 3 * errs[1] > 9 * errs[2]
@@ -560,8 +600,9 @@ def phase_rates(objective, depth, lam, rho, eps):
 LOG_FLT_MIN = math.log(float(FLT32.tiny))
 
 
+@pytest.mark.parametrize("where", RUN)
 @pytest.mark.parametrize("objective, seed", [(JEPA, 8), (MAE, 9)], ids=["jepa", "mae"])
-def test_float32_no_nan_or_inf_on_the_domain(objective, seed):
+def test_float32_no_nan_or_inf_on_the_domain(where, objective, seed):
     """t from 0 to FLT_MAX on the whole domain: every feature whose fixed point is a
     normal float32 comes back SUCCESS, finite, positive and within the time-shift
     bracket; the others NON_FINITE (finite up to the failure, NaN from there on).
@@ -575,7 +616,7 @@ def test_float32_no_nan_or_inf_on_the_domain(objective, seed):
     """
     n, rtol = 400, 1e-5
     depth, lam, rho, eps = domain_batch(n, seed)
-    w, s, k = host_trajectory(T32_DOMAIN, objective, depth, lam, rho, eps, rtol, dtype=np.float32)
+    w, s, k = trajectory(T32_DOMAIN, objective, depth, lam, rho, eps, rtol, dtype=np.float32, where=where)
     lam64, rho64, eps64 = (x.astype(np.float64) for x in (lam, rho, eps))
     w_star = fd.fixed_point(rho64, depth=depth, objective=NAMES[objective])
     representable = (w_star >= FLT32.tiny) & (w_star <= FLT32.max)
@@ -608,12 +649,13 @@ def test_float32_no_nan_or_inf_on_the_domain(objective, seed):
     assert k.max() < 2000
 
 
+@pytest.mark.parametrize("where", RUN)
 @pytest.mark.parametrize("rtol", [1e-3, 1e-6])
 @pytest.mark.parametrize("depth, lam, rho, eps", [
     (10, 100.0, 1e-3, 1e-22),   # 1/r_a = rho/(2 lam eps^2) = 5e38: tau = inf in float32
     (50, 1.0, 0.18, 100.0),     # w* = 5.8e-38, w/w* = 1.7e39 at the start
 ], ids=["decay-time-scale", "ratio-to-fixed-point"])
-def test_float32_decay_overflows(depth, lam, rho, eps, rtol):
+def test_float32_decay_overflows(where, depth, lam, rho, eps, rtol):
     """The two causes of the former SUCCESS rows with NaN/inf, one small JEPA decay each
     (w* a normal float32): the DECAY phase's time scale beyond FLT_MAX (s_stop = 0 and a
     dense-output theta = 0/0 = NaN) and w/w* beyond FLT_MAX in the output (w* * inf).
@@ -621,7 +663,7 @@ def test_float32_decay_overflows(depth, lam, rho, eps, rtol):
     weight where t |dlog w/dt| <= 1, and the weight does move (by more than 10%).
     """
     lam, rho, eps = f32(lam), f32(rho), f32(eps)
-    w, s, _ = host_trajectory(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol, dtype=np.float32)
+    w, s, _ = trajectory(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol, dtype=np.float32, where=where)
     assert s[0] == SUCCESS and np.all(np.isfinite(w)) and np.all(w > 0)
     t = T32_DOMAIN.astype(np.float64)
     w = w[0].astype(np.float64)
@@ -651,9 +693,10 @@ SUBNORMAL_RATE_CASES = {
 }
 
 
+@pytest.mark.parametrize("where", RUN)
 @pytest.mark.parametrize("rtol", [1e-3, 1e-6])
 @pytest.mark.parametrize("case", list(SUBNORMAL_RATE_CASES))
-def test_float32_subnormal_phase_rate(case, rtol):
+def test_float32_subnormal_phase_rate(where, case, rtol):
     """A phase whose float32 rate is subnormal: SUCCESS, within the time-shift bracket,
     within 100 (u + A eps32) of the exact weight where t |dlog w/dt| <= 1, and the
     critical time within 100 (rtol + (A + 64) eps32) where it is below FLT_MAX."""
@@ -662,7 +705,7 @@ def test_float32_subnormal_phase_rate(case, rtol):
     log_r0, log_k = phase_rates(JEPA, depth, lam, rho, eps)
     log_rate = log_r0 if phase == "grow" else log_k + 1.0      # the largest rate of the phase
     assert math.log(2.0 ** -149) < log_rate < LOG_FLT_MIN
-    w, s, k = host_trajectory(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol, dtype=np.float32)
+    w, s, k = trajectory(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol, dtype=np.float32, where=where)
     assert s[0] == SUCCESS and np.all(np.isfinite(w)) and np.all(w > 0) and k[0] < 200
     t = T32_DOMAIN.astype(np.float64)
     w = w[0].astype(np.float64)
@@ -674,7 +717,7 @@ def test_float32_subnormal_phase_rate(case, rtol):
     a = float(log_magnitude(JEPA, depth, lam, rho, eps))
     assert np.all(np.abs(w[calm] / exact[calm] - 1) <= 100 * (max(rtol, E32) + a * E32))
     t_star = float(fd.critical_time(lam, rho, depth=depth, eps=eps, objective="jepa", p=0.5))
-    tc, s, _ = host_crossing(JEPA, depth, lam, rho, eps, 0.5, rtol, dtype=np.float32)
+    tc, s, _ = crossing(JEPA, depth, lam, rho, eps, 0.5, rtol, dtype=np.float32, where=where)
     assert s[0] == SUCCESS
     if t_star == 0.0 or t_star > float(FLT32.max):
         assert tc[0] == (0.0 if t_star == 0.0 else np.inf)
@@ -682,6 +725,7 @@ def test_float32_subnormal_phase_rate(case, rtol):
         assert abs(float(tc[0]) / t_star - 1) <= 100 * (rtol + (a + 64) * E32)
 
 
+@pytest.mark.parametrize("where", RUN)
 @given(
     phase=st.sampled_from(["grow", "sigma"]),
     depth=st.integers(2, 64),
@@ -691,7 +735,7 @@ def test_float32_subnormal_phase_rate(case, rtol):
     above=log10_uniform(1.01, 1e6),
     rtol=st.sampled_from([1e-3, 1e-5]),
 )
-def test_float32_subnormal_phase_rate_sweep(phase, depth, lam, rho, log2_rate, above, rtol):
+def test_float32_subnormal_phase_rate_sweep(where, phase, depth, lam, rho, log2_rate, above, rtol):
     """JEPA features of the documented float32 domain whose GROW rate r0 (grow) or SIGMA
     rate K (sigma: a decay from eps = above * w*) is drawn in the subnormal range: SUCCESS,
     finite and within the time-shift bracket from t = 0 to FLT_MAX (eps, resp. rho,
@@ -710,14 +754,15 @@ def test_float32_subnormal_phase_rate_sweep(phase, depth, lam, rho, log2_rate, a
     log_r0, log_k = phase_rates(JEPA, depth, lam, rho, eps)
     log_rate = log_r0 if phase == "grow" else log_k + 1.0
     assume(log_rate < LOG_FLT_MIN)
-    w, s, k = host_trajectory(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol, dtype=np.float32)
+    w, s, k = trajectory(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol, dtype=np.float32, where=where)
     assert s[0] == SUCCESS and np.all(np.isfinite(w)) and np.all(w > 0) and k[0] < 500
     lo, hi = time_shift_bracket(T32_DOMAIN, JEPA, depth, lam, rho, eps, rtol)
     assert np.all((lo[0] <= w[0]) & (w[0] <= hi[0]))
 
 
-@pytest.mark.parametrize("crossing", [False, True], ids=["trajectory", "crossing"])
-def test_float32_frozen_phase(crossing):
+@pytest.mark.parametrize("where", RUN)
+@pytest.mark.parametrize("event", [False, True], ids=["trajectory", "crossing"])
+def test_float32_frozen_phase(where, event):
     """A GROW rate (r0 = 5.8e-43) whose product with the time left (t = 1e20) is below
     2^-64: the phase is frozen (rate 0, one step to the end) and the weight is eps to
     float32 precision (the exact weight moves by 3e-23 relative by t = 1e20).  Its
@@ -727,12 +772,12 @@ def test_float32_frozen_phase(crossing):
     t = np.array([0.0, 1e-10, 1.0, 1e10, 1e20], np.float32)
     assert math.log(2.0 ** -149) < log_r0 < LOG_FLT_MIN
     assert log_r0 + math.log(1e20) < -64 * math.log(2)
-    if crossing:
-        tc, s, _ = host_crossing(JEPA, depth, lam, rho, eps, 0.5, 1e-5, dtype=np.float32)
+    if event:
+        tc, s, _ = crossing(JEPA, depth, lam, rho, eps, 0.5, 1e-5, dtype=np.float32, where=where)
         assert s[0] == SUCCESS and tc[0] == np.inf
         assert fd.critical_time(lam, rho, depth=depth, eps=eps, objective="jepa") > 1e41
         return
-    w, s, k = host_trajectory(t, JEPA, depth, lam, rho, eps, 1e-5, dtype=np.float32)
+    w, s, k = trajectory(t, JEPA, depth, lam, rho, eps, 1e-5, dtype=np.float32, where=where)
     # one step; the state does not move (w(0) is eps itself, later outputs go through
     # log psi and carry its float32 rounding, A eps32)
     assert s[0] == SUCCESS and k[0] == 1 and w[0, 0] == np.float32(eps)
@@ -743,23 +788,26 @@ def test_float32_frozen_phase(crossing):
     assert np.all(np.abs(w[0].astype(float) / exact - 1) <= 100 * (1e-5 + a * E32))
 
 
-def test_float64_decay_time_scale_beyond_float64_range():
+@pytest.mark.parametrize("where", RUN)
+def test_float64_decay_time_scale_beyond_float64_range(where):
     """The first of those overflows in float64, outside the documented domain: lam 1e-12,
     eps 1e-150 give 1/r_a = e^710.8 > DBL_MAX; the weight falls to 0.88 eps by DBL_MAX.
-    Both ports integrate it, identically (the Numba kernel once returned SUCCESS with NaN)."""
+    Integrated to its accuracy bound, and the API's ODE method returns the same numbers
+    (the former Numba kernel once returned SUCCESS with NaN here)."""
     depth, lam, rho, eps, rtol = 64, 1e-12, 1e-3, 1e-150, 1e-10
     assert math.log(rho / (2 * lam * eps * eps)) > math.log(np.finfo(np.float64).max)
     t = np.concatenate([[0.0], np.logspace(-300, 308, 41), [np.finfo(np.float64).max]])
-    w, s, _ = host_trajectory(t, JEPA, depth, lam, rho, eps, rtol)
+    w, s, _ = trajectory(t, JEPA, depth, lam, rho, eps, rtol, where=where)
     exact, s_exact = kernel_calls.exact_trajectory(t, JEPA, depth, lam, rho, eps)
     exact = exact[0]
     assert s_exact[0] == SUCCESS
     assert s[0] == SUCCESS and np.all(np.isfinite(w)) and exact[-1] < 0.9 * eps
     a = float(log_magnitude(JEPA, depth, lam, rho, eps))
     assert np.all(np.abs(w[0] / exact - 1) <= 100 * (rtol + a * E64))
-    w_numba, s_numba = kernel_calls.ode_trajectory(t, JEPA, depth, lam, rho, eps, rtol)
-    assert s_numba[0] == SUCCESS
-    np.testing.assert_array_equal(w_numba[0], w[0])
+    w_cpu, s_cpu = kernel_calls.ode_trajectory(t, JEPA, depth, lam, rho, eps, rtol)
+    assert s_cpu[0] == SUCCESS
+    if where == "cpu":
+        np.testing.assert_array_equal(w_cpu[0], w[0])
 
 
 # ---------------------------------------------------------------------------
@@ -778,8 +826,9 @@ ORDER_CASES = [(JEPA, 1, 1e-2), (JEPA, 1, 1e-4), (JEPA, 5, 1e-6), (JEPA, 64, 1e-
                (MAE, 2, 1e-4), (MAE, 20, 1e-2)]
 
 
+@pytest.mark.parametrize("where", RUN)
 @pytest.mark.parametrize("objective, depth, eps", ORDER_CASES)
-def test_float32_rho_ordering(objective, depth, eps):
+def test_float32_rho_ordering(where, objective, depth, eps):
     """Two features with rho and rho (1 + delta): float32 keeps their critical-time order
     once S delta exceeds twice the crossing-time bound, and loses it (flips or ties) for a
     share (>= 10%) of pairs when S delta is 1e-6, S = |dlog t*/dlog rho|.
@@ -800,8 +849,8 @@ def test_float32_rho_ordering(objective, depth, eps):
     for label, gap in (("resolved", 4 * bound), ("unresolved", 1e-6)):
         delta = gap / s_rho
         rho2 = (rho1.astype(np.float64) * (1 + delta)).astype(np.float32)
-        t1, s1, _ = host_crossing(objective, depth, lam, rho1, eps, 0.5, rtol, dtype=np.float32)
-        t2, s2, _ = host_crossing(objective, depth, lam, rho2, eps, 0.5, rtol, dtype=np.float32)
+        t1, s1, _ = crossing(objective, depth, lam, rho1, eps, 0.5, rtol, dtype=np.float32, where=where)
+        t2, s2, _ = crossing(objective, depth, lam, rho2, eps, 0.5, rtol, dtype=np.float32, where=where)
         assert np.all(s1 == SUCCESS) and np.all(s2 == SUCCESS)
         x1, x2 = (fd.critical_time(1.0, r.astype(float), depth=depth, eps=f32(eps),
                                    objective=name, p=0.5) for r in (rho1, rho2))

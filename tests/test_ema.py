@@ -1,9 +1,12 @@
-"""The JEPA-EMA two-state ODE (kernels/_ema.py, fastdyn/_ema.py).
+"""The JEPA-EMA two-state ODE (kernels/cuda/ema.h: CPU kernel kernels/_ema.py, GPU entry
+point fd_ema_trajectory of kernels/cuda/ode_kernels.cu; API fastdyn/_ema.py).
 
 References: an independent mpmath Taylor integration of the system in the
 weights themselves (not the kernel's log variables); eq. 7 (closed form) at
 ``ema_time = 0``; the full-matrix EMA trainer, whose error against the ODE
-shrinks linearly with the learning rate at fixed ``ema_time``.
+shrinks linearly with the learning rate at fixed ``ema_time``.  The GPU entry
+point against the CPU kernel: bit for bit built on the host, 1e-12 on a GPU
+(``-m gpu``).
 """
 
 import math
@@ -15,9 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm
 
+import cuda_host
 import fastdyn as fd
 from fastdyn import train as tr
 from fastdyn.kernels import _ema
+from fastdyn.kernels._constants import MAX_STEPS
+from fastdyn.kernels._lib import lib
 
 def trajectory_ema(t, lam, rho, **kwargs):
     """``fd.trajectory(objective="jepa-ema")``: the two-state ODE through the public API."""
@@ -112,7 +118,9 @@ def test_linear_tail_matches_matrix_exponential(depth, lam, rho, ema):
     z0 = np.array([3e-10, -5e-10])
     log_k = math.log(lam) + (2 * depth - 1) * math.log(rho) - math.log(depth)
     for dt in [0.0, 0.1, 10.0, 1e4]:
-        got = _ema.linear_tail(z0[0], z0[1], dt, float(depth), log_k, beta)
+        got = np.zeros(2)
+        lib.fdh_ema_linear_tail(z0[0], z0[1], dt, float(depth), log_k, beta,
+                                got.ctypes.data_as(lib.fdh_ema_linear_tail.argtypes[-1]))
         np.testing.assert_allclose(got, expm(a_mat * dt) @ z0, rtol=1e-10, atol=1e-25)
 
 
@@ -171,3 +179,73 @@ def test_bad_input(kw, exc, match):
     args.update(kw)
     with pytest.raises(exc, match=match):
         trajectory_ema(args.pop("t"), args.pop("lam"), args.pop("rho"), **args)
+
+
+# ---------------------------------------------------------------------------
+# the GPU entry point (fd_ema_trajectory) against the CPU kernel
+# ---------------------------------------------------------------------------
+def _ema_batch(n, seed):
+    rng = np.random.default_rng(seed)
+    depth = rng.integers(1, 65, n)
+    lam = 10.0 ** rng.uniform(-3, 3, n)
+    rho = 10.0 ** rng.uniform(-1, 1, n)
+    eps = 10.0 ** rng.uniform(-6, 1, n)
+    ema = np.where(rng.random(n) < 0.2, 0.0, 10.0 ** rng.uniform(-3, 2, n))
+    return depth, lam, rho, eps, ema
+
+
+def _cpu_ema(t, depth, lam, rho, eps, ema, rtol, max_steps):
+    n = lam.size
+    w, wt = np.full((n, t.size), -1.0), np.full((n, t.size), -1.0)
+    st_, ns = np.full(n, -1, np.int8), np.full(n, -1, np.int64)
+    _ema.ema_trajectory_kernel(t, depth, lam, rho, eps, ema, rtol, max_steps, w, wt, st_, ns)
+    return w, wt, st_, ns
+
+
+def _entry_ema(where, t, depth, lam, rho, eps, ema, rtol, max_steps, time_major=False):
+    n, nt = lam.size, t.size
+    shape = (nt, n) if time_major else (n, nt)
+    w, wt = np.full(shape, -1.0), np.full(shape, -1.0)
+    st_, ns = np.full(n, -1, np.int8), np.full(n, -1, np.int64)
+    strides = (np.int64(1), np.int64(n)) if time_major else (np.int64(nt), np.int64(1))
+    args = (np.int64(n), np.int64(nt), t, depth, lam, rho, eps, ema, np.float64(rtol),
+            np.int64(max_steps), w, wt, *strides, st_, ns)
+    if where == "host":
+        cuda_host.call("ode_kernels.cu", "fd_ema_trajectory", *args)
+    else:
+        cuda_host.gpu_call("ode_kernels.cu", "fd_ema_trajectory", n, *args)
+    if time_major:
+        w, wt = w.T, wt.T
+    return w, wt, st_, ns
+
+
+@pytest.mark.parametrize("where", ["host", pytest.param("gpu", marks=pytest.mark.gpu)])
+@pytest.mark.parametrize("rtol, max_steps", [(1e-6, 100_000), (1e-10, 100_000), (1e-8, 7)])
+def test_gpu_entry_point_matches_cpu_kernel(where, rtol, max_steps):
+    """200 features (ema_time 0 included), times from 0 to 1e6: the same statuses, step
+    counts and values; bit for bit on the host.  max_steps = 7: the MAX_STEPS path."""
+    depth, lam, rho, eps, ema = _ema_batch(200, 3)
+    t = np.concatenate([[0.0], np.geomspace(1e-3, 1e6, 40)])
+    got = _entry_ema(where, t, depth, lam, rho, eps, ema, rtol, max_steps)
+    want = _cpu_ema(t, depth, lam, rho, eps, ema, rtol, max_steps)
+    np.testing.assert_array_equal(got[2], want[2])
+    np.testing.assert_array_equal(got[3], want[3])
+    if max_steps == 7:
+        assert np.any(want[2] == MAX_STEPS)
+    for g, w in zip(got[:2], want[:2]):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+        if where == "host":
+            np.testing.assert_array_equal(g[~np.isnan(w)].view(np.int64), w[~np.isnan(w)].view(np.int64))
+        else:
+            np.testing.assert_allclose(g[~np.isnan(w)], w[~np.isnan(w)], rtol=1e-12, atol=0)
+
+
+def test_gpu_entry_point_time_major_layout():
+    """stride_feature 1, stride_time n (the GPU backend's coalesced layout): the transpose."""
+    depth, lam, rho, eps, ema = _ema_batch(30, 4)
+    t = np.concatenate([[0.0], np.geomspace(1e-2, 1e4, 12)])
+    rows = _entry_ema("host", t, depth, lam, rho, eps, ema, 1e-8, 100_000)
+    cols = _entry_ema("host", t, depth, lam, rho, eps, ema, 1e-8, 100_000, time_major=True)
+    for a, b in zip(rows, cols):
+        np.testing.assert_array_equal(a, b)
+

@@ -1,6 +1,7 @@
-"""Tests of the adaptive Dormand-Prince kernels (``kernels/_ode.py``, ``kernels/_tableau.py``).
+"""Tests of the adaptive Dormand-Prince integrator (``kernels/cuda/ode.h``, ``tableau.h``; CPU kernels).
 
-* the tableau: consistency, and the import-time check rejects a corrupted table;
+* the tableau: consistency (its compile-time checks reject a corrupted table:
+  ``tests/test_cuda_ode.py``);
 * the Runge-Kutta step: observed orders with fixed steps on a scalar ODE with a
   known solution (the sigma phase of JEPA at depth 1, ``sigma - e^-sigma = K t + C``);
 * the kernels against an independent mpmath reference (times are quadratures of
@@ -22,27 +23,36 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fastdyn.kernels import _ode, _tableau
-from fastdyn.kernels._family import (
-    GROWTH,
-    JEPA,
-    MAE,
-    MAX_STEPS,
-    NON_FINITE,
-    SUCCESS,
-    family_q,
-    fixed_point,
-    log_psi_of_w,
-    log_rate,
-)
+from fastdyn.kernels import _ode
+from fastdyn.kernels._constants import GROWTH, JEPA, MAE, MAX_STEPS, NON_FINITE, SUCCESS
+from fastdyn.kernels._lib import lib
 
 RTOLS = [1e-4, 1e-6, 1e-8, 1e-10, 1e-12]
 MAX_STEPS_DEFAULT = 100_000
+PHASE_SIGMA = 0  # ode.h: y = sigma = log(psi/|1 - psi|), stepped in t
+
+
+# the family's exponents and logarithms (MATH.md), independently of the kernels
+def family_q(objective, depth):
+    return 2.0 * depth if objective == JEPA else 2.0 * depth / (depth + 1.0)
+
+
+def log_rate(objective, depth, lam, rho):
+    q = family_q(objective, depth)
+    return math.log(2.0 / q) + math.log(lam) + (q - 1.0) * math.log(rho)
+
+
+def log_psi_of_w(objective, depth, w, rho):
+    return 2.0 / family_q(objective, depth) * math.log(w) - math.log(rho)
+
+
+def fixed_point(objective, depth, rho):
+    return rho ** (depth if objective == JEPA else depth / (depth + 1.0))
 
 
 def back_fraction(rtol):
-    """The trajectory kernel's time-shift floor ``c`` (module docstring of ``_ode``)."""
-    return max(_ode.BACK_REL, _ode.TIME_FLOOR / rtol)
+    """The trajectory kernel's time-shift floor ``c = max(1e-3, 64 eps_mach / rtol)`` (ode.h)."""
+    return max(1e-3, 64.0 * 2.0**-52 / rtol)
 
 
 def run_trajectory(t_out, objective, depth, lam, rho, eps, rtol, max_steps=MAX_STEPS_DEFAULT):
@@ -74,29 +84,26 @@ def run_crossing(objective, depth, lam, rho, eps, p, rtol, max_steps=MAX_STEPS_D
 # ---------------------------------------------------------------------------
 # tableau
 # ---------------------------------------------------------------------------
+def tableau():
+    """The DP5(4) tableau compiled into the library: c, A, b5, b4, e, P."""
+    c, a, b5, b4, e, p = (np.zeros(k) for k in (7, 49, 7, 7, 7, 28))
+    ptr = lib.fdh_tableau.argtypes[0]
+    lib.fdh_tableau(*(x.ctypes.data_as(ptr) for x in (c, a, b5, b4, e, p)))
+    return c, a.reshape(7, 7), b5, b4, e, p.reshape(7, 4)
+
+
 def test_tableau_sums():
-    assert math.fsum(_tableau.B5) == pytest.approx(1.0, abs=1e-15)
-    assert math.fsum(_tableau.B4) == pytest.approx(1.0, abs=1e-15)
-    assert math.fsum(_tableau.E) == pytest.approx(0.0, abs=1e-15)
+    c, a, b5, b4, e, p = tableau()
+    assert math.fsum(b5) == pytest.approx(1.0, abs=1e-15)
+    assert math.fsum(b4) == pytest.approx(1.0, abs=1e-15)
+    assert math.fsum(e) == pytest.approx(0.0, abs=1e-15)
+    np.testing.assert_allclose(e, b5 - b4, rtol=0, atol=2e-16)  # E is the exact difference
     for i in range(7):
-        assert math.fsum(_tableau.A[i]) == pytest.approx(_tableau.C[i], abs=1e-14)
+        assert math.fsum(a[i]) == pytest.approx(c[i], abs=1e-14)
         # dense output: b_i(1) = B5_i, b_i(0) = 0 (no constant column)
-        assert math.fsum(_tableau.P[i]) == pytest.approx(_tableau.B5[i], abs=1e-14)
-    assert _tableau.P.shape == (7, 4)
-    _tableau._check_tableau()       # the import-time check passes on the shipped table
-
-
-@pytest.mark.parametrize(
-    "name, index",
-    [("B5", 2), ("B4", 0), ("E", 6), ("C", 4), ("A", (3, 1)), ("A", (6, 2)), ("P", (2, 1)),
-     ("P", (6, 3))],
-)
-def test_tableau_check_rejects_corruption(monkeypatch, name, index):
-    bad = getattr(_tableau, name).copy()
-    bad[index] += 1e-9
-    monkeypatch.setattr(_tableau, name, bad)
-    with pytest.raises(RuntimeError, match="DP5 tableau"):
-        _tableau._check_tableau()
+        assert math.fsum(p[i]) == pytest.approx(b5[i], abs=1e-14)
+    np.testing.assert_array_equal(a[6, :6], b5[:6])  # FSAL
+    assert np.all(np.triu(a) == 0.0)
 
 
 # ---------------------------------------------------------------------------
@@ -120,7 +127,15 @@ def exact_sigma(t):
 
 
 def sigma_rhs(y):
-    return _ode.phase_rhs(_ode.PHASE_SIGMA, 0.0, y, 0.0, 0.0, ORDER_Q, 0.0, GROWTH)
+    return lib.fdh_phase_rhs(PHASE_SIGMA, 0.0, y, 0.0, 0.0, ORDER_Q, 0.0, GROWTH)
+
+
+def dp_step(y0, h):
+    """One step of ode.h's dp_step in the sigma phase: (y1, err, k2, ..., k7)."""
+    out = np.zeros(8)
+    lib.fdh_dp_step(PHASE_SIGMA, y0, h, sigma_rhs(y0), 0.0, 0.0, ORDER_Q, 0.0, GROWTH,
+                    out.ctypes.data_as(lib.fdh_dp_step.argtypes[-1]))
+    return out
 
 
 def fixed_steps(n, which):
@@ -128,8 +143,7 @@ def fixed_steps(n, which):
     h = ORDER_T / n
     y = ORDER_SIGMA0
     for _ in range(n):
-        y1, err = _ode.dp_step(_ode.PHASE_SIGMA, y, h, sigma_rhs(y), 0.0, 0.0, ORDER_Q,
-                               0.0, GROWTH)[:2]
+        y1, err = dp_step(y, h)[:2]
         y = y1 if which == "y5" else y1 - err       # err = y5 - y4
     return abs(y - exact_sigma(ORDER_T))
 
@@ -137,12 +151,12 @@ def fixed_steps(n, which):
 def one_step(h, which):
     """Local error of one step of size h from sigma0: error estimate or dense output."""
     y0 = ORDER_SIGMA0
-    out = _ode.dp_step(_ode.PHASE_SIGMA, y0, h, sigma_rhs(y0), 0.0, 0.0, ORDER_Q, 0.0, GROWTH)
-    err, ks = out[1], (sigma_rhs(y0),) + tuple(out[2:])
+    out = dp_step(y0, h)
+    err = out[1]
     if which == "estimate":
         return abs(err)
-    q0, q1, q2, q3 = _ode.dense_coefficients(*ks)
-    y_half = _ode.dense_eval(y0, h, q0, q1, q2, q3, 0.5)
+    ks = np.concatenate([[sigma_rhs(y0)], out[2:]])
+    y_half = lib.fdh_dense_eval(y0, h, ks.ctypes.data_as(lib.fdh_dense_eval.argtypes[2]), 0.5)
     return abs(y_half - exact_sigma(0.5 * h))
 
 
@@ -274,7 +288,7 @@ def test_trajectory_against_reference_ill_conditioned(params, rtol):
 
     Points are kept where the first-order reference is exact (cond <= 1e9) and
     where ``c rtol cond < 0.01``: beyond that the rest of the evolution may be
-    collapsed into the time tolerance (module docstring of ``_ode``).
+    collapsed into the time tolerance (kernels/cuda/ode.h, "Collapse").
     """
     c = back_fraction(rtol)
     ref = reference_path(*params)

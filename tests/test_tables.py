@@ -1,35 +1,68 @@
-"""Constant tables of the exact method are checked when defined (and the checks can fail)."""
+"""The constant tables of the exact method: generated data, checked where they are defined.
 
+The data live in ``kernels/cuda/closed.h`` (hex floats, checked at compile time
+by static_asserts: ``tests/test_cuda_exact.py`` shows that a corrupted entry
+fails to compile); ``kernels/_gen_tables.py`` computes them.  Here: the
+committed block is exactly what the generator writes, the generator's values
+satisfy the identities the header's checks use (independently, in exact or
+high-precision arithmetic), and the compiled library holds the same bits.
+"""
+
+import math
+from fractions import Fraction
+
+import mpmath as mp
 import numpy as np
 import pytest
 
-from fastdyn.kernels import _closed
+from fastdyn.kernels import _gen_tables
+
+MAX_DEPTH = 64
 
 
-def tables():
-    return [_closed._CJ, _closed._COS1, _closed._SIN1, _closed._COS2, _closed._SIN2]
+def test_committed_header_data_is_what_the_generator_writes():
+    text = _gen_tables.HEADER.read_text()
+    assert _gen_tables.committed(text) == _gen_tables.render()
+    assert _gen_tables.main(["--check"]) == 0
 
 
-def test_tables_pass_their_checks():
-    _closed._check_tables(*tables())
+def test_generator_check_fails_on_a_stale_header(tmp_path, monkeypatch):
+    text = _gen_tables.HEADER.read_text()
+    block = _gen_tables.committed(text)
+    first = block.index("0x1.8000000000000p+1")  # C(3, 1)/1 = 3
+    stale = tmp_path / "closed.h"
+    stale.write_text(text.replace(block, block[:first] + "0x1.8000000000001p+1" + block[first + 20:]))
+    monkeypatch.setattr(_gen_tables, "HEADER", stale)
+    assert _gen_tables.main(["--check"]) == 1
+    assert _gen_tables.main([]) == 0  # rewrites the block
+    assert _gen_tables.main(["--check"]) == 0
 
 
-@pytest.mark.parametrize("which, index, msg", [
-    (0, (5, 2), "binomial table row 5"),
-    (0, (127, 64), "binomial table row 127"),
-    (1, (7, 2), "do not sum to zero"),
-    (2, (9, 3), r"entry \(9, 3\)"),
-    (3, (64, 10), r"entry \(64, 10\)"),
-    (4, (3, 1), r"entry \(3, 1\)"),
-])
-def test_corrupted_table_is_rejected(which, index, msg):
-    bad = [t.copy() for t in tables()]
-    bad[which][index] *= 1 + 1e-9
-    with pytest.raises(RuntimeError, match=msg):
-        _closed._check_tables(*bad)
+@pytest.mark.parametrize("depth", [1, 2, 17, 64])
+def test_binomials_are_correctly_rounded(depth):
+    m = 2 * depth - 1
+    row = _gen_tables.binomials_over_j()[(depth - 1) ** 2:(depth - 1) ** 2 + m]
+    for j, value in enumerate(row, start=1):
+        assert value == float(Fraction(math.comb(m, j), j)), (m, j)
+
+
+@pytest.mark.parametrize("n", [3, 4, 10, 65])
+def test_roots_of_unity_are_accurate(n):
+    """Each value within 1e-15 of the exact one (40-digit mpmath; the angle itself is
+    rounded before its cosine is taken, so 2 theta carries up to ~4 ulps of error)."""
+    roots = _gen_tables.roots_of_unity()
+    offset = sum((k - 1) // 2 for k in range(3, n))
+    mp.mp.dps = 40
+    for k in range(1, (n - 1) // 2 + 1):
+        th = 2 * mp.pi * k / n
+        for name, exact in [("COS1", mp.cos(th)), ("SIN1", mp.sin(th)), ("COS2", mp.cos(2 * th)),
+                            ("SIN2", mp.sin(2 * th))]:
+            got = roots[name][offset + k - 1]
+            assert abs(mp.mpf(got) - exact) <= 1e-15, (name, n, k)
 
 
 @pytest.mark.parametrize("degree", [0, 2, 20, 46])
 def test_gauss_legendre_rule_integrates_even_monomials_exactly(degree):
     """24 nodes: exact up to degree 47 (odd degrees vanish by symmetry)."""
-    assert np.dot(_closed._GL_W, _closed._GL_X**degree) == pytest.approx(2.0 / (degree + 1), rel=1e-14)
+    x, w = (np.array(v) for v in _gen_tables.gauss_legendre())
+    assert np.dot(w, x**degree) == pytest.approx(2.0 / (degree + 1), rel=1e-14)

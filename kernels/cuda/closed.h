@@ -1,22 +1,60 @@
 // Scalar layer: the exact implicit solution K t = F(sigma(t)) - F(sigma(0)).
 //
-// Port of kernels/_closed.py, function for function, same numerics, same
-// branches (see that module's docstring for the derivations: lemma B.6
-// re-expanded with positive coefficients for integer q, partial fractions over
-// the roots of unity for MAE depth >= 2, the incomplete beta function B_x(q, 0)
-// by continued fraction on the decay branch).  Double precision only: the
-// kernels' ABI is float64.
+// With the state sigma = log(psi / |1 - psi|) of family.h both branches of
+// dpsi/dt = K psi^q (1 - psi) obey dsigma/dt = K psi^(q-1), so the time coordinate
 //
-// Operation order follows the Python source term by term (left-to-right
-// evaluation, Numba's min/max semantics via py_min/py_max), so that the host
-// build agrees with the Numba kernels to rounding; the tests check <= 1e-12.
+//     F(sigma) = integral of psi(sigma)^(1 - q) dsigma,  dF/dsigma = psi^(1 - q) > 0
+//
+// is increasing, and every time is (F(sigma_1) - F(sigma_0)) / K.
+//
+// Closed forms (all derived from MATH.md's G_q; the constants are chosen so
+// that F stays O(sigma) once the weight has converged, never a large constant
+// that would swallow the late-time growth):
+//
+// * growth, integer q (every JEPA depth, MAE depth 1), M = q - 1:
+//   F = sigma - Poly(e^-sigma), Poly(y) = sum_{j=1}^M C(M, j) y^j / j;
+//   this is lemma B.6 re-expanded in e^-sigma = 1/psi - 1: all coefficients
+//   positive, so no cancellation, and the huge plateau value is formed in logs.
+// * growth, MAE depth L >= 2 (q = 2L/(L+1), n = L + 1, s = psi^(1/n)):
+//   F = -n/(n-2) s^(2-n) + R(s) with R(s) = n int_0^s t/(1 - t^n) dt,
+//   elementary by partial fractions over the n-th roots of unity
+//   w_k = e^(i theta_k), theta_k = 2 pi k / n:
+//
+//       R(s) = -log(1 - s) - [n even] log(1 + s)
+//              - sum_{0 < k < n/2} [cos(2 theta_k) log(s^2 - 2 s cos(theta_k) + 1)
+//                                   + 2 sin(2 theta_k) (atan2(sin theta_k, s - cos theta_k) - (pi - theta_k))]
+//
+//   (the last constant makes R(0) = 0).  For s <= 1/2 the terms cancel
+//   to R ~ n s^2 / 2, so there the convergent series
+//   R = n sum_k s^(2 + k n) / (2 + k n) is used instead.
+// * decay (psi > 1, any q): F = H(sigma) = int_0^sigma (1 - e^-s)^(q-1) ds
+//   = B_x(q, 0), the incomplete beta function at x = 1/psi = 1 - e^-sigma.
+//   For x < (q+1)/(q+2) its continued fraction converges quickly; beyond,
+//   H(sigma) = H(sigma_t) + (sigma - sigma_t) - int_y^{y_t} E(y)/y dy with
+//   y = e^-sigma, E(y) = 1 - (1 - y)^(q-1), a smooth integrand on
+//   [0, 1/(q+2)] integrated by Gauss-Legendre.  (The partial-sum form
+//   -log(1 - x) - sum_{m<q} x^m/m cancels catastrophically for large q.)
+//
+// Differences F(sigma_1) - F(sigma_0) of nearby states are integrated directly
+// (24-point Gauss-Legendre in sigma, exact to rounding for the short intervals it
+// is used on), so that small times keep their relative accuracy; distant states
+// are differenced in closed form, where the cancellation is bounded.
+//
+// Magnitudes are carried as logarithms wherever they can leave float64: the
+// plateau value of F (~ psi^(1-q)/(q-1), 1e440 and more at depth 64) and
+// K itself (rho^127).  Double precision only: the kernels' ABI is float64.
+//
+// The operation order of these functions (left-to-right evaluation, Python's
+// min/max semantics via py_min/py_max) is that of fastdyn's former Numba port,
+// so that the results did not change by a bit when this file became the only
+// source (the CPU library was checked against that port on the test corpus).
 //
 // Constant tables: the binomial coefficients over j, the roots of unity and the
-// Gauss-Legendre rule are constexpr data below, exact hex-float copies of the
-// arrays of kernels/_closed.py (tests/test_cuda_exact.py regenerates the block
-// with `python3 tests/test_cuda_exact.py --emit-tables` and checks the data bit
-// for bit through fd_closed_tables()), checked at compile time with the
-// identities _closed._check_tables uses.
+// Gauss-Legendre rule are constexpr data below (hex floats, exact to the bit),
+// written by kernels/_gen_tables.py (tests/test_tables.py regenerates the block
+// and compares it with this file) and checked at compile time with the
+// identities below (tests/test_cuda_exact.py shows they fire on a corrupted
+// entry).
 #pragma once
 
 #include "config.h"
@@ -44,11 +82,12 @@ namespace fastdyn {
 
 constexpr int MAX_DEPTH = 64;
 constexpr double FD_PI = 3.141592653589793;      // math.pi
-constexpr double FD_LOG2 = 0.6931471805599453;   // math.log(2.0) (_closed._LOG2)
+constexpr double FD_LOG2 = 0.6931471805599453;   // log(2) rounded (Python's math.log(2.0))
 constexpr int GL_N = 24;                          // Gauss-Legendre points
 constexpr int N_ROOTS = 1024;                     // packed (n, k) pairs, n = 3..65
 
-// ---- generated data (hex floats, exact copies of kernels/_closed.py) -------
+// ---- generated data -------------------------------------------------------------
+// BEGIN GENERATED DATA (python3 kernels/_gen_tables.py)
 // C(m, j)/j for odd m = 2L - 1 (L = 1..64), j = 1..m: entry (L - 1)^2 + j - 1.
 #define FD_DATA_CJ \
     0x1.0000000000000p+0, 0x1.8000000000000p+1, 0x1.8000000000000p+0, 0x1.5555555555555p-2, \
@@ -1076,7 +1115,7 @@ constexpr int N_ROOTS = 1024;                     // packed (n, k) pairs, n = 3.
     0x1.63120bf100000p+29, 0x1.45f1b0010ecf5p+25, 0x1.fcc1b02192e2ap+20, 0x1.4835576a2576ap+16, \
     0x1.5010421084211p+11, 0x1.00083126e978dp+6, 0x1.0208208208208p+0, 0x1.0204081020408p-7,
 
-// cos1[n, k] of _closed._roots_of_unity, n = 3..65, k = 1..(n-1)/2, packed by n.
+// cos(theta), theta = 2 pi k / n, n = 3..65, k = 1..(n-1)/2, packed by n.
 #define FD_DATA_COS1 \
     -0x1.ffffffffffffcp-2, 0x1.1a62633145c07p-54, 0x1.3c6ef372fe950p-2, -0x1.9e3779b97f4a7p-1, \
     0x1.0000000000001p-1, -0x1.ffffffffffffcp-2, 0x1.3f3a0e28bedd2p-1, -0x1.c7b90e3024580p-3, \
@@ -1335,7 +1374,7 @@ constexpr int N_ROOTS = 1024;                     // packed (n, k) pairs, n = 3.
     -0x1.7f3ccd0032e0dp-1, -0x1.9e3779b97f4a7p-1, -0x1.b9541692c9a37p-1, -0x1.d051d612de34ap-1, \
     -0x1.e2f9c417beb3dp-1, -0x1.f11f493053cffp-1, -0x1.faa09531a6636p-1, -0x1.ff66f008df139p-1,
 
-// sin1[n, k] of _closed._roots_of_unity, n = 3..65, k = 1..(n-1)/2, packed by n.
+// sin(theta), theta = 2 pi k / n, n = 3..65, k = 1..(n-1)/2, packed by n.
 #define FD_DATA_SIN1 \
     0x1.bb67ae8584cabp-1, 0x1.0000000000000p+0, 0x1.e6f0e134454ffp-1, 0x1.2cf2304755a5fp-1, \
     0x1.bb67ae8584caap-1, 0x1.bb67ae8584cabp-1, 0x1.904c37505de4bp-1, 0x1.f329c0558e969p-1, \
@@ -1594,7 +1633,7 @@ constexpr int N_ROOTS = 1024;                     // packed (n, k) pairs, n = 3.
     0x1.5384d024c2f84p-1, 0x1.2cf2304755a5fp-1, 0x1.03903df107540p-1, 0x1.af83c5a186551p-2, \
     0x1.53dfa6f9e3f1bp-2, 0x1.ea1e54bc48dcbp-3, 0x1.27e9dff43d4b5p-3, 0x1.8bc88020ae684p-5,
 
-// cos2[n, k] of _closed._roots_of_unity, n = 3..65, k = 1..(n-1)/2, packed by n.
+// cos(2 theta), theta = 2 pi k / n, n = 3..65, k = 1..(n-1)/2, packed by n.
 #define FD_DATA_COS2 \
     -0x1.0000000000004p-1, -0x1.0000000000000p+0, -0x1.9e3779b97f4a7p-1, 0x1.3c6ef372fe94cp-2, \
     -0x1.ffffffffffffcp-2, -0x1.0000000000004p-1, -0x1.c7b90e3024580p-3, -0x1.cd4bca9cb5c71p-1, \
@@ -1853,7 +1892,7 @@ constexpr int N_ROOTS = 1024;                     // packed (n, k) pairs, n = 3.
     0x1.edb7debaa3ee3p-4, 0x1.3c6ef372fe94cp-2, 0x1.f1a5a2c91a0e2p-2, 0x1.4a28c22d90730p-1, \
     0x1.8f317a1876827p-1, 0x1.c55a7e00740e6p-1, 0x1.ea9f32831ac39p-1, 0x1.fd9c1ba792b2ap-1,
 
-// sin2[n, k] of _closed._roots_of_unity, n = 3..65, k = 1..(n-1)/2, packed by n.
+// sin(2 theta), theta = 2 pi k / n, n = 3..65, k = 1..(n-1)/2, packed by n.
 #define FD_DATA_SIN2 \
     -0x1.bb67ae8584ca8p-1, 0x1.1a62633145c07p-53, 0x1.2cf2304755a5fp-1, -0x1.e6f0e13445500p-1, \
     0x1.bb67ae8584cabp-1, -0x1.bb67ae8584ca8p-1, 0x1.f329c0558e969p-1, -0x1.bc4c04d71abbfp-2, \
@@ -2128,7 +2167,7 @@ constexpr int N_ROOTS = 1024;                     // packed (n, k) pairs, n = 3.
     0x1.060475e763731p-3, 0x1.01b7117cf8bd6p-3, 0x1.f25cbce1d1fefp-4, 0x1.d91c78acb1b27p-4, \
     0x1.b8177ba4a68d7p-4, 0x1.8fd8936444b19p-4, 0x1.6108ef5044635p-4, 0x1.2c6d5c2eff05ap-4, \
     0x1.e5c6255d25e9dp-5, 0x1.6ab884f57c940p-5, 0x1.d375514486effp-6, 0x1.9465bd311255dp-7,
-
+// END GENERATED DATA
 
 constexpr double kCj[4096] = {FD_DATA_CJ};
 constexpr double kCos1[N_ROOTS] = {FD_DATA_COS1};
@@ -2171,7 +2210,7 @@ FD_HD double root_sin2(int n, int k) { return FD_PICK(kSin2)[root_offset(n) + k 
 FD_HD double gl_x(int i) { return FD_PICK(kGlX)[i]; }
 FD_HD double gl_w(int i) { return FD_PICK(kGlW)[i]; }
 
-// ---- compile-time checks (the identities of _closed._check_tables) ---------
+// ---- compile-time checks of the tables -------------------------------------------
 namespace table_check {
 constexpr double cabs(double x) { return x < 0 ? -x : x; }
 constexpr double cpow2(int m) {
@@ -2233,11 +2272,7 @@ static_assert(roots_ok(), "roots-of-unity table is wrong");
 static_assert(gauss_legendre_ok(), "Gauss-Legendre rule is wrong");
 }  // namespace table_check
 
-// ---- Numba semantics of min/max and small helpers ---------------------------
-// Numba's max(a, b) is `b if b > a else a` (min: `b if b < a else a`); with a
-// NaN argument this differs from fmax/fmin, so the port uses these forms.
-FD_HD double py_max(double a, double b) { return b > a ? b : a; }
-FD_HD double py_min(double a, double b) { return b < a ? b : a; }
+// ---- small helpers (py_max/py_min: config.h) ---------------------------------
 
 struct SignedLog {  // sign * exp(log), sign in {-1, 0, 1}
     double sign;
@@ -2481,8 +2516,18 @@ FD_HD_CALL double log_delta_f(double s0, double ds, int branch, int objective, i
     return logaddexp(log_lin, log_diff_exp(g0.log_big, g1.log_big));
 }
 
-/// tau0 = F(sigma0)/K of a growing feature, formed from w0 so that the factor
-/// rho^(q-1) cancels analytically (see _closed.growth_tau0).
+/// Time coordinate tau0 = F(sigma0)/K of a growing feature, formed from w0.
+///
+/// w(t) solves F(sigma) = K (t + tau0).  In the plateau t + tau0 cancels two
+/// large numbers, so tau0 must carry only a few ulps of error relative to the
+/// inputs.  Forming it as F0 / K would not: both carry rho^(q-1) (1e380 at
+/// depth 64) with independent rounding, and their logarithms amplify it.
+/// Instead the factor is cancelled analytically:
+/// * JEPA (M = 2L - 1, e = w0^(1/L), psi0 = e/rho):
+///   Poly(y0)/K = (1 - psi0)^M e^-M / (b lam) * h(z), e^-M = e / w0^2,
+///   h(z) = sum_j C(M,j)/j z^(M-j), z = psi0/(1 - psi0);
+/// * MAE (L >= 2): the plateau term is exactly eq. 13's leading term,
+///   L / ((L-1) lam) * w0^(-(L-1)/L), with w0^(-(L-1)/L) = e / w0.
 FD_HD_CALL double growth_tau0(int objective, int depth, double lam, double rho, double w0, double sigma0,
                          double lp0, double log_k) {
     (void)rho;
@@ -2498,6 +2543,7 @@ FD_HD_CALL double growth_tau0(int objective, int depth, double lam, double rho, 
             for (int j = 2; j <= m; ++j) h = h * z + cj(m, j);
             // (1 - psi0)^m h in [1e-39, 1e40], e/w0 = w0^(1/L - 1) in [1e-189, 1e30]:
             // multiplying in this order keeps every intermediate normal
+            // (e / w0 / w0 alone would reach the denormals for w0 ~ 1e145)
             return lin - fd_exp(double(m) * fd_log1p(-psi0)) * h * (e / w0) * (double(depth) / lam) / w0;
         }
         const double big = double(depth) / ((double(depth) - 1.0) * lam) * (e / w0);
@@ -2559,8 +2605,17 @@ FD_HD SignedLog signed_log_sub(double sa, double la, double sb, double lb) {
     return {0.0, -fd_inf<double>()};
 }
 
-/// Solve F(sigma) = t_sign exp(t_log) on a branch, bracketed below by lo with
-/// F(lo) = lo_sign exp(lo_log) (see _closed.solve_sigma for the bracketing argument).
+/// Solve F(sigma) = F_T = t_sign exp(t_log) for sigma on a branch.
+///
+/// lo is a state known to lie at or below the root, with F(lo) = lo_sign
+/// exp(lo_log) (the previous state of a trajectory, or the initial state).
+/// Bracketing: F is concave on the growth branch (F' = (1 + e^-s)^(q-1)
+/// decreases) and convex on the decay branch, so the tangent at lo gives a
+/// second bound for free: a lower bound on growth, an upper bound on decay.
+/// Newton steps are taken on a residual close to linear in sigma (log(-F) in
+/// the growth plateau, log F early in the decay, F otherwise); a step that
+/// leaves the bracket is replaced by bisection, and only Newton steps may end
+/// the iteration early.
 FD_HD_CALL SigmaStatus solve_sigma(double t_sign, double t_log, int branch, int objective, int depth, double lo,
                               double lo_sign, double lo_log) {
     const double inf = fd_inf<double>();

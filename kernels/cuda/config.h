@@ -5,8 +5,9 @@
 // compiler (g++ -x c++, the test suite's host build) it is an ordinary inline
 // function.  Kernel entry points are declared FD_GLOBAL and loop over features
 // with FD_FOR_EACH: one CUDA thread per feature (grid-stride loop) on the GPU,
-// a plain loop on the host.  The same source file therefore builds the GPU
-// module (cupy.RawModule) and the host library the tests check against Numba.
+// a plain loop on the host.  The same headers therefore build the GPU module
+// (cupy.RawModule), the CPU library (host_library.cpp, built by setup.py) and
+// the host builds of the .cu entry points the tests compare with the CPU kernels.
 #pragma once
 
 #ifdef __CUDACC__
@@ -33,7 +34,14 @@ FD_HD bool fd_isfinite(float x) { return x - x == 0.0f; }
 FD_HD bool fd_isnan(double x) { return x != x; }
 FD_HD bool fd_isnan(float x) { return x != x; }
 
-// Per-feature status codes: the values of kernels/_family.py (SUCCESS...).
+// Python's max/min on two floats (what the former Numba port compiled, kept so
+// that results did not change when the C++ became the only source): the first
+// argument unless the second compares greater/smaller.  With a NaN argument
+// this differs from fmax/fmin.
+template <typename Real> FD_HD Real py_max(Real a, Real b) { return b > a ? b : a; }
+template <typename Real> FD_HD Real py_min(Real a, Real b) { return b < a ? b : a; }
+
+// Per-feature status codes and objective codes: the values of kernels/_constants.py.
 constexpr signed char SUCCESS = 0;
 constexpr signed char MAX_STEPS = 1;
 constexpr signed char NON_FINITE = 2;

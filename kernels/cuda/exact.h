@@ -1,10 +1,11 @@
 // Exact solutions: per-feature functions over the closed forms.
 //
-// Port of kernels/_exact.py (delta_sigma, time_between, _start, _solve_at,
-// _advance, trajectory_row, critical_level, _critical_time,
-// critical_time_asymptotic), same numerics and branches.  Every time is
-// (F(sigma_1) - F(sigma_0)) / K (closed.h) with no iteration; a weight at a
-// given time inverts F (inverse.h).  Double precision (the kernels' ABI).
+// Every time is (F(sigma_1) - F(sigma_0)) / K (closed.h) and needs no
+// iteration; a weight at a given time inverts F from the per-depth inverse
+// table and one Halley step, with a bracketed Newton fallback (inverse.h).
+// Double precision (the kernels' ABI).  The CPU kernels (fastdyn.kernels._exact,
+// through the CPU library host_library.cpp) and the GPU entry points
+// (exact_kernels.cu) call these functions, one feature at a time.
 #pragma once
 
 #include "closed.h"
@@ -14,7 +15,13 @@
 
 namespace fastdyn {
 
-/// sigma(lp0 + dlp) - sigma(lp0) without cancellation (see _exact.delta_sigma).
+/// sigma(lp0 + dlp) - sigma(lp0) formed without cancellation.
+///
+/// Growth (lp0 < 0): sigma = lp - log(1 - psi) and (1 - psi1)/(1 - psi0) =
+/// 1 - psi0 expm1(dlp) / (1 - psi0); both parts of the difference have the
+/// sign of dlp.  Decay (lp0 > 0): sigma = -log(1 - x) with x = 1/psi, and
+/// (1 - x1)/(1 - x0) = 1 - x0 expm1(-dlp) / (1 - x0): a single logarithm,
+/// where differencing the two sigmas would lose a factor psi0.
 FD_HD double delta_sigma(double lp0, double dlp) {
     if (lp0 < 0.0) {
         // psi1 - psi0, formed so that an underflowing psi0 never meets an overflowing factor
@@ -72,7 +79,10 @@ FD_HD SignedLog target_of(double sign0, double log0, double log_kt) {
     return {0.0, -fd_inf<double>()};
 }
 
-/// Per-feature constants of a solve that starts at weight w0 (_exact._start).
+/// Per-feature constants of a solve that starts at weight w0.  On the growth
+/// branch the target is formed from tau0 = F(sigma0)/K (growth_tau0) and
+/// F(sigma0) itself is left unevaluated (log0 = NaN) until a fallback solve
+/// needs it; on the decay branch F(sigma0) = sign0 e^log0 forms the target.
 struct Start {
     int branch;
     double s0, sign0, log0, tau0, log_k, log_rho, b;
@@ -107,8 +117,10 @@ struct SolveAt {
     double f_sign, f_log;
 };
 
-/// State at time t after the start (_exact._solve_at); lo is a state at or
-/// before t with F(lo) = lo_sign e^lo_log (lo_log NaN: not evaluated yet).
+/// State at time t after the start; lo is a state at or before t with
+/// F(lo) = lo_sign e^lo_log (lo_log NaN: not evaluated yet).  On the growth
+/// branch the target F0 + K t is formed as K (tau0 + t): the cancellation of
+/// the plateau happens in time units (growth_tau0).
 FD_HD SolveAt solve_at(int objective, int depth, const Start& st, double t, double lo, double lo_sign,
                        double lo_log, const double* tab_sigma, const double* tab_dsigma) {
     double sgn, lg;
@@ -202,6 +214,10 @@ FD_HD double critical_level(int objective, int depth, double p) {
 
 /// Exact critical time (eq. 11): first t with w(t) >= p w(inf); f_star =
 /// F(sigma*) or NaN (compute it).  Zero for a feature starting at or above p w(inf).
+/// When the start is well below the target (psi* > e psi0, the usual case) the
+/// time is F(sigma*)/K - tau0 with the plateau coordinate of growth_tau0: the
+/// two terms cancel by at most a factor 1/(1 - e^(1-q)); otherwise the
+/// difference F(sigma*) - F(sigma0) is integrated directly.
 FD_HD double critical_time(int objective, int depth, double lam, double rho, double eps, double p, double f_star) {
     const double b = family_b<double>(objective, depth);
     const double lp0 = b * fd_log(eps) - fd_log(rho);

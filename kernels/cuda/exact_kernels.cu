@@ -2,7 +2,8 @@
 //
 // The same file builds the GPU module (cupy.RawModule / nvcc) and, through
 // config.h, a host library (g++ -x c++) that tests/test_cuda_exact.py compares
-// with the Numba kernels of kernels/_exact.py (same arguments, same results).
+// with the CPU kernels of kernels/_exact.py (same arguments, same per-feature
+// functions: on the host the same bits).
 // ABI: every array is C-contiguous of length n unless stated; depth int64;
 // status int8; tab_sigma/tab_dsigma are _inverse.tables_for(objective, depths),
 // shape (2, 128, N_KNOTS) float64, built on the host (nullptr: no table, the
@@ -66,8 +67,8 @@ FD_GLOBAL void fd_rhs(long long n, int objective, const long long* depth, const 
 }
 
 #ifndef __CUDACC__
-// Host-only accessors for the tests: the constant tables of closed.h in the
-// layout of kernels/_closed.py (_CJ (128, 128), _COS1.. (66, 33), _GL_X/_GL_W (24,)),
+// Host-only accessors for the tests: the constant tables of closed.h as
+// arrays cj (128, 128) [m, j], cos1.. (66, 33) [n, k], gl_x/gl_w (24,),
 // and the float instantiation of family.h (which the kernels do not use).
 FD_GLOBAL void fd_closed_tables(double* cj_out, double* cos1, double* sin1, double* cos2, double* sin2, double* gl_xo,
                                 double* gl_wo) {

@@ -1,12 +1,16 @@
 // Scalar layer: the one-parameter family that holds both per-feature ODEs.
 //
-// Port of kernels/_family.py, function for function, same numerics.  Both
-// eq. 7 (JEPA) and eq. 8 (MAE) read dw/dt = lam (w^a - w^3/rho) with
+// Both eq. 7 (JEPA) and eq. 8 (MAE) read dw/dt = lam (w^a - w^3/rho) with
 // a = 3 - 1/L (JEPA) or a = 2 - 1/L (MAE).  With b = 3 - a,
 //     psi = w^b / rho,   q = 2/b,   K = b lam rho^(q-1),
-// every member is dpsi/dt = K psi^q (1 - psi), fixed point psi = 1.  The state
-// is carried as lp = log(psi) and sigma = log(psi / |1 - psi|), in which both
-// branches obey dsigma/dt = K psi^(q-1) (MATH.md, "One family ...").
+// every member is dpsi/dt = K psi^q (1 - psi), fixed point psi = 1.  The
+// compiled code never stores psi itself: near the fixed point 1 - psi
+// underflows relative to 1.  It carries lp = log(psi) and the state variable
+// sigma = log(psi / |1 - psi|) (the logit of psi below the fixed point, the
+// "co-logit" above it), in which both branches obey dsigma/dt = K psi^(q-1)
+// (MATH.md, "One family ..."): sigma grows linearly once the weight has
+// converged, so neither the closed form nor an explicit integrator sees the
+// stiffness of the approach to the fixed point.
 //
 // Every function is templated on the real type.  The float instantiation never
 // promotes to double: the math calls go through the overloads fd_log, fd_exp,

@@ -1,10 +1,25 @@
 // Precomputed inverse of the time coordinate F: seed from the per-depth table,
 // one Halley step, bracketed fallback.
 //
-// Port of the device-side half of kernels/_inverse.py (chi_derivs,
-// chi_of_target, table_seed, solve_sigma_tabulated), same numerics.  The tables
-// themselves are built by Numba on the host (_inverse.tables_for) and passed
-// in as flat pointers of shape (2, 2 * MAX_DEPTH, N_KNOTS), C order:
+// F depends on q alone (not on the feature), so its inverse is tabulated once
+// per (objective, depth) and reused for every feature and every time.  The
+// table stores sigma against a target variable in which the inverse is
+// asymptotically linear at both ends:
+//
+// * growth: chi = F for F >= -1 and chi = -(1 + log(-F)) below
+//   (plateau: -F ~ e^(-M sigma)/M, so sigma ~ (chi + 1 - log M)/M);
+// * decay: chi = H - 1 for H >= 1 and chi = log H below.
+//
+// chi is continuous with a continuous first derivative; the junction (chi = -1
+// resp. 0) is a knot, so the piecewise cubic Hermite table (exact derivatives
+// dsigma/dchi = 1/(dchi/dsigma), spacing 1/16 on [-40, 40]) interpolates smooth
+// pieces only and seeds sigma to ~1e-8.  One Halley step on chi(F(sigma)) - chi_T
+// (cubic convergence) then reaches rounding level; outside the table, or if the
+// step is not small, the bracketed solver of closed.h takes over.
+//
+// The host builds the tables (build_inverse_row, through the CPU library:
+// fastdyn.kernels._inverse.tables_for, lazily per depth) and both backends read
+// them as flat arrays of shape (2, 2 * MAX_DEPTH, N_KNOTS), C order:
 // [branch (0 growth, 1 decay), objective * 64 + depth - 1, knot].
 // A null tab_sigma means "no table": the bracketed solver alone.
 #pragma once
@@ -229,6 +244,59 @@ FD_HD SigmaSolve solve_sigma_tabulated(double t_sign, double t_log, int branch, 
     }
     const SigmaStatus s = solve_sigma(t_sign, t_log, branch, objective, depth, lo, lo_sign, lo_log);
     return {s.sigma, s.status, log_psi_of_sigma<double>(s.sigma, branch)};
+}
+
+/// The target F_T = (sign, log|F_T|) of a table variable chi (inverse of chi_of_target).
+FD_HD SignedLog target_of_chi(double chi, int branch) {
+    if (branch == GROWTH) {
+        if (chi >= -1.0) {
+            if (chi > 0.0) return {1.0, fd_log(chi)};
+            if (chi < 0.0) return {-1.0, fd_log(-chi)};
+            return {0.0, -fd_inf<double>()};
+        }
+        return {-1.0, -(1.0 + chi)};
+    }
+    if (chi < 0.0) return {1.0, chi};
+    return {1.0, fd_log1p(chi)};
+}
+
+/// Build the table rows of one (objective, depth): sigma and dsigma/dchi at the
+/// N_KNOTS knots chi = CHI_MIN + k/KNOTS_PER_UNIT, on the growth and the decay
+/// branch.  Each knot is solved by the bracketed solver (solve_sigma) from a
+/// bound below every target, and its slope is 1/(dchi/dsigma) there: exact
+/// derivatives, so the cubic Hermite interpolant seeds sigma to ~1e-8.
+/// About 3 ms per (objective, depth) on the host; the host builds the tables
+/// for both backends (the GPU receives them as flat arrays).
+FD_HD_CALL void build_inverse_row(int objective, int depth, double* sig_growth, double* dsig_growth,
+                                  double* sig_decay, double* dsig_decay) {
+    const double q = family_q<double>(objective, depth);
+    for (int b = 0; b < 2; ++b) {
+        const int branch = b == 0 ? GROWTH : DECAY;
+        const double lo = branch == GROWTH ? -700.0 : 1e-300;
+        for (int k = 0; k < N_KNOTS; ++k) {
+            const double chi = CHI_MIN + double(k) * KNOT_H;
+            const SignedLog tg = target_of_chi(chi, branch);
+            // a bound below every target: F(lo) in sign/log form
+            double lo_s, lo_l;
+            if (branch == GROWTH) {
+                const GrowthParts g = growth_parts(lo, objective, depth);
+                lo_s = -1.0;
+                lo_l = g.log_big + fd_log1p(-g.s * fd_exp(-g.log_big));
+            } else {
+                lo_s = 1.0;
+                lo_l = decay_log_h(lo, q);
+            }
+            const SigmaStatus s = solve_sigma(tg.sign, tg.log, branch, objective, depth, lo, lo_s, lo_l);
+            const ChiDerivs cd = chi_derivs(s.sigma, branch, objective, depth, q);
+            if (b == 0) {
+                sig_growth[k] = s.sigma;
+                dsig_growth[k] = 1.0 / cd.d1;
+            } else {
+                sig_decay[k] = s.sigma;
+                dsig_decay[k] = 1.0 / cd.d1;
+            }
+        }
+    }
 }
 
 }  // namespace fastdyn

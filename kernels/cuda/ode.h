@@ -1,28 +1,123 @@
 // Adaptive Dormand-Prince 5(4) integration of the per-feature ODE, for CUDA and the host.
 //
-// Port of kernels/_ode.py, function for function and operation for operation
-// (the module docstring there derives every choice; summarised here).  It
-// integrates dpsi/dt = K psi^q (1 - psi) (family.h; eq. 7 JEPA, eq. 8 MAE
-// after the change of variable of MATH.md) with an explicit embedded pair and
-// no knowledge of the closed form.
+// The numerical twin of the closed forms of exact.h: it integrates
+// dpsi/dt = K psi**q (1 - psi) (family.h) with an explicit embedded pair
+// and no knowledge of G_q.  Integrating w itself is hopeless (the
+// plateau before learning lasts up to ~1e10 time units, the approach to the
+// fixed point is stiff for explicit steps), so the integration variable changes
+// with the phase of the dynamics, and every quantity is kept in logarithms so
+// that nothing over- or underflows on the supported domain.
 //
-// * State between steps: lp = log(psi); its sign is the branch (GROWTH below
-//   the fixed point psi = 1, DECAY above).  Each step integrates a local
-//   variable chosen by the phase and restarted at the start of the step:
-//   GROW (growth plateau)  y = (psi/psi_n)^(1-q) - 1, linear in t up to O(psi);
-//   DECAY (decay plateau)  y = -q (lp - lp_n), stepped in s = log(tau);
-//   SIGMA (near the fixed point; always for q == 1)  y = log(psi/|1 - psi|),
-//   linear in t near the fixed point, so the stiff tail costs nothing.
-// * Error control as a time shift: for a scalar autonomous ODE a local error
-//   delta y is exactly a shift of the trajectory by delta y / |dy/dt|.  Each
-//   step's shift is bounded by rtol * max(1/R, c t_{n+1}) (trajectory;
-//   c = max(1e-3, 64 eps_mach / rtol), R the largest |dlog w/dt| left) or by
-//   0.1 rtol t_{n+1} (crossing).
-// * Collapse: when a monotone upper bound on the time left to convergence (or
-//   to the crossing) is below the time tolerance, the rest is collapsed.
-// * Step control: I controller, exponent 1/5, safety 0.9, factor in
-//   [0.2, 10], no growth right after a rejection; a step that leaves the domain
-//   is rejected and shrunk by 4.  Dense output: Shampine's quartic (tableau.h).
+// Persistent state and local variables
+// ------------------------------------
+// Between steps the state is lp = log(psi) (its sign is the branch: GROWTH
+// below the fixed point, DECAY above).  Each step integrates a *local* variable
+// chosen by the phase, restarted from a fixed value at the start of the step:
+//
+// * GROW (growth plateau, psi < psi_sw, q > 1): z = u/u_n with u =
+//   psi**(1-q)/(q-1) (the U = u/u0 of the design, rescaled at every step:
+//   the rescaling is exact because dz/dt is linear in the scale, and z
+//   never underflows however deep the plateau).  dz/dt = -r_n (1 - psi),
+//   log r_n = log K + (q-1) log psi_n + log(q-1): in the plateau z is
+//   linear in t up to a relative correction psi, and Runge-Kutta is
+//   exact on linear functions.
+// * DECAY (decay branch, psi > psi_sw, q > 1), stepped in log-time.
+//   For large psi the flow is dpsi/dt ~ -K psi**(q+1): v = psi**(-q)
+//   grows linearly, psi ~ (q K t)**(-1/q), and the decay from psi0
+//   spans q log(psi0) e-folds of time (700 for JEPA at depth 62 starting
+//   300 times above its fixed point).  A step in t is at most about t
+//   (the solution is a power law in t), which cost ~1550 steps there.  In
+//   s = log(tau), tau = t - t_a + 1/r_a (t_a, r_a = q K
+//   psi_a**q: start of the phase), y = log(v/v_n) moves with slope ~1 -
+//   1/psi: dy/ds = exp(s - y + c_n) (1 - 1/psi), c_n = log(tau_n q K) +
+//   q lp_n; t is explicit in s (t - t_n = tau_n expm1(s)), so
+//   outputs need no root find.  The gain is bounded: y relaxes to its
+//   asymptote y ~ s at rate 1 in s (a perturbation of v stays
+//   constant while v grows like tau), which limits explicit steps to
+//   ds ~ 1.4 at rtol 1e-8: ~860 steps instead of ~1550 in that example,
+//   ~416 instead of ~624 on average over random JEPA decays (trajectories to
+//   t = 1e300 on the whole domain), and about the same
+//   (49 vs 41) for MAE, whose q < 2.
+// * SIGMA (near the fixed point; always when q == 1, MAE at depth 1):
+//   sigma = log(psi/|1 - psi|), dsigma/dt = K psi**(q-1): near the fixed
+//   point sigma grows linearly in t, so the stiff tail costs nothing.
+//
+// GROW carries y = z - 1 (lp = lp_n - log1p(y)/(q-1)): a short step is
+// exact to the last bit instead of losing log(1 + tiny).  The first stage of
+// a step is the last of the previous one (FSAL), rescaled with the local
+// variable (k1 <- k7/z, r <- r/z in GROW; c <- c + h - y in DECAY).
+//
+// A plateau phase hands over to SIGMA at the end of the accepted step in which
+// psi passes psi_sw.  The switch point need not be exact (SIGMA is valid
+// on the whole branch; the threshold only decides which variable is cheaper),
+// so the fifth-order end-of-step value is used rather than an interpolated
+// crossing.  Thresholds: growth psi_sw = 1 - min(1/2, 1/(q-1)), decay
+// psi_sw = 1 + 1/(q-1): dsigma/dt changes by a factor e per
+// 1/((q-1)|1-psi|) in sigma, so sigma pays off once (q-1)|1-psi| = O(1).
+// (Measured: the step counts hardly depend on these constants.)
+//
+// Error control: time shifts
+// --------------------------
+// The ODE is autonomous and scalar, so a local error delta z is exactly a
+// shift of the trajectory in time by delta z / |dz/dt|, and the shifts add
+// up.  A shift delta t changes log w at time t by |dlog w/dt|
+// delta t.  For a weight deep in the plateau cond(t) = t |dlog w/dt| (the
+// condition number of w(t) with respect to t, and equally to lam)
+// reaches ~1e9 at the transition for the depth-5 benchmark: relative accuracy
+// rtol in w there needs the plateau time to 1e-9 rtol, below the
+// resolution of float64.  The trajectory kernel therefore bounds the time shift
+// of each step by
+//
+//     rtol * max(1/R, c t_{n+1}),   c = max(1e-3, 64 eps_mach / rtol),
+//
+// R the largest |dlog w/dt| on the rest of the path (growth: the
+// steepest point psi = (q-1)/q or the current point past it; decay: the
+// current point).  The forward relative error of w is then about rtol
+// wherever cond <= 1/c (1e3), and about rtol * c * cond beyond (the
+// computed w(t) is the exact weight at a time within ~c rtol t of
+// t: backward error in t, i.e. in lam).  Measured to the critical
+// time of the JEPA depth-5 benchmark (rtol 1e-8): c = 1e-3 costs 125 steps;
+// demanding forward accuracy everywhere (c at the float64 floor) 280, since
+// the plateau must then be integrated to machine precision; a plain relative
+// tolerance (c = 1, what relative control on the plateau variable gives)
+// 66, but its forward error grows with cond already for moderate
+// parameters.  The crossing kernel returns a time, so it needs only the
+// backward error: its steps shift time by at most 0.1 rtol t_{n+1}, which
+// gives t* to a relative ~rtol (76 steps on that benchmark).
+// In state units the tolerance is tol_t * min(|dz/dt|) over the two ends of
+// the step.
+//
+// Collapsing what float64 cannot resolve
+// --------------------------------------
+// Before each step an upper bound T on the time left to convergence (the
+// weight within 1e-18 of its fixed point, or to psi* for the crossing) is
+// formed in logarithms from monotone bounds on the rates.  If T is within
+// the time tolerance c rtol t the rest of the evolution is collapsed (this
+// is how huge rates finish, e.g. JEPA at depth 64 with rho = 1e3 where K
+// overflows float64), and in the trajectory kernel, when the next output time
+// lies beyond t + T, every remaining output is the fixed point.  A lower
+// bound returns t* = inf at once when the crossing lies beyond the largest
+// float64 (rates that underflow).  When a rate underflows in the trajectory
+// kernel the state does not move, the error estimate is zero and steps grow by
+// the clamp factor up to the last output time.
+//
+// Division by zero gives inf/NaN (caught by the step checks); nothing raises.
+//
+// Step control: I controller (error exponent 1/5: the estimate is fourth
+// order), safety 0.9, factor clamped to [0.2, 10], no growth right after a
+// rejection; a step whose values leave the domain (z <= 0, the fixed point
+// crossed, non-finite values) is rejected and shrunk by 4.  The first step of a
+// phase is 0.05 times the natural time scale of its variable (1/|dz/dt|;
+// for sigma 1/(|dsigma/dt| max(1, (q-1)|1-psi|))).
+//
+// Layers: (a) scalar functions (right-hand sides, one DP step with its error
+// estimate, dense output and its root, time bounds); (b) integrate_feature, one
+// feature with its own step size; (c) the per-feature drivers of the entry
+// points: the CPU library (host_library.cpp) and ode_kernels.cu, one feature per
+// prange iteration or CUDA thread.  Kernels never raise: every feature gets a
+// status (config.h: SUCCESS, MAX_STEPS, NON_FINITE, NO_CONVERGENCE); a failed
+// feature has NaN in its remaining outputs together with a non-SUCCESS status,
+// never a silent NaN with SUCCESS.
 //
 // Precision.  Everything is templated on Real (double or float) and the float
 // path never computes in double: the math goes through the fd_* overloads of
@@ -31,17 +126,15 @@
 // format come from OdeLimits<Real>: the largest finite value, the machine
 // epsilon behind the time-shift floor, the convergence level CONV_LP, the
 // Newton tolerance of the dense root and the exponent range of log_rate.  The
-// double values are those of _ode.py, so that the host build of the float64
-// path reproduces the Numba kernels operation for operation.  The float path
-// alone integrates GROW and SIGMA phases whose rate is below 2^-96 in a time
-// unit 2^m (phase_time_unit): a subnormal float32 rate would otherwise carry
-// too few bits for the step and its error estimate.
+// float path alone integrates GROW and SIGMA phases whose rate is below 2^-96
+// in a time unit 2^m (phase_time_unit): a subnormal float32 rate would
+// otherwise carry too few bits for the step and its error estimate.  The
+// float64 path follows the operation order of fastdyn's former Numba port of
+// this file, so that its results did not change by a bit when this file became
+// the only source.
 //
 // Device code rules: no exceptions, allocation, recursion or std:: (NVRTC has
-// no standard library); kernels never raise and report a per-feature status
-// (config.h: SUCCESS, MAX_STEPS, NON_FINITE, NO_CONVERGENCE); a failed feature
-// has NaN from the failure on, never a silent NaN with SUCCESS.  Each feature
-// owns its t, h and status (one thread per feature in ode_kernels.cu).
+// no standard library).  Each feature owns its t, h and status.
 #pragma once
 
 #include "config.h"
@@ -64,7 +157,7 @@ template <> struct OdeLimits<double> {
     static constexpr double log_pow_limit = 600.0;  // log_rate: |(q-1) log rho| safe for pow
     static constexpr double min_normal = 2.2250738585072014e-308;
     // No time rescaling of tiny phase rates (see phase_time_unit): the float64 path
-    // is the Numba kernel operation for operation.  The two logs below are unused.
+    // keeps the operations of the former Numba port.  The two logs below are unused.
     static constexpr bool rescale_time = false;
     static constexpr double log_rate_floor = 0.0;
     static constexpr double log_move_floor = 0.0;
@@ -90,7 +183,7 @@ template <> struct OdeLimits<float> {
     static constexpr float log_move_floor = -44.3614196f;   // -64 log 2
 };
 
-// Tuning constants of _ode.py (per type by conversion of the same literal).
+// Tuning constants (per type by conversion of the same literal).
 template <typename Real> FD_HD Real switch_grow() { return Real(1.0); }
 template <typename Real> FD_HD Real switch_decay() { return Real(1.0); }
 template <typename Real> FD_HD Real h0_fraction() { return Real(0.05); }
@@ -106,10 +199,6 @@ constexpr int PHASE_SIGMA = 0;  // y = sigma = log(psi/|1-psi|), step in t
 constexpr int PHASE_GROW = 1;   // y = (psi/psi_n)^(1-q) - 1, step in t
 constexpr int PHASE_DECAY = 2;  // y = -q (lp - lp_n), step in s = log(tau)
 
-// Python's max/min on two floats (what Numba compiles): the first argument
-// unless the second compares greater/smaller.
-template <typename Real> FD_HD Real py_max(Real a, Real b) { return b > a ? b : a; }
-template <typename Real> FD_HD Real py_min(Real a, Real b) { return b < a ? b : a; }
 
 // log K = log(b lam rho^(q-1)) with the per-type exponent limit.  family.h's
 // log_rate uses the double limit 600 for both types; in float pow(rho, q-1)
@@ -202,7 +291,7 @@ struct Step {
 
 /// One Dormand-Prince 5(4) step of size h from y0 (k1 = f(0, y0)): the
 /// fifth-order solution y1, the local error estimate h sum(E k) and the
-/// stages (k7 = f(h, y1) is the FSAL stage).  Same association order as _ode.py.
+/// stages (k7 = f(h, y1) is the FSAL stage).
 template <typename Real>
 FD_HD Step<Real> dp_step(int phase, Real y0, Real h, Real k1, Real lpn, Real par, Real q,
                          Real log_k, int branch) {
@@ -320,17 +409,16 @@ FD_HD Real log_add(Real a, Real b) {
 // decays start at eps > w* >= 1e-3).  Such a weight has moved by a factor
 // (1 + t/tau)^(-1/2) > 0.7 (far above w*) by the largest finite t: its values
 // are finite and must be integrated as usual.  With tau = inf, though, s_stop = log1p(dt/inf) = 0 and
-// the dense output's theta = 0/0 = NaN: SUCCESS with NaN values (the float32
-// defect found at hand-over; _ode.py has it in float64 where 1/r_a > 1.8e308,
-// outside the documented domain, e.g. lam = 1e-220).  The helpers below carry
-// log(tau) next to tau and use it wherever tau is not finite.  While tau is
-// finite (every float64 feature of the documented domain: 1/r_a <= 1.7e65) they
-// evaluate the expressions of _ode.py operation for operation, so the float64
-// path stays bit-identical to Numba.  Accuracy: log tau is as accurate as tau =
+// the dense output's theta = 0/0 = NaN: SUCCESS with NaN values (a former float32
+// defect; float64 has it where 1/r_a > 1.8e308, outside the documented domain,
+// e.g. lam = 1e-220).  The helpers below carry log(tau) next to tau and use it
+// wherever tau is not finite.  While tau is finite (every float64 feature of the
+// documented domain: 1/r_a <= 1.7e65) they evaluate the plain expressions of
+// the former Numba port operation for operation.  Accuracy: log tau is as accurate as tau =
 // exp(log tau) itself (|log tau| eps_mach, the A eps32 term of the float32
 // tests), so the log form loses nothing.
 
-/// log(tau), from tau while it is finite (as _ode.py) and from log_tau beyond.
+/// log(tau), from tau while it is finite and from log_tau beyond.
 template <typename Real>
 FD_HD Real decay_log_scale(Real tau, Real log_tau) {
     return fd_isfinite(tau) ? fd_log(tau) : log_tau;
@@ -388,8 +476,8 @@ FD_HD Real decay_s_offset(Real tau, Real log_tau, Real dt) {
 // set to 0 and the step reaches t_stop at once, which is what the rate's own
 // underflow to 0 already does (the scale needed, m > 96, would also push the
 // scaled times out of the normal range).  Only the float32 path rescales
-// (OdeLimits::rescale_time): float64 stays the Numba kernel operation for
-// operation (on its documented domain only K can be subnormal, JEPA with rho ~
+// (OdeLimits::rescale_time): float64 keeps the plain operations (on its
+// documented domain only K can be subnormal, JEPA with rho ~
 // 4e-3 at depth 64, in the SIGMA phase of decays, which starts after t ~ 1e305).
 
 /// The time unit of one GROW or SIGMA phase: `scaled` (steps in units of 2^m),
@@ -506,7 +594,7 @@ struct FeatureResult {
     Real t_cross;
 };
 
-/// Integrate one feature (port of _ode.integrate_feature).
+/// Integrate one feature.
 ///
 /// Trajectory mode (`crossing` false): writes w at every t_out[j] (j < n_out,
 /// non-decreasing, >= 0) into `row` and stops at the last one; t_cross is
@@ -535,14 +623,13 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
     if (crossing) {
         if (lp >= lp_star) return {SUCCESS, 0, zero};  // includes every decaying feature
         t_stop = L::max;
-        // Floored at 64 eps like the trajectory kernel (a deliberate difference
-        // from _ode.py, which has no floor here): below it the collapse test,
-        // whose upper bound on the time left can be loose by 1/(1 - psi_sw)
+        // Floored at 64 eps like the trajectory kernel: below it the collapse
+        // test, whose upper bound on the time left can be loose by 1/(1 - psi_sw)
         // = q - 1, never fires while the blow-up of the plateau variable
         // squeezes the remaining steps below the resolution of t, and the
         // feature ends NON_FINITE.  float64 without the floor fails so for
-        // rtol <= 1e-14 (_ode.py: 439 of 3000 random JEPA features at 1e-14),
-        // float32 already at rtol 1e-5.  Identical to _ode.py for rtol >= 1.4e-13.
+        // rtol <= 1e-14 (439 of 3000 random JEPA features at 1e-14), float32
+        // already at rtol 1e-5.  The floor changes nothing for rtol >= 1.4e-13.
         log_back = py_max(fd_log(cross_rel<Real>()) + log_rtol, fd_log(time_floor<Real>()));
     } else {
         while (j < n_out && t_out[j] <= zero) {
@@ -646,10 +733,9 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                         log_k_ph = log_k + tu.log_unit;
                 }
             }
-            // float32: |k1| >= 2^-97 or exactly 0 (frozen) from here on.  float64 keeps
-            // the Numba kernel's behaviour: its rates are normal on the documented
-            // domain except K in the SIGMA phase of decays with K < 2.2e-308, which
-            // starts after t ~ 1e305 (tested against _ode.py).
+            // float32: |k1| >= 2^-97 or exactly 0 (frozen) from here on.  float64: its
+            // rates are normal on the documented domain except K in the SIGMA phase of
+            // decays with K < 2.2e-308, which starts after t ~ 1e305 (tested).
             k1 = phase_rhs(phase, zero, y0, lp, par, q, log_k_ph, branch);
             if (phase == PHASE_SIGMA)
                 h = h0_fraction<Real>() /

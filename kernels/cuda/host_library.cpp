@@ -1,0 +1,213 @@
+// fastdyn's CPU library: the per-feature functions of the headers, exported by symbol.
+//
+// The headers of this folder are the only definition of the per-feature math
+// (closed forms, inverse tables, exact solver, adaptive integrator, tableau,
+// EMA two-state system).  The GPU build compiles them with NVRTC through
+// cupy.RawModule (exact_kernels.cu, ode_kernels.cu: one thread per feature);
+// this file compiles them with the system C++ compiler into a shared library
+// when the package is built (setup.py; flags -O2 -fno-fast-math
+// -ffp-contract=off, so that no fused multiply-add or reassociation changes a
+// rounding).  The CPU kernels of fastdyn.kernels are Numba prange loops, one
+// feature per iteration, that call the functions below by symbol (Numba's
+// ExternalFunction after llvmlite's load_library_permanently); Python-level
+// helpers (the inverse tables, the tests) call them through ctypes.
+//
+// ABI: plain C.  objective and depth are int64 (the dtype of fastdyn's depth
+// arrays; Numba passes them without a cast), statuses int8, step counts int64;
+// arrays are pointers to the first element with an element stride where noted.
+// A null tab_sigma means "no inverse table" (the bracketed solver alone).  The
+// signatures are listed once more in fastdyn/kernels/_lib.py (for Numba and
+// ctypes); tests/test_host_library.py checks that list against this file.
+// Every function is reentrant: no state, no allocation, no exceptions.
+#include "config.h"
+#include "family.h"
+#include "closed.h"
+#include "inverse.h"
+#include "exact.h"
+#include "tableau.h"
+#include "ode.h"
+#include "ema.h"
+
+#if defined(_WIN32)
+#define FD_EXPORT extern "C" __declspec(dllexport)
+#else
+#define FD_EXPORT extern "C" __attribute__((visibility("default")))
+#endif
+
+#ifndef FD_SOURCE_HASH
+#define FD_SOURCE_HASH "unknown"
+#endif
+
+using namespace fastdyn;
+typedef long long i64;
+typedef signed char i8;
+
+// ---- build identity -----------------------------------------------------------
+
+/// Hash of the sources this library was built from (kernels/_source_hash.py).
+FD_EXPORT const char* fdh_source_hash() { return FD_SOURCE_HASH; }
+FD_EXPORT i64 fdh_max_depth() { return MAX_DEPTH; }
+FD_EXPORT i64 fdh_inverse_knots() { return N_KNOTS; }
+
+// ---- the family (eq. 7, 8) and the exact solver ----------------------------------
+
+FD_EXPORT double fdh_rhs(i64 objective, i64 depth, double w, double lam, double rho) {
+    return rhs<double>((int)objective, (int)depth, w, lam, rho);
+}
+
+FD_EXPORT double fdh_fixed_point(i64 objective, i64 depth, double rho) {
+    return fixed_point<double>((int)objective, (int)depth, rho);
+}
+
+FD_EXPORT double fdh_time_between(i64 objective, i64 depth, double lam, double rho, double w0, double w1) {
+    return time_between((int)objective, (int)depth, lam, rho, w0, w1);
+}
+
+/// Exact flow map; *status receives the status.
+FD_EXPORT double fdh_advance(i64 objective, i64 depth, double lam, double rho, double w, double dt,
+                             const double* tab_sigma, const double* tab_dsigma, i8* status) {
+    return advance((int)objective, (int)depth, lam, rho, w, dt, *status, tab_sigma, tab_dsigma);
+}
+
+/// w(t[j]) of one feature into out[j * stride]; returns the status.
+FD_EXPORT i8 fdh_trajectory_row(i64 nt, const double* t, i64 objective, i64 depth, double lam, double rho,
+                                double eps, double* out, i64 stride, const double* tab_sigma,
+                                const double* tab_dsigma) {
+    return trajectory_row(nt, t, (int)objective, (int)depth, lam, rho, eps, out, stride, tab_sigma, tab_dsigma);
+}
+
+/// Exact critical time; f_star = F(sigma*) of (objective, depth, p) or NaN (computed here).
+FD_EXPORT double fdh_critical_time(i64 objective, i64 depth, double lam, double rho, double eps, double p,
+                                   double f_star) {
+    return critical_time((int)objective, (int)depth, lam, rho, eps, p, f_star);
+}
+
+FD_EXPORT double fdh_critical_time_asymptotic(i64 objective, i64 depth, double lam, double rho, double eps) {
+    return critical_time_asymptotic((int)objective, (int)depth, lam, rho, eps);
+}
+
+FD_EXPORT double fdh_critical_level(i64 objective, i64 depth, double p) {
+    return critical_level((int)objective, (int)depth, p);
+}
+
+/// The inverse-table rows of (objective, depth), N_KNOTS values each.
+FD_EXPORT void fdh_inverse_row(i64 objective, i64 depth, double* sig_growth, double* dsig_growth,
+                               double* sig_decay, double* dsig_decay) {
+    build_inverse_row((int)objective, (int)depth, sig_growth, dsig_growth, sig_decay, dsig_decay);
+}
+
+// ---- the adaptive integrator, float64 and float32 ---------------------------------
+
+template <typename Real>
+static i8 ode_row(i64 nt, const Real* t, i64 objective, i64 depth, Real lam, Real rho, Real eps, Real rtol,
+                  i64 max_steps, Real* out, i64 stride, i64* nsteps) {
+    const ode::Row<Real> row{out, stride};
+    const ode::FeatureResult<Real> r = ode::integrate_feature<Real>(
+        (int)objective, (int)depth, lam, rho, eps, rtol, max_steps, false, Real(0), t, nt, row);
+    *nsteps = r.nsteps;
+    return r.status;
+}
+
+template <typename Real>
+static Real ode_cross(i64 objective, i64 depth, Real lam, Real rho, Real eps, Real p, Real rtol, i64 max_steps,
+                      i8* status, i64* nsteps) {
+    const Real lp_star = family_b<Real>((int)objective, (int)depth) * fd_log(p);
+    const ode::Row<Real> none{nullptr, 0};
+    const ode::FeatureResult<Real> r = ode::integrate_feature<Real>(
+        (int)objective, (int)depth, lam, rho, eps, rtol, max_steps, true, lp_star, nullptr, 0, none);
+    *status = r.status;
+    *nsteps = r.nsteps;
+    return r.t_cross;
+}
+
+/// w(t[j]) of one feature by adaptive DP5(4) into out[j * stride]; returns the status.
+FD_EXPORT i8 fdh_ode_trajectory_row(i64 nt, const double* t, i64 objective, i64 depth, double lam, double rho,
+                                    double eps, double rtol, i64 max_steps, double* out, i64 stride,
+                                    i64* nsteps) {
+    return ode_row<double>(nt, t, objective, depth, lam, rho, eps, rtol, max_steps, out, stride, nsteps);
+}
+
+FD_EXPORT i8 fdh_ode_trajectory_row_f32(i64 nt, const float* t, i64 objective, i64 depth, float lam, float rho,
+                                        float eps, float rtol, i64 max_steps, float* out, i64 stride,
+                                        i64* nsteps) {
+    return ode_row<float>(nt, t, objective, depth, lam, rho, eps, rtol, max_steps, out, stride, nsteps);
+}
+
+/// Critical time (eq. 11) by adaptive DP5(4); *status, *nsteps receive the status and step count.
+FD_EXPORT double fdh_ode_crossing(i64 objective, i64 depth, double lam, double rho, double eps, double p,
+                                  double rtol, i64 max_steps, i8* status, i64* nsteps) {
+    return ode_cross<double>(objective, depth, lam, rho, eps, p, rtol, max_steps, status, nsteps);
+}
+
+FD_EXPORT float fdh_ode_crossing_f32(i64 objective, i64 depth, float lam, float rho, float eps, float p,
+                                     float rtol, i64 max_steps, i8* status, i64* nsteps) {
+    return ode_cross<float>(objective, depth, lam, rho, eps, p, rtol, max_steps, status, nsteps);
+}
+
+// ---- JEPA with an EMA target (two states) --------------------------------------------
+
+/// w and w_tgt at t[j] into w[j * stride], w_tgt[j * stride]; returns the status.
+FD_EXPORT i8 fdh_ema_trajectory_row(i64 nt, const double* t, i64 depth, double lam, double rho, double eps,
+                                    double ema_time, double rtol, i64 max_steps, double* w, double* w_tgt,
+                                    i64 stride, i64* nsteps) {
+    const ema::EmaResult r =
+        ema::integrate_feature(nt, t, (int)depth, lam, rho, eps, ema_time, rtol, max_steps, w, w_tgt, stride);
+    *nsteps = r.nsteps;
+    return r.status;
+}
+
+// ---- pieces for the tests (the tableau and one step of the integrator) ------------------
+
+/// The DP5(4) tableau: c (7), a (7 x 7, row major), b5, b4, e (7 each), p (7 x 4).
+FD_EXPORT void fdh_tableau(double* c, double* a, double* b5, double* b4, double* e, double* p) {
+    using namespace dp54;
+    const double cc[7] = {0.0, C2, C3, C4, C5, C6, C7};
+    const double aa[49] = {0, 0, 0, 0, 0, 0, 0,
+                           A21, 0, 0, 0, 0, 0, 0,
+                           A31, A32, 0, 0, 0, 0, 0,
+                           A41, A42, A43, 0, 0, 0, 0,
+                           A51, A52, A53, A54, 0, 0, 0,
+                           A61, A62, A63, A64, A65, 0, 0,
+                           A71, A72, A73, A74, A75, A76, 0};
+    const double bb[7] = {B1, B2, B3, B4, B5, B6, B7};
+    const double bh[7] = {BH1, BH2, BH3, BH4, BH5, BH6, BH7};
+    const double ee[7] = {E1, E2, E3, E4, E5, E6, E7};
+    const double pp[28] = {P11, P12, P13, P14, P21, P22, P23, P24, P31, P32, P33, P34, P41, P42,
+                           P43, P44, P51, P52, P53, P54, P61, P62, P63, P64, P71, P72, P73, P74};
+    for (int i = 0; i < 7; ++i) {
+        c[i] = cc[i];
+        b5[i] = bb[i];
+        b4[i] = bh[i];
+        e[i] = ee[i];
+    }
+    for (int i = 0; i < 49; ++i) a[i] = aa[i];
+    for (int i = 0; i < 28; ++i) p[i] = pp[i];
+}
+
+/// Right-hand side of the integrator's local variable (ode::phase_rhs).
+FD_EXPORT double fdh_phase_rhs(i64 phase, double s, double y, double lpn, double par, double q, double log_k,
+                               i64 branch) {
+    return ode::phase_rhs<double>((int)phase, s, y, lpn, par, q, log_k, (int)branch);
+}
+
+/// One DP5(4) step (ode::dp_step): out = (y1, err, k2, ..., k7).
+FD_EXPORT void fdh_dp_step(i64 phase, double y0, double h, double k1, double lpn, double par, double q,
+                           double log_k, i64 branch, double* out) {
+    const ode::Step<double> s = ode::dp_step<double>((int)phase, y0, h, k1, lpn, par, q, log_k, (int)branch);
+    const double v[8] = {s.y1, s.err, s.k2, s.k3, s.k4, s.k5, s.k6, s.k7};
+    for (int i = 0; i < 8; ++i) out[i] = v[i];
+}
+
+/// Dense output of a step with stages k[0..6] at theta (ode::dense_coefficients, dense_eval).
+FD_EXPORT double fdh_dense_eval(double y0, double h, const double* k, double theta) {
+    const ode::Dense<double> d = ode::dense_coefficients<double>(k[0], k[1], k[2], k[3], k[4], k[5], k[6]);
+    return ode::dense_eval<double>(y0, h, d, theta);
+}
+
+/// The EMA system's linear tail (ema::linear_tail): out = (a, b).
+FD_EXPORT void fdh_ema_linear_tail(double a0, double b0, double dt, double depth, double log_k, double beta,
+                                   double* out) {
+    const ema::Deviation d = ema::linear_tail(a0, b0, dt, depth, log_k, beta);
+    out[0] = d.a;
+    out[1] = d.b;
+}
