@@ -225,8 +225,11 @@ def dtype_of(kernel: Kernel, dtype, where: str, op: Operation):
         return dt
     if dt not in (_F64, _F32):
         raise ValueError(f"`dtype` must be float64 or float32; got {dt.name}.")
-    where_ok = [f"{k.label} on the {w.upper()}" for k in op.kernels for w, d in k.dtypes.items()
-                if dt in d]
+    where_ok = []
+    for k in op.kernels:
+        backends = [w.upper() for w, d in k.dtypes.items() if dt in d]
+        if backends:
+            where_ok.append(f"{k.label} (on the {' and '.join(backends)})")
     hint = (f"supported only by {' and '.join(where_ok)}" if where_ok
             else f"not supported by `{op.name}`")
     raise ValueError(f"`dtype={dt.name}` is {hint}; use float64.")
@@ -326,17 +329,26 @@ def _host_features(names, args: dict, dtype):
 
 def _host(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype):
     names = kernel.features
-    f, shape, scalars = _host_features(names, args, dtype)
+    if dtype == _F64:
+        f, shape, scalars = _host_features(names, args, dtype)
+    else:  # checked in float64, then refused where float32 cannot hold a value
+        f, shape, scalars = _host_features(names, args, _F64)
+        for k, a in f.items():
+            if k != "depth":
+                v.representable(k, a, dtype)
+                f[k] = a.astype(dtype)
     n = math.prod(shape)
     t = v.time_grid(args["t"]) if op.grid else None
+    if t is not None and dtype != _F64:
+        v.representable("t", t, dtype, zero_ok=True)
     full = shape + (t.shape[0],) if op.grid else shape
     out = args.get("out") if op.out else None
     if out is None:
-        res = work = np.empty(full, dtype=_F64)
+        res = work = np.empty(full, dtype=dtype)
     else:
-        res = work = v.output_array(out, full)
+        res = work = _host_output(out, full, dtype)
         if _needs_temporary(res, op, names, args, np):
-            work = np.empty(full, dtype=_F64)
+            work = np.empty(full, dtype=dtype)
     flat_out = work.reshape((n, t.shape[0]) if op.grid else n)
     status = np.zeros(n, dtype=_I8) if kernel.status else None
     c = Call(kernel, opts.get("objective"), opts, f, n, t, flat_out, status, dtype, scalars)
@@ -358,7 +370,7 @@ def _device(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype, on_dev
         tt = args["t"]
         t = v.time_grid(tt.get() if _arrays.is_device_array(tt) else tt)
         if dtype != _F64:
-            _gpu.check_representable("t", t, dtype, zero_ok=True)
+            v.representable("t", t, dtype, zero_ok=True)
     scalars = {}
     if on_device:
         inputs, shape, scalars = _gpu.device_inputs(cp, {k: args[k] for k in names}, dtype)
@@ -463,7 +475,8 @@ def _enforce(c: Call, xp) -> None:
     values = ", ".join(f"{k}={_arrays.to_host(c.f[k] if c.f is not None else c.inputs.arrays[k])[i]!r}"
                        for k in c.kernel.features)
     raise ValueError(
-        f"{c.kernel.label}: the result is not representable in float64 for the feature at "
+        f"{c.kernel.label}: the result is not representable in {np.dtype(c.dtype).name} for the "
+        f"feature at "
         f"flat index {i} ({values}): {_arrays.to_host(c.out)[i]!r}.")
 
 

@@ -153,20 +153,6 @@ def _flat_device(cp, a, shape, dtype):
     return cp.ascontiguousarray(cp.broadcast_to(a.astype(dtype, copy=False), shape)).reshape(-1)
 
 
-def check_representable(name: str, host: np.ndarray, dtype, zero_ok: bool = False) -> None:
-    """Refuse positive values that ``dtype`` rounds to zero or infinity (first bad index)."""
-    with np.errstate(over="ignore", under="ignore"):  # what the check below looks for
-        b = host.reshape(-1).astype(dtype)
-    good = np.isfinite(b) & ((b > 0) | ((host.reshape(-1) == 0) if zero_ok else False))
-    bad = np.flatnonzero(~good)
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"`{name}` is not representable in {np.dtype(dtype).name}; "
-            f"{name}[{i}] = {v._fmt(host.reshape(-1)[i])} (use dtype=float64)."
-        )
-
-
 def _to_dtype_checked(cp, name: str, a, dtype):
     """Cast validated (positive) float64 device values to ``dtype``, refusing what it cannot hold."""
     if dtype == np.float64:
@@ -175,7 +161,7 @@ def _to_dtype_checked(cp, name: str, a, dtype):
     if b.size:
         mn, mx = min_max(cp, b)
         if not (mn > 0.0 and mx < math.inf):
-            check_representable(name, _host_copy(a), dtype)
+            v.representable(name, _host_copy(a), dtype)
     return b
 
 
@@ -208,7 +194,7 @@ def host_inputs(cp, flat: dict, dtype):
     if dtype != np.float64:
         for k, a in flat.items():
             if k != "depth":
-                check_representable(k, a, dtype)
+                v.representable(k, a, dtype)
     return Inputs(cp, flat, False, dtype)
 
 
@@ -294,18 +280,30 @@ def trajectory(c, method: str) -> None:
     cp, dtype = inp.cp, inp.dtype
     nt = c.t.shape[0]
     t_dev = cp.asarray(c.t.astype(np.float64 if method == "exact" else dtype))
+    if method == "ema":
+        bytes_extra = nt * np.dtype(dtype).itemsize  # the target's scratch
+    else:
+        bytes_extra = 0
     if method == "exact":
         tab_s, tab_d = _tables(cp, c.objective, c.depth_range())
     itemsize = np.dtype(dtype).itemsize
-    bytes_per_feature = 2 * nt * itemsize + 6 * 8 + 16
+    bytes_per_feature = 2 * nt * itemsize + bytes_extra + 7 * 8 + 16
     rtol, max_steps = c.opts.get("rtol"), c.opts.get("max_steps")
 
     def body(i0, i1):
         n = i1 - i0
         scratch = cp.empty((nt, n), dtype=dtype)
         st = cp.zeros(n, dtype=np.int8)
-        common = (_sc(n), _sc(nt), t_dev, _sc(c.objective, np.int32),
-                  *(inp.chunk(k, i0, i1) for k in c.kernel.features))
+        feats = tuple(inp.chunk(k, i0, i1) for k in c.kernel.features)
+        if method == "ema":  # the two-state system: no objective argument, a target scratch
+            nsteps = cp.zeros(n, dtype=np.int64)
+            target = cp.empty((nt, n), dtype=dtype)
+            _launch(cp, "ode_kernels.cu", "fd_ema_trajectory", n,
+                    (_sc(n), _sc(nt), t_dev) + feats + (_sc(rtol, np.float64), _sc(max_steps),
+                                                        scratch, target, _sc(1), _sc(n), st, nsteps))
+            _put(inp, i0, i1, (c.out, cp.ascontiguousarray(scratch.T)), (c.status, st))
+            return
+        common = (_sc(n), _sc(nt), t_dev, _sc(c.objective, np.int32)) + feats
         if method == "exact":
             _launch(cp, "exact_kernels.cu", "fd_trajectory_exact", n,
                     common + (scratch, _sc(1), _sc(n), st, tab_s, tab_d))

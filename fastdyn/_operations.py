@@ -28,7 +28,7 @@ from .kernels._jit import call_parallel
 
 _F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
 _JEPA_MAE = ("jepa", "mae")
-_GPU_F32 = {"cpu": (_F64,), "gpu": (_F64, _F32)}
+_F32_TOO = {"cpu": (_F64, _F32), "gpu": (_F64, _F32)}
 
 
 def _args(c):
@@ -57,6 +57,11 @@ def _h_trajectory_exact(c):
 def _h_trajectory_ode(c):
     from .kernels import _ode  # compiled on first use
 
+    if c.dtype == _F32:  # the GPU's float32 code, on the CPU
+        call_parallel(_ode.ode_trajectory_kernel_f32, c.t.astype(_F32), c.objective, *_args(c),
+                      c.opts["rtol"], c.opts["max_steps"], c.out, c.status,
+                      np.zeros(c.n, dtype=np.int64))
+        return
     call_parallel(_ode.ode_trajectory_kernel, c.t, c.objective, *_args(c), c.opts["rtol"],
                   c.opts["max_steps"], c.out, c.status, np.zeros(c.n, dtype=np.int64))
 
@@ -92,8 +97,9 @@ def _h_critical_time(c):
 def _h_critical_time_ode(c):
     from .kernels import _ode
 
-    call_parallel(_ode.ode_crossing_kernel, c.objective, *_args(c), c.opts["rtol"],
-                  c.opts["max_steps"], c.out, c.status, np.zeros(c.n, dtype=np.int64))
+    kernel = _ode.ode_crossing_kernel_f32 if c.dtype == _F32 else _ode.ode_crossing_kernel
+    call_parallel(kernel, c.objective, *_args(c), c.opts["rtol"], c.opts["max_steps"], c.out,
+                  c.status, np.zeros(c.n, dtype=np.int64))
 
 
 def _h_advance(c):
@@ -125,6 +131,10 @@ def _d_trajectory_exact(c):
 
 def _d_trajectory_ode(c):
     _gpu().trajectory(c, "ode")
+
+
+def _d_trajectory_ema(c):
+    _gpu().trajectory(c, "ema")
 
 
 def _d_time_to_reach(c):
@@ -168,9 +178,9 @@ _TRAJ = ("depth", "lam", "rho", "eps")
 TRAJECTORY_EXACT = Kernel("trajectory(method='exact')", _TRAJ, _h_trajectory_exact,
                           _d_trajectory_exact, status=True, result=WEIGHT)
 TRAJECTORY_ODE = Kernel("trajectory(method='ode')", _TRAJ, _h_trajectory_ode, _d_trajectory_ode,
-                        status=True, result=WEIGHT, dtypes=_GPU_F32)
+                        status=True, result=WEIGHT, dtypes=_F32_TOO)
 TRAJECTORY_EMA = Kernel("trajectory(objective='jepa-ema')", (*_TRAJ, "ema_time"),
-                        _h_trajectory_ema, None, status=True, result=WEIGHT)
+                        _h_trajectory_ema, _d_trajectory_ema, status=True, result=WEIGHT)
 TIME_TO_REACH = Kernel("time_to_reach", ("depth", "lam", "rho", "eps", "w"), _h_time_to_reach,
                        _d_time_to_reach, result=TIME)
 _CRIT = ("depth", "lam", "rho", "eps", "p")
@@ -179,7 +189,7 @@ CRITICAL_EXACT = Kernel("critical_time(method='exact')", _CRIT, _h_critical_time
 CRITICAL_ASYMPTOTIC = Kernel("critical_time(method='asymptotic')", _CRIT, _h_critical_time,
                              _d_critical_time, result=TIME)
 CRITICAL_ODE = Kernel("critical_time(method='ode')", _CRIT, _h_critical_time_ode,
-                      _d_critical_time_ode, status=True, result=TIME, dtypes=_GPU_F32)
+                      _d_critical_time_ode, status=True, result=TIME, dtypes=_F32_TOO)
 ADVANCE = Kernel("advance", ("depth", "lam", "rho", "w", "dt"), _h_advance, _d_advance,
                  status=True, result=WEIGHT)
 FIXED_POINT = Kernel("fixed_point", ("depth", "rho"), _h_fixed_point, _d_fixed_point,

@@ -883,3 +883,17 @@ __all__ += [
     "array_count", "count", "finite", "first_index", "float_dtype", "integer_array", "interval", "matrix",
     "require", "scalar", "seed", "square_matrix", "symmetric",
 ]
+
+
+def representable(name: str, host: np.ndarray, dtype, zero_ok: bool = False) -> None:
+    """Refuse positive values that ``dtype`` rounds to zero or infinity (first bad index)."""
+    with np.errstate(over="ignore", under="ignore"):  # what the check below looks for
+        b = host.reshape(-1).astype(dtype)
+    good = np.isfinite(b) & ((b > 0) | ((host.reshape(-1) == 0) if zero_ok else False))
+    bad = np.flatnonzero(~good)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"`{name}` is not representable in {np.dtype(dtype).name}; "
+            f"{name}[{i}] = {_fmt(host.reshape(-1)[i])} (use dtype=float64)."
+        )

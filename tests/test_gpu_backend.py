@@ -100,9 +100,33 @@ def test_bad_backend(backend, exc, match):
         fd.fixed_point(0.5, depth=2, objective="jepa", backend=backend)
 
 
-def test_float32_is_refused_on_the_cpu():
-    with pytest.raises(ValueError, match=r"`dtype=float32` is supported only by trajectory\(method='ode'\) on the GPU"):
-        fd.trajectory([1.0], 1.0, 0.5, depth=2, eps=1e-3, method="ode", dtype=np.float32)
+def test_float32_exact_is_refused_with_where_it_is_supported():
+    with pytest.raises(ValueError, match=r"`dtype=float32` is supported only by "
+                                         r"trajectory\(method='ode'\) \(on the CPU and GPU\); use float64"):
+        fd.trajectory([1.0], 1.0, 0.5, depth=2, eps=1e-3, method="exact", dtype=np.float32)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_float32_ode_on_the_cpu_tracks_the_exact_solution(objective):
+    lam, rho, depth, eps = _params(n=200, seed=3, objective=objective)
+    eps = np.clip(eps, 1e-3, None)
+    t = _times(objective)
+    want = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective=objective)
+    got = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective=objective, method="ode",
+                        rtol=1e-5, dtype=np.float32)
+    assert got.dtype == np.float32
+    _close(got.astype(np.float64), want, rtol=1e-3)
+    tc = fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, method="ode",
+                          rtol=1e-5, dtype=np.float32)
+    tc_want = fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective)
+    assert tc.dtype == np.float32
+    assert (tc_want == 0).any() and (tc_want > 0).any()  # both cases are drawn
+    _close(tc.astype(np.float64), tc_want, rtol=1e-3)  # 0 exactly where eps is already past p
+
+
+def test_float32_on_the_cpu_refuses_unrepresentable_times():
+    with pytest.raises(ValueError, match=r"`t` is not representable in float32; t\[1\] = 1e\+300"):
+        fd.trajectory([0.0, 1e300], 1.0, 0.5, depth=2, eps=1e-3, method="ode", dtype=np.float32)
 
 
 def test_mixed_inputs_name_the_fix(cp):
@@ -120,6 +144,24 @@ def test_device_arrays_with_cpu_backend_are_refused(cp):
 # --------------------------------------------------------------------------
 # parity with the CPU, device inputs (results stay on the device)
 # --------------------------------------------------------------------------
+@pytest.mark.parametrize("ema_time", [0.0, 0.5, 20.0])
+def test_jepa_ema_trajectory_parity(cp, ema_time):
+    """objective="jepa-ema" runs on the device: the same C++ integrator as the CPU (ema.h)."""
+    lam, rho, depth, eps = _params(n=120, seed=5)
+    eps = np.clip(eps, 1e-3, None)
+    t = np.concatenate([[0.0], np.geomspace(1e-2, 200.0, 12)])
+    want = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa-ema",
+                         ema_time=ema_time)
+    got = fd.trajectory(cp.asarray(t), cp.asarray(lam), cp.asarray(rho), depth=cp.asarray(depth),
+                        eps=cp.asarray(eps), objective="jepa-ema", ema_time=ema_time)
+    assert isinstance(got, cp.ndarray)
+    _close(_get(got), want)
+    host_in = fd.trajectory(t, lam, rho, depth=depth, eps=eps, objective="jepa-ema",
+                            ema_time=ema_time, backend="gpu")
+    assert isinstance(host_in, np.ndarray)
+    _close(host_in, want)
+
+
 @pytest.mark.parametrize("objective", ["jepa", "mae"])
 @pytest.mark.parametrize("method", ["exact", "ode"])
 def test_trajectory_parity(cp, objective, method):
