@@ -63,8 +63,23 @@ FD_HD double time_between(int objective, int depth, double lam, double rho, doub
     const double s0 = sigma_of_log_psi<double>(lp0);
     const double ds = delta_sigma(lp0, dlp);
     if (!(ds > 0.0)) return inf;  // lp1 rounds onto the fixed point
+    const double log_k = log_rate<double>(objective, depth, lam, rho);
+    const double q = family_q<double>(objective, depth);
+    if (branch == GROWTH && dlp > 1.0 && (q - 1.0) * -lp0 > 2.0 * (1.0 + q) &&
+        integer_m(objective, depth) != 0 && fd_fabs(log_k) < 700.0) {
+        // out of a long plateau (psi1 > e psi0): the difference of the plateau coordinates
+        // tau = F/K of growth_tau0, which cancels rho^(q-1) analytically, as critical_time
+        // does.  The closed-form difference below exponentiates log F0 ~ (q-1)|log psi0|
+        // (up to 700) and so carries a few times that many ulps: 2-4x the backward-error
+        // bound of 16 (1+q) ulps once (q-1)|log psi0| > 2 (1+q).  Here the two terms cancel
+        // by at most 1/(1 - e^(-(q-1) dlp)) (q >= 4/3).
+        const double s1 = sigma_of_log_psi<double>(lp1);
+        const double tau0 = growth_tau0(objective, depth, lam, rho, w0, s0, lp0, log_k);
+        const double tau1 = growth_tau0(objective, depth, lam, rho, w1, s1, lp1, log_k);
+        if (tau0 > -inf && tau1 > -inf && tau1 < inf) return tau1 - tau0;
+    }
     const double ldf = log_delta_f(s0, ds, branch, objective, depth);
-    return fd_exp(ldf - log_rate<double>(objective, depth, lam, rho));
+    return fd_exp(ldf - log_k);
 }
 
 /// F0 + K t as (sign, log|.|) with F0 = sign0 e^log0 and K t = e^log_kt.
