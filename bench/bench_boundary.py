@@ -2,8 +2,9 @@
 
 Run with ``pytest bench/bench_boundary.py --benchmark-enable``.
 
-* ``advance`` per call at N = 1, 100, 1e4 (JEPA and MAE), next to the serial
-  kernel it ends in (``fastdyn.kernels.advance_batch``, the same values):
+* ``advance`` per call at N = 1, 100, 1e4 (JEPA and MAE), next to the kernel
+  it ends in (serial, or its ``prange`` twin from ``PARALLEL_MIN_WORK / cost``
+  features; the same values as ``fastdyn.kernels.advance_batch``):
   the difference is what validation, dispatch and the result checks cost;
 * ``trajectory`` per call at N = 100 (64 times) next to its kernel;
 * a user's ``@njit`` loop over ``advance_batch``: the per-feature cost of the
@@ -18,7 +19,9 @@ from numba import njit
 
 import fastdyn as fd
 from fastdyn import kernels
+from fastdyn._operations import ADVANCE
 from fastdyn.kernels import _exact, _inverse
+from fastdyn.kernels._constants import PARALLEL_MIN_WORK
 from workload import DEPTH, EPS, N_TIMES, record, workload
 
 _CODE = {"jepa": kernels.JEPA, "mae": kernels.MAE}
@@ -44,12 +47,14 @@ def test_advance_per_call(benchmark, objective, n):
 @pytest.mark.parametrize("n", [1, 100, 10_000])
 @pytest.mark.parametrize("objective", ["jepa", "mae"])
 def test_advance_kernel_alone(benchmark, objective, n):
-    """The baseline: the serial kernel on prepared arrays (what the call ends in)."""
+    """The baseline: the kernel on prepared arrays (what the call ends in)."""
     w, lam, rho = _state(objective, n)
     depth, dt = np.full(n, DEPTH, dtype=np.int64), np.full(n, 0.5)
     out, status = np.empty(n), np.zeros(n, dtype=np.int8)
     tab_s, tab_d = kernels.flow_tables(_CODE[objective], DEPTH, DEPTH)
-    kernel = _exact.advance_kernel if n >= 4096 else _exact.advance_kernel_serial
+    # the kernel the dispatcher picks: the parallel twin from PARALLEL_MIN_WORK / cost features
+    parallel = n * ADVANCE.cost >= PARALLEL_MIN_WORK
+    kernel = _exact.advance_kernel if parallel else _exact.advance_kernel_serial
     run = lambda: kernel(_CODE[objective], depth, lam, rho, w, dt, out, status, tab_s, tab_d)
     run()
     benchmark.pedantic(run, rounds=200 if n >= 10_000 else 3000, iterations=1)

@@ -15,7 +15,7 @@ Every public per-feature function of :mod:`fastdyn` is an :class:`Operation`
 5. the output: a user's ``out`` is written directly when it is contiguous and
    shares no memory with an input, else through a temporary (as NumPy's
    ufuncs do), so aliasing never changes a result;
-6. the kernel runs: serial below :data:`PARALLEL_MIN_WORK` feature-times, the
+6. the kernel runs: serial below :data:`PARALLEL_MIN_WORK` (feature-times x ``Kernel.cost``), the
    parallel (``prange``) twin above it (thread safe under any threading
    layer, :func:`fastdyn.kernels._jit.call_parallel`); on the GPU in chunks
    sized from the free device memory;
@@ -105,6 +105,9 @@ class Kernel:
         The contract its values are checked against.
     dtypes : dict
         Backend -> the floating dtypes it computes in (the first is the default).
+    cost : int
+        Serial cost of one feature (times one time point) in exact trajectory
+        points, for the serial/parallel choice (``PARALLEL_MIN_WORK``).
     """
 
     label: str
@@ -114,6 +117,7 @@ class Kernel:
     status: bool = False
     result: str = WEIGHT
     dtypes: dict = field(default_factory=lambda: {"cpu": (_F64,), "gpu": (_F64,)})
+    cost: int = 1
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,7 @@ class Call:
 
     def launch(self, parallel, serial, *args) -> None:
         """Run a host kernel: serial for small work, the ``prange`` twin (thread safe) above."""
-        work = self.n * (self.t.shape[0] if self.t is not None else 1)
+        work = self.n * (self.t.shape[0] if self.t is not None else 1) * self.kernel.cost
         if work >= C.PARALLEL_MIN_WORK:
             call_parallel(parallel, *args)
         else:

@@ -68,8 +68,11 @@ DEFAULT_MAX_STEPS = 100_000
 MAX_STEPS_LIMIT = 2**62
 
 # --- scheduling ----------------------------------------------------------------
-#: below this many feature-times a serial loop beats waking the thread pool
-PARALLEL_MIN_WORK = 4096
+#: below this much work a serial loop beats waking the thread pool.  Work is counted in
+#: exact trajectory points (about 90 ns each serially); kernels whose unit costs more say so
+#: (``Kernel.cost`` in fastdyn/_dispatch.py).  Measured with TBB on 2 cores: the pool's
+#: wake-up costs about 6 us, and the parallel twin wins from about 100 points, 50 advances.
+PARALLEL_MIN_WORK = 256
 
 # --- checks of user-given matrices (models, train) ---------------------------
 #: relative tolerance of the structural checks on matrices a user passes
