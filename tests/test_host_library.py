@@ -85,9 +85,10 @@ def test_source_hash_covers_every_header_and_the_library_source(tmp_path):
 def test_build_flags_forbid_contraction_and_fast_math():
     setup = (ROOT / "setup.py").read_text()
     flags = re.search(r"UNIX_FLAGS = \[(.*?)\]", setup, re.S).group(1)
-    for flag in ("-O2", "-fno-fast-math", "-ffp-contract=off", "-std=c++17"):
+    for flag in ("-O3", "-fno-fast-math", "-ffp-contract=off", "-std=c++17"):
         assert f'"{flag}"' in flags
     assert '"/fp:precise"' in setup
+    assert "-ffast-math" not in flags.replace("-fno-fast-math", "")
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PATH manipulation written for Linux")
