@@ -35,6 +35,7 @@ __all__ = [
     "advance",
     "critical_time",
     "fixed_point",
+    "gd_trajectory",
     "rhs",
     "time_to_reach",
     "trajectory",
@@ -332,3 +333,79 @@ def rhs(w: ArrayLike, lam: ArrayLike, rho: ArrayLike, *, depth: ArrayLike, objec
     """
     return call(ops.rhs, dict(w=w, lam=lam, rho=rho, depth=depth, objective=objective,
                               backend=backend))
+
+
+def gd_trajectory(
+    steps: ArrayLike,
+    lam: ArrayLike,
+    rho: ArrayLike,
+    *,
+    depth: ArrayLike,
+    objective: str,
+    lr: ArrayLike,
+    eps: ArrayLike | None = None,
+    layers: ArrayLike | None = None,
+    decoder: ArrayLike | None = None,
+    target: ArrayLike | None = None,
+    momentum: ArrayLike | None = None,
+    return_status: bool = False,
+    backend: str = "auto",
+):
+    """Gradient descent at a finite learning rate, per feature: ``w`` after given steps.
+
+    The exact discrete recursion of population gradient descent on eq. 5 for
+    diagonal data (``Sxx = diag(lam/rho)``, ``Syx = diag(lam)``) and an aligned
+    network (every layer, the predictor/decoder and the EMA target diagonal in
+    the data's basis): what :func:`fastdyn.train.train` computes on such data,
+    one feature at a time and without the d x d matrices (``kernels/cuda/gd.h``
+    has the derivation).  Gradient flow is its ``lr -> 0`` limit: step ``k`` is
+    the ODE time ``t = depth * lr * k`` of eq. 7/8 (:func:`trajectory`), to first
+    order in ``lr``.
+
+    Parameters
+    ----------
+    steps : array_like of int, shape (K,)
+        Non-decreasing steps at which ``w`` is recorded, before the update of the
+        same index (step 0 is the initial state).
+    lam, rho : array_like
+        Per-feature data parameters (broadcast together with ``lr``, ``eps``,
+        ``momentum`` and ``depth``).
+    depth : int or array_like of int
+        Encoder depth ``L`` (1..64); one depth for all features with ``layers``.
+    objective : {"jepa", "mae", "jepa-ema"}
+        Loss of eq. 5; ``"jepa-ema"``: the target is an EMA of the online layers,
+        ``b_l <- m b_l + (1 - m) a_l`` after every step (``momentum`` ``m``).
+    lr : array_like
+        Learning rate ``eta > 0`` per feature.
+    eps : array_like, optional
+        The balanced initialisation of assumption 3.1: every layer and the
+        predictor/decoder ``eps^(1/L)``, so ``w(0) = eps``.
+    layers, decoder : array_like, optional
+        Any aligned initialisation instead: per-feature layer values, shape
+        ``(*features, L)`` (broadcast), and predictor/decoder values,
+        ``(*features,)``; nonzero, magnitude at most 1e12.
+    target : array_like, optional
+        jepa-ema's initial target layers, shape ``(*features, L)`` (default: a
+        copy of the online layers, as in the trainer).
+    momentum : array_like, optional
+        EMA momentum in ``[0, 1)``, jepa-ema only.
+    return_status : bool, optional
+        Also return the per-feature status: ``SUCCESS``, ``OSCILLATED`` (``w``
+        reversed direction beyond rounding: ``lr`` above the monotone limit,
+        the values are valid) or ``DIVERGED`` (a value left 1e12; ``w`` is NaN
+        from the first step it could not be recorded).  Without it a diverged
+        feature raises :class:`SolverError`.
+    backend : {"auto", "cpu", "gpu"}, optional
+        The CPU only for now.
+
+    Returns
+    -------
+    w : ndarray, shape (*features, K)
+        ``||Wbar e_i|| = |prod_l a_l|`` at ``steps``.
+    status : ndarray of int8, shape (*features,)
+        Only with ``return_status=True``.
+    """
+    return call(ops.gd_trajectory, dict(
+        t=steps, lam=lam, rho=rho, depth=depth, objective=objective, lr=lr, eps=eps,
+        layers=layers, decoder=decoder, target=target, momentum=momentum,
+        return_status=return_status, backend=backend))

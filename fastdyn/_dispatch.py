@@ -64,6 +64,8 @@ class Status(enum.IntEnum):
     NON_FINITE = C.NON_FINITE
     NO_CONVERGENCE = C.NO_CONVERGENCE
     OUT_OF_DOMAIN = C.OUT_OF_DOMAIN  #: sweeps only: a sampled feature outside the domain
+    DIVERGED = C.DIVERGED  #: gradient descent: the state left the divergence bound
+    OSCILLATED = C.OSCILLATED  #: gradient descent: w reversed direction (values valid)
 
 
 class SolverError(RuntimeError):
@@ -108,6 +110,9 @@ class Kernel:
     cost : int
         Serial cost of one feature (times one time point) in exact trajectory
         points, for the serial/parallel choice (``PARALLEL_MIN_WORK``).
+    benign : tuple of int
+        Non-zero statuses that are information, not failure (the values are
+        valid, no :class:`SolverError`): ``OSCILLATED`` of gradient descent.
     """
 
     label: str
@@ -118,6 +123,7 @@ class Kernel:
     result: str = WEIGHT
     dtypes: dict = field(default_factory=lambda: {"cpu": (_F64,), "gpu": (_F64,)})
     cost: int = 1
+    benign: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -137,9 +143,16 @@ class Operation:
     kernels : tuple of Kernel
         Every kernel ``select`` may pick (for messages: where a dtype runs).
     grid : bool
-        Whether the result gains a trailing time axis ``t`` (``trajectory``).
+        Whether the result gains a trailing axis from the grid ``t``
+        (``trajectory``: times; ``gd_trajectory``: steps, passed as ``t``).
     out : bool
         Whether the function takes ``out=``.
+    grid_of : callable
+        The grid's validator (:func:`fastdyn._validate.time_grid` or ``step_grid``).
+    prepare : callable or None
+        ``prepare(args, opts, flat, shape)``: checks and builds per-feature inputs
+        that are not scalars per feature (the layers of ``gd_trajectory``) once
+        the features' shape is known, into ``opts``; host only.
     """
 
     name: str
@@ -148,6 +161,8 @@ class Operation:
     kernels: tuple[Kernel, ...]
     grid: bool = False
     out: bool = False
+    grid_of: Callable = v.time_grid
+    prepare: Callable | None = None
 
 
 class Call:
@@ -342,7 +357,10 @@ def _host(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype):
                 v.representable(k, a, dtype)
                 f[k] = a.astype(dtype)
     n = math.prod(shape)
-    t = v.time_grid(args["t"]) if op.grid else None
+    t = op.grid_of(args["t"]) if op.grid else None
+    if op.prepare is not None:
+        opts = dict(opts)
+        op.prepare(args, opts, f, shape)
     if t is not None and dtype != _F64:
         v.representable("t", t, dtype, zero_ok=True)
     full = shape + (t.shape[0],) if op.grid else shape
@@ -372,7 +390,7 @@ def _device(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype, on_dev
     t = None
     if op.grid:
         tt = args["t"]
-        t = v.time_grid(tt.get() if _arrays.is_device_array(tt) else tt)
+        t = op.grid_of(tt.get() if _arrays.is_device_array(tt) else tt)
         if dtype != _F64:
             v.representable("t", t, dtype, zero_ok=True)
     scalars = {}
@@ -472,7 +490,10 @@ def _enforce(c: Call, xp) -> None:
     if bad.ndim > 1:
         bad = bad.any(axis=1)
     if c.status is not None:
-        c.status[bad & (c.status == C.SUCCESS)] = C.NON_FINITE
+        counted = c.status == C.SUCCESS
+        for code in c.kernel.benign:  # valid values: their contract is the same
+            counted |= c.status == code
+        c.status[bad & counted] = C.NON_FINITE
         return
     bad_h = _arrays.to_host(bad)
     i = int(np.flatnonzero(bad_h)[0])
@@ -489,7 +510,7 @@ def _result(op, kernel, opts, res, status, shape, full, xp):
     if status is not None:
         status = status.reshape(shape)
         if not ret_status:
-            _raise_on_failure(status, kernel.label, xp)
+            _raise_on_failure(status, kernel.label, xp, kernel.benign)
     elif ret_status:
         status = xp.zeros(shape, dtype=_I8)
     value = res[()] if full == () else res
@@ -498,7 +519,7 @@ def _result(op, kernel, opts, res, status, shape, full, xp):
     return value
 
 
-def _raise_on_failure(status, what: str, xp) -> None:
+def _raise_on_failure(status, what: str, xp, benign=()) -> None:
     if status.size == 0:
         return
     if xp is np:
@@ -509,7 +530,10 @@ def _raise_on_failure(status, what: str, xp) -> None:
         if not bool(status.any()):
             return
         host = status.get()
-    bad = np.flatnonzero(host.reshape(-1))
+    failed = host.reshape(-1) != C.SUCCESS
+    for code in benign:
+        failed &= host.reshape(-1) != code
+    bad = np.flatnonzero(failed)
     if not bad.size:
         return
     first = np.unravel_index(bad[0], host.shape) if host.ndim > 1 else (int(bad[0]),)
@@ -565,7 +589,7 @@ def _dask_call(op: Operation, args: dict):
     if op.out:
         rest["out"] = None
     if op.grid:
-        rest["t"] = t = v.time_grid(args["t"])  # checked once: the chunks need its length
+        rest["t"] = t = op.grid_of(args["t"])  # checked once: the chunks need its length
 
     def block(*blocks):
         return np.asarray(call(op, {**rest, **dict(zip(names, blocks))}))

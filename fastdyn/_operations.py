@@ -23,6 +23,7 @@ from . import _validate as v
 from ._dispatch import RATE, TIME, WEIGHT, Kernel, Operation, max_steps, objective_code
 from .kernels import _constants as C
 from .kernels import _exact as _ex
+from .kernels import _gd
 from .kernels import _inverse
 from .kernels._jit import call_parallel
 
@@ -106,6 +107,18 @@ def _h_advance(c):
     k = _ex
     c.launch(k.advance_kernel, k.advance_kernel_serial, c.objective, *_args(c), c.out, c.status,
              *_host_tables(c))
+
+
+def _h_gd(c):
+    o = c.opts
+    args = (c.objective, c.f["depth"], c.f["lam"], c.f["rho"], c.f["lr"], c.f["momentum"],
+            o["layers"], o["decoder"], o["target"], c.t, c.out, c.status)
+    # the work is every step up to the last record (a step of 5 layers ~ one trajectory point)
+    steps = int(c.t[-1]) + 1 if c.t.shape[0] else 0
+    if c.n * steps >= C.PARALLEL_MIN_WORK:
+        call_parallel(_gd.gd_kernel, *args)
+    else:
+        _gd.gd_kernel_serial(*args)
 
 
 def _h_fixed_point(c):
@@ -194,6 +207,9 @@ CRITICAL_ODE = Kernel("critical_time(method='ode')", _CRIT, _h_critical_time_ode
                       _d_critical_time_ode, status=True, result=TIME, dtypes=_F32_TOO)
 ADVANCE = Kernel("advance", ("depth", "lam", "rho", "w", "dt"), _h_advance, _d_advance,
                  status=True, result=WEIGHT, cost=3)
+# one step of L layers costs about what one exact trajectory point does at L = 5
+GD = Kernel("gd_trajectory", ("depth", "lam", "rho", "lr", "momentum", "eps"), _h_gd, None,
+            status=True, result=WEIGHT, benign=(C.OSCILLATED,))
 FIXED_POINT = Kernel("fixed_point", ("depth", "rho"), _h_fixed_point, _d_fixed_point,
                      result=WEIGHT)
 RHS = Kernel("rhs", ("depth", "w", "lam", "rho"), _h_rhs, _d_rhs, result=RATE)
@@ -239,6 +255,71 @@ def _select_critical_time(args):
             "ode": CRITICAL_ODE}[method], opts
 
 
+def _select_gd(args):
+    """Options of ``gd_trajectory``; fills the placeholders of unused per-feature inputs.
+
+    ``eps`` (the balanced initialisation) and ``layers``/``decoder`` (any aligned
+    one) are exclusive; ``momentum`` belongs to jepa-ema.  An unused one becomes
+    a placeholder in the features (1.0 resp. 0.0) that the kernel never reads.
+    """
+    obj = objective_code(args["objective"], tuple(C.OBJECTIVES))
+    opts = {"objective": obj, "return_status": v.flag("return_status", args["return_status"])}
+    given = args["layers"] is not None, args["decoder"] is not None
+    if any(given) and not all(given):
+        raise ValueError("`layers` and `decoder` are given together (an aligned initialisation); "
+                         "got only `" + ("layers" if given[0] else "decoder") + "`.")
+    if all(given):
+        if args["eps"] is not None:
+            raise ValueError("pass either `eps` (the balanced initialisation of assumption 3.1) or "
+                             "`layers` and `decoder`, not both.")
+        args["eps"] = 1.0
+    elif args["eps"] is None:
+        raise TypeError("gd_trajectory() needs `eps` (the balanced initialisation) or "
+                        "`layers` and `decoder`.")
+    if obj == C.JEPA_EMA:
+        if args["momentum"] is None:
+            raise TypeError("objective 'jepa-ema' needs `momentum` (the EMA momentum per step).")
+    else:
+        if args["momentum"] is not None:
+            raise ValueError(f"`momentum` applies to objective 'jepa-ema' only; got "
+                             f"objective={args['objective']!r}.")
+        if args["target"] is not None:
+            raise ValueError("`target` applies to objective 'jepa-ema' only.")
+        args["momentum"] = 0.0
+    return GD, opts
+
+
+def _prepare_gd(args, opts, f, shape):
+    """The initial state (layers (n, L), decoder (n,), target (n, L)), new arrays the
+    kernel overwrites: from ``layers``/``decoder``/``target`` (broadcast to the
+    features' shape, one depth for all) or balanced from ``eps``."""
+    n = int(np.prod(shape, dtype=np.int64))
+    depth = f["depth"]
+    bound = C.DIVERGENCE_NORM
+    if args["layers"] is not None:
+        if n and depth.min() != depth.max():
+            raise ValueError("`layers` needs one `depth` for all features; got depths from "
+                             f"{int(depth.min())} to {int(depth.max())}.")
+        L = int(depth[0]) if n else 1
+        layers = v.layer_values("layers", args["layers"], shape + (L,), bound).reshape(n, L)
+        decoder = v.layer_values("decoder", args["decoder"], shape, bound).reshape(n)
+        target = None
+        if args["target"] is not None:
+            target = v.layer_values("target", args["target"], shape + (L,), bound).reshape(n, L)
+    else:
+        # assumption 3.1: every layer and the predictor/decoder eps^(1/L) (MATH.md)
+        L = int(depth.max()) if n else 1
+        root = np.exp(np.log(f["eps"]) / depth)
+        layers = np.repeat(root[:, None], L, axis=1)
+        decoder = root.copy()
+        target = None
+    if opts["objective"] == C.JEPA_EMA:
+        target = layers.copy() if target is None else target  # the trainer's default: a copy
+    else:
+        target = layers  # not read
+    opts.update(layers=layers, decoder=decoder, target=target)
+
+
 def _simple(kernel):
     def select(args):
         return kernel, {"objective": objective_code(args["objective"], _JEPA_MAE)}
@@ -258,5 +339,7 @@ critical_time = Operation("critical_time", ("lam", "rho", "eps", "p", "depth"),
                           _select_critical_time, (CRITICAL_EXACT, CRITICAL_ASYMPTOTIC, CRITICAL_ODE))
 advance = Operation("advance", ("w", "dt", "lam", "rho", "depth"), _simple(ADVANCE), (ADVANCE,),
                     out=True)
+gd_trajectory = Operation("gd_trajectory", ("lam", "rho", "lr", "momentum", "eps", "depth"),
+                          _select_gd, (GD,), grid=True, grid_of=v.step_grid, prepare=_prepare_gd)
 fixed_point = Operation("fixed_point", ("rho", "depth"), _simple(FIXED_POINT), (FIXED_POINT,))
 rhs = Operation("rhs", ("w", "lam", "rho", "depth"), _simple(RHS), (RHS,))

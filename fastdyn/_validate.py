@@ -38,6 +38,7 @@ from .kernels._constants import (
     LAM_MIN,
     MAE,
     MAX_DEPTH,
+    MAX_STEPS_LIMIT,
     OBJECTIVES,
     RHO_MAX,
     RHO_MIN,
@@ -107,6 +108,8 @@ DOMAINS = {
     "dt": Domain(0.0, T_MAX),
     "ema_time": Domain(0.0, T_MAX),
     "p": Domain(0.0, 1.0, lo_closed=False, hi_closed=False),
+    "lr": Domain(0.0, T_MAX, lo_closed=False),
+    "momentum": Domain(0.0, 1.0, hi_closed=False),
 }
 
 _F64 = np.dtype(np.float64)
@@ -897,3 +900,59 @@ def representable(name: str, host: np.ndarray, dtype, zero_ok: bool = False) -> 
             f"`{name}` is not representable in {np.dtype(dtype).name}; "
             f"{name}[{i}] = {_fmt(host.reshape(-1)[i])} (use dtype=float64)."
         )
+
+
+def step_grid(steps: ArrayLike, name: str = "steps") -> NDArray[np.int64]:
+    """Check a grid of gradient-descent steps: 1-D integers in ``[0, 2**62]``, non-decreasing.
+
+    Raises
+    ------
+    TypeError
+        If ``steps`` does not hold integers (floats, even integral ones, are refused:
+        a step count is exact), e.g. "`steps` must hold integers; got dtype float64."
+    ValueError
+        If it is not 1-D, holds a negative or too large step, or decreases, naming the
+        first bad index.
+    """
+    a = np.asarray(steps)
+    if a.size == 0 and a.ndim == 1:  # an empty list is float64 to NumPy
+        return np.empty(0, dtype=np.int64)
+    if a.dtype.kind not in "iu" or a.dtype == np.bool_:
+        raise TypeError(f"`{name}` must hold integers; got dtype {a.dtype}.")
+    if a.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D array; got shape {a.shape}.")
+    hi = MAX_STEPS_LIMIT
+    bad = np.flatnonzero((a < 0) | (a > hi)) if a.size else np.empty(0, dtype=np.intp)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"`{name}` must be in [0, {hi}]; {name}[{i}] = {int(a[i])}.")
+    a = a.astype(np.int64, copy=False)
+    if a.size > 1:
+        rising = a[1:] >= a[:-1]
+        if not _all(rising):
+            i = int(np.argmin(rising)) + 1
+            raise ValueError(f"`{name}` must be non-decreasing; "
+                             f"{name}[{i}] = {int(a[i])} < {name}[{i - 1}] = {int(a[i - 1])}.")
+    return np.ascontiguousarray(a)
+
+
+def layer_values(name: str, x: ArrayLike, shape: tuple[int, ...], bound: float) -> NDArray[np.float64]:
+    """Per-feature (per-layer) initial values: real, finite, nonzero, ``|x| <= bound``,
+    broadcast to ``shape``; returned as a new C-contiguous float64 array (the kernels
+    overwrite it with the state)."""
+    a = _as_float64(name, x)
+    try:
+        view = np.broadcast_to(a, shape)
+    except ValueError:
+        raise ValueError(f"`{name}` must broadcast to shape {shape} (the features' shape"
+                         f"{', then the layers' if len(shape) and name != 'decoder' else ''}); "
+                         f"got shape {a.shape}.") from None
+    flat = a.reshape(-1)
+    bad = np.flatnonzero(~(np.abs(flat) <= bound) | (flat == 0.0))
+    if bad.size:
+        i = int(bad[0])
+        loc = np.unravel_index(i, a.shape) if a.ndim else ()
+        where = f"{name}[{', '.join(map(str, loc))}]" if a.ndim else name
+        raise ValueError(f"`{name}` must be nonzero and finite with magnitude at most {bound:g} "
+                         f"(a zero layer keeps w = 0 forever); {where} = {_fmt(flat[i])}.")
+    return np.array(view, dtype=np.float64, order="C")

@@ -44,7 +44,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _arrays
 from . import _validate as v
-from .kernels._constants import JEPA, MAE, MAX_DEPTH, MAX_STEPS_LIMIT, STRUCT_RTOL, T_MAX
+from .kernels._constants import (DIVERGENCE_NORM, JEPA, MAE, MAX_DEPTH, MAX_STEPS_LIMIT, STRUCT_RTOL,
+                                 T_MAX)
 from .kernels._constants import OBJECTIVES as _OBJECTIVE_CODES
 
 __all__ = ["TrainResult", "ema_time", "gaussian_sampler", "train"]
@@ -53,9 +54,8 @@ OBJECTIVES = tuple(_OBJECTIVE_CODES)   # "jepa", "mae", "jepa-ema"
 INITS = ("orthogonal", "gaussian")
 STATUS_OK = 0
 STATUS_DIVERGED = 1
-#: a seed is stopped once the Frobenius norm of all its weights exceeds this
-#: (or is not finite): products of 2 L + 2 such matrices stay inside float64
-DIVERGENCE_NORM = 1e12
+# a seed is stopped once the Frobenius norm of all its weights exceeds DIVERGENCE_NORM
+# (kernels/_constants.py; or is not finite): products of 2 L + 2 such matrices stay in float64
 _DEFAULT_RECORDS = 1000
 
 

@@ -48,6 +48,8 @@ MAX_STEPS = 1       #: the integrator hit its step budget before the last output
 NON_FINITE = 2      #: a non-finite value appeared in the state or its result
 NO_CONVERGENCE = 3  #: a safeguarded root find did not meet its tolerance
 OUT_OF_DOMAIN = 4   #: a sweep's sampled parameters lie outside the documented domain (not computed)
+DIVERGED = 5        #: gradient descent: a layer value left [-DIVERGENCE_NORM, DIVERGENCE_NORM]
+OSCILLATED = 6      #: gradient descent: w reversed direction beyond rounding (the values are valid)
 
 # --- branch codes: where the weight starts relative to its fixed point ----
 GROWTH = 1      #: psi < 1: the weight rises to the fixed point
@@ -66,6 +68,10 @@ RTOL_MIN, RTOL_MAX = 1e-14, 1e-2
 # --- integer options ---------------------------------------------------------
 DEFAULT_MAX_STEPS = 100_000
 MAX_STEPS_LIMIT = 2**62
+
+# --- gradient descent (fastdyn.train and fastdyn.gd) -------------------------------
+#: a weight beyond this (or a non-finite one) stops a diverging seed / feature
+DIVERGENCE_NORM = 1e12
 
 # --- scheduling ----------------------------------------------------------------
 #: below this much work a serial loop beats waking the thread pool.  Work is counted in

@@ -100,6 +100,9 @@ SIGNATURES = {
     "phase_rhs": ("f64", ("i64", "f64", "f64", "f64", "f64", "f64", "f64", "i64")),
     "dp_step": ("void", ("i64", "f64", "f64", "f64", "f64", "f64", "f64", "f64", "i64", "p_f64")),
     "dense_eval": ("f64", ("f64", "f64", "p_f64", "f64")),
+    # objective, depth, lam, rho, lr, momentum, a (depth), *v, b (depth), nrec, rec, w_out, stride
+    "gd_row": ("i8", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_f64", "i64",
+                      "p_i64", "p_f64", "i64")),
     # a0, b0, dt, depth, log_k, beta, out (2)
     "ema_linear_tail": ("void", ("f64", "f64", "f64", "f64", "f64", "f64", "p_f64")),
 }

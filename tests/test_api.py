@@ -221,7 +221,7 @@ def test_no_nan_is_ever_returned_silently():
 
 def test_status_codes_are_exposed():
     assert [s.name for s in fd.Status] == ["SUCCESS", "MAX_STEPS", "NON_FINITE", "NO_CONVERGENCE",
-                                            "OUT_OF_DOMAIN"]
+                                            "OUT_OF_DOMAIN", "DIVERGED", "OSCILLATED"]
     assert math.isinf(fd.time_to_reach(2.0, 1.0, 0.5, eps=1e-3, **KW))
 
 

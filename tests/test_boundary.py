@@ -239,7 +239,8 @@ def test_max_depth_of_the_cuda_sources_matches():
 def test_status_enum_and_objectives_come_from_the_constants():
     assert [(s.name, int(s)) for s in fd.Status] == [
         ("SUCCESS", C.SUCCESS), ("MAX_STEPS", C.MAX_STEPS), ("NON_FINITE", C.NON_FINITE),
-        ("NO_CONVERGENCE", C.NO_CONVERGENCE), ("OUT_OF_DOMAIN", C.OUT_OF_DOMAIN)]
+        ("NO_CONVERGENCE", C.NO_CONVERGENCE), ("OUT_OF_DOMAIN", C.OUT_OF_DOMAIN),
+        ("DIVERGED", C.DIVERGED), ("OSCILLATED", C.OSCILLATED)]
     assert kernels.JEPA == C.JEPA and kernels.MAE == C.MAE
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "kernels" / "cuda" / "host_library.cpp"
 C_TYPES = {"double": "f64", "float": "f32", "i64": "i64", "i8": "i8", "void": "void",
            "const char*": "str", "double*": "p_f64", "const double*": "p_f64",
-           "float*": "p_f32", "const float*": "p_f32", "i8*": "p_i8", "i64*": "p_i64"}
+           "float*": "p_f32", "const float*": "p_f32", "i8*": "p_i8", "i64*": "p_i64", "const i64*": "p_i64"}
 
 
 def c_signatures():
@@ -102,3 +102,14 @@ def test_build_without_a_compiler_fails_with_a_clear_message(tmp_path):
     assert res.returncode != 0
     assert "fastdyn needs a C++17 compiler" in res.stderr
     assert "apt-get install g++" in res.stderr
+
+
+def test_status_codes_of_the_headers_are_the_constants():
+    """config.h's status and objective codes are kernels/_constants.py's (one meaning)."""
+    from fastdyn.kernels import _constants as C
+
+    text = (ROOT / "kernels" / "cuda" / "config.h").read_text()
+    found = dict(re.findall(r"constexpr (?:signed char|int) (\w+) = (-?\d+);", text))
+    assert len(found) >= 12
+    for name, value in found.items():
+        assert getattr(C, name) == int(value), name

@@ -47,9 +47,12 @@ constexpr signed char MAX_STEPS = 1;
 constexpr signed char NON_FINITE = 2;
 constexpr signed char NO_CONVERGENCE = 3;
 constexpr signed char OUT_OF_DOMAIN = 4;  // sweeps only (never set by a kernel)
+constexpr signed char DIVERGED = 5;       // gradient descent: the state left the divergence bound
+constexpr signed char OSCILLATED = 6;     // gradient descent: w reversed direction (values valid)
 
 constexpr int JEPA = 0;
 constexpr int MAE = 1;
+constexpr int JEPA_EMA = 2;
 constexpr int GROWTH = 1;
 constexpr int DECAY = -1;
 constexpr int AT_FIXED = 0;

@@ -27,6 +27,7 @@
 #include "tableau.h"
 #include "ode.h"
 #include "ema.h"
+#include "gd.h"
 
 #if defined(_WIN32)
 #define FD_EXPORT extern "C" __declspec(dllexport)
@@ -210,4 +211,14 @@ FD_EXPORT void fdh_ema_linear_tail(double a0, double b0, double dt, double depth
     const ema::Deviation d = ema::linear_tail(a0, b0, dt, depth, log_k, beta);
     out[0] = d.a;
     out[1] = d.b;
+}
+
+// ---- gradient descent at a finite learning rate (gd.h) ------------------------
+
+/// One feature's recursion in place (a, v, b: the state), w at the steps rec into w_out.
+FD_EXPORT i8 fdh_gd_row(i64 objective, i64 depth, double lam, double rho, double lr, double momentum,
+                        double* a, double* v, double* b, i64 nrec, const i64* rec, double* w_out,
+                        i64 stride) {
+    return gd::run_feature((int)objective, (int)depth, lam, rho, lr, momentum, a, v, b, nrec, rec, w_out,
+                           stride);
 }

@@ -1,0 +1,42 @@
+"""Finite-learning-rate gradient descent per feature: the CPU kernel.
+
+The recursion (population gradient descent on eq. 5 for diagonal data and an
+aligned network: every layer, the predictor/decoder and the EMA target
+diagonal in the data's basis) is C++ (``kernels/cuda/gd.h``, the only
+definition, with its derivation); the kernel below is a ``prange`` loop, one
+feature per iteration, that calls the CPU library's per-feature function by
+symbol (:mod:`._lib`).  Kernels never raise: every feature gets a status
+(SUCCESS, OSCILLATED or DIVERGED, ``_constants``).
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import njit
+from ._lib import data_ptr, ext, ptr_at
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def gd_kernel(objective, depth, lam, rho, lr, momentum, a, v, b, rec, w_out, status):
+    """``w_out[i, j]``: ``|prod_l a_l|`` of feature ``i`` before step ``rec[j]``.
+
+    ``a`` (n, L) and ``b`` (n, L) C-contiguous, ``v`` (n,): the initial state,
+    overwritten with the state at the last recorded step (``b`` is not read
+    unless ``objective`` is jepa-ema; pass ``a`` again).  ``rec``: int64,
+    non-decreasing, >= 0.
+    """
+    rc = np.ascontiguousarray(rec)
+    for i in prange(lam.shape[0]):
+        status[i] = ext.gd_row(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
+                               ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), rc.shape[0], data_ptr(rc),
+                               ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize)
+
+
+@njit(cache=True, error_model="numpy")
+def gd_kernel_serial(objective, depth, lam, rho, lr, momentum, a, v, b, rec, w_out, status):
+    """:func:`gd_kernel` without threads (small problems)."""
+    rc = np.ascontiguousarray(rec)
+    for i in range(lam.shape[0]):
+        status[i] = ext.gd_row(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
+                               ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), rc.shape[0], data_ptr(rc),
+                               ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize)
