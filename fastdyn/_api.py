@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 from . import _operations as ops
 from ._arrays import GPUUnavailableError
 from ._dispatch import SolverError, Status, call
-from .kernels._constants import DEFAULT_MAX_STEPS
+from .kernels._constants import DEFAULT_GD_STEPS, DEFAULT_MAX_STEPS
 
 __all__ = [
     "GPUUnavailableError",
@@ -35,6 +35,7 @@ __all__ = [
     "advance",
     "critical_time",
     "fixed_point",
+    "gd_critical_step",
     "gd_trajectory",
     "rhs",
     "time_to_reach",
@@ -408,4 +409,61 @@ def gd_trajectory(
     return call(ops.gd_trajectory, dict(
         t=steps, lam=lam, rho=rho, depth=depth, objective=objective, lr=lr, eps=eps,
         layers=layers, decoder=decoder, target=target, momentum=momentum,
+        return_status=return_status, backend=backend))
+
+
+def gd_critical_step(
+    lam: ArrayLike,
+    rho: ArrayLike,
+    *,
+    depth: ArrayLike,
+    objective: str,
+    lr: ArrayLike,
+    p: ArrayLike = 0.5,
+    eps: ArrayLike | None = None,
+    layers: ArrayLike | None = None,
+    decoder: ArrayLike | None = None,
+    target: ArrayLike | None = None,
+    momentum: ArrayLike | None = None,
+    max_steps: int = DEFAULT_GD_STEPS,
+    return_status: bool = False,
+    backend: str = "auto",
+):
+    """The first gradient-descent step at which ``w`` reaches ``p`` times its limit.
+
+    The finite-learning-rate counterpart of :func:`critical_time` (eq. 11): the
+    recursion of :func:`gd_trajectory`, stopped at the first step ``k`` with
+    ``w_k >= p w_lim``.  ``w_lim`` is the limit of gradient flow from the same
+    initial state, fixed by its conserved quantities ``a_l^2 - v^2``: JEPA and
+    jepa-ema end at ``v = rho``, MAE where ``v prod_l sqrt(v^2 + a_l^2 - v^2) = rho``,
+    with ``w_lim = prod_l sqrt(v^2 + c_l)``; the balanced initialisation gives
+    the fixed points ``rho^L`` / ``rho^(L/(L+1))`` of corollary 3.3 (which
+    gradient descent keeps exactly: balance is preserved by the recursion).
+    ``depth * lr * k`` tends to :func:`critical_time` as ``lr -> 0``.
+
+    Parameters
+    ----------
+    lam, rho, depth, objective, lr, eps, layers, decoder, target, momentum
+        As for :func:`gd_trajectory`.
+    p : array_like, optional
+        Fraction of the limit in (0, 1) (default 0.5).
+    max_steps : int, optional
+        Steps per feature before it is given up (status ``MAX_STEPS``).
+    return_status : bool, optional
+        Also return the per-feature status (``SUCCESS``, ``MAX_STEPS``,
+        ``DIVERGED``); without it a failed feature raises :class:`SolverError`.
+    backend : {"auto", "cpu", "gpu"}, optional
+        The CPU only for now.
+
+    Returns
+    -------
+    step : ndarray of float64, shape (*features,)
+        The step (an exact integer; 0 where ``w_0`` is already at the level), NaN
+        for a failed feature.
+    status : ndarray of int8, shape (*features,)
+        Only with ``return_status=True``.
+    """
+    return call(ops.gd_critical_step, dict(
+        lam=lam, rho=rho, depth=depth, objective=objective, lr=lr, p=p, eps=eps, layers=layers,
+        decoder=decoder, target=target, momentum=momentum, max_steps=max_steps,
         return_status=return_status, backend=backend))

@@ -121,6 +121,17 @@ def _h_gd(c):
         _gd.gd_kernel_serial(*args)
 
 
+def _h_gd_crossing(c):
+    o = c.opts
+    args = (c.objective, c.f["depth"], c.f["lam"], c.f["rho"], c.f["lr"], c.f["momentum"],
+            o["layers"], o["decoder"], o["target"], c.f["p"], o["max_steps"], c.out, c.status)
+    # unknown work (up to max_steps per feature): parallel unless the batch is tiny
+    if c.n * 64 >= C.PARALLEL_MIN_WORK:
+        call_parallel(_gd.gd_crossing_kernel, *args)
+    else:
+        _gd.gd_crossing_kernel_serial(*args)
+
+
 def _h_fixed_point(c):
     _ex.fixed_point_kernel(c.objective, *_args(c), c.out)
 
@@ -210,6 +221,8 @@ ADVANCE = Kernel("advance", ("depth", "lam", "rho", "w", "dt"), _h_advance, _d_a
 # one step of L layers costs about what one exact trajectory point does at L = 5
 GD = Kernel("gd_trajectory", ("depth", "lam", "rho", "lr", "momentum", "eps"), _h_gd, None,
             status=True, result=WEIGHT, benign=(C.OSCILLATED,))
+GD_CROSSING = Kernel("gd_critical_step", ("depth", "lam", "rho", "lr", "momentum", "eps", "p"),
+                     _h_gd_crossing, None, status=True, result=TIME)
 FIXED_POINT = Kernel("fixed_point", ("depth", "rho"), _h_fixed_point, _d_fixed_point,
                      result=WEIGHT)
 RHS = Kernel("rhs", ("depth", "w", "lam", "rho"), _h_rhs, _d_rhs, result=RATE)
@@ -289,6 +302,12 @@ def _select_gd(args):
     return GD, opts
 
 
+def _select_gd_crossing(args):
+    _, opts = _select_gd(args)
+    opts["max_steps"] = max_steps(args["max_steps"])
+    return GD_CROSSING, opts
+
+
 def _prepare_gd(args, opts, f, shape):
     """The initial state (layers (n, L), decoder (n,), target (n, L)), new arrays the
     kernel overwrites: from ``layers``/``decoder``/``target`` (broadcast to the
@@ -341,5 +360,7 @@ advance = Operation("advance", ("w", "dt", "lam", "rho", "depth"), _simple(ADVAN
                     out=True)
 gd_trajectory = Operation("gd_trajectory", ("lam", "rho", "lr", "momentum", "eps", "depth"),
                           _select_gd, (GD,), grid=True, grid_of=v.step_grid, prepare=_prepare_gd)
+gd_critical_step = Operation("gd_critical_step", ("lam", "rho", "lr", "momentum", "eps", "p", "depth"),
+                             _select_gd_crossing, (GD_CROSSING,), prepare=_prepare_gd)
 fixed_point = Operation("fixed_point", ("rho", "depth"), _simple(FIXED_POINT), (FIXED_POINT,))
 rhs = Operation("rhs", ("w", "lam", "rho", "depth"), _simple(RHS), (RHS,))

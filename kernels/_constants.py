@@ -72,6 +72,8 @@ MAX_STEPS_LIMIT = 2**62
 # --- gradient descent (fastdyn.train and fastdyn.gd) -------------------------------
 #: a weight beyond this (or a non-finite one) stops a diverging seed / feature
 DIVERGENCE_NORM = 1e12
+#: default step budget of ``gd_critical_step`` per feature
+DEFAULT_GD_STEPS = 10_000_000
 
 # --- scheduling ----------------------------------------------------------------
 #: below this much work a serial loop beats waking the thread pool.  Work is counted in

@@ -40,3 +40,23 @@ def gd_kernel_serial(objective, depth, lam, rho, lr, momentum, a, v, b, rec, w_o
         status[i] = ext.gd_row(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
                                ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), rc.shape[0], data_ptr(rc),
                                ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def gd_crossing_kernel(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out, status):
+    """``out[i]``: the first step at which ``w`` reaches ``p[i]`` times its flow limit
+    (NaN with status MAX_STEPS or DIVERGED); the state is advanced in place."""
+    for i in prange(lam.shape[0]):
+        status[i] = ext.gd_crossing(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
+                                    ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), p[i], max_steps,
+                                    ptr_at(out, i))
+
+
+@njit(cache=True, error_model="numpy")
+def gd_crossing_kernel_serial(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out,
+                              status):
+    """:func:`gd_crossing_kernel` without threads."""
+    for i in range(lam.shape[0]):
+        status[i] = ext.gd_crossing(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
+                                    ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), p[i], max_steps,
+                                    ptr_at(out, i))

@@ -103,6 +103,11 @@ SIGNATURES = {
     # objective, depth, lam, rho, lr, momentum, a (depth), *v, b (depth), nrec, rec, w_out, stride
     "gd_row": ("i8", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_f64", "i64",
                       "p_i64", "p_f64", "i64")),
+    # objective, depth, lam, rho, lr, momentum, a, *v, b, p, max_steps, *k
+    "gd_crossing": ("i8", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_f64", "f64",
+                           "i64", "p_f64")),
+    # objective, depth, rho, a (depth), v
+    "gd_flow_limit": ("f64", ("i64", "i64", "f64", "p_f64", "f64")),
     # a0, b0, dt, depth, log_k, beta, out (2)
     "ema_linear_tail": ("void", ("f64", "f64", "f64", "f64", "f64", "f64", "p_f64")),
 }

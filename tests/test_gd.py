@@ -228,3 +228,91 @@ def test_empty_inputs():
     assert fd.gd_trajectory([], 1.0, 0.8, depth=2, objective="jepa", lr=0.1, eps=1e-3).shape == (0,)
     assert fd.gd_trajectory([0, 1], [], 0.8, depth=2, objective="jepa", lr=0.1,
                             eps=1e-3).shape == (0, 2)
+
+
+# ---------------------------------------------------------------------------
+# gd_critical_step: the finite-lr critical time
+# ---------------------------------------------------------------------------
+def flow_limit(objective, rho, layers, decoder):
+    """w at the end of gradient flow from the conserved gaps a_l^2 - v^2 (independent)."""
+    from scipy.optimize import brentq
+
+    c = np.asarray(layers, float) ** 2 - float(decoder) ** 2
+    if objective == "mae":
+        u_min = np.sqrt(max(0.0, -c.min()))
+        f = lambda u: np.log(u) + 0.5 * np.sum(np.log(u * u + c)) - np.log(rho)
+        u = brentq(f, u_min + 1e-300, 1e3, xtol=1e-15, rtol=1e-15)
+    else:
+        u = rho
+    return float(np.prod(np.sqrt(u * u + c)))
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+@pytest.mark.parametrize("depth", [1, 3])
+def test_critical_step_tends_to_the_critical_time_at_first_order(objective, depth):
+    """depth lr k -> t* (eq. 11) with an error proportional to lr.  The crossing is refined
+    between steps k-1 and k (log-linear in w) so that its rounding to whole steps, itself
+    of order lr, does not blur the ratio."""
+    lam, rho, p = np.array([1.0, 2.0]), np.array([0.8, 1.2]), 0.5
+    eps = 3e-3 if objective == "jepa" else 1e-3
+    t_star = fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, p=p)
+    level = p * fd.fixed_point(rho, depth=depth, objective=objective)
+    errs = []
+    for lr in (4e-3, 2e-3, 1e-3, 5e-4):
+        k = fd.gd_critical_step(lam, rho, depth=depth, objective=objective, lr=lr, p=p, eps=eps)
+        assert np.all(k == np.round(k)) and np.all(k >= 2)
+        frac = np.empty(2)
+        for i in range(2):
+            w0, w1 = fd.gd_trajectory(np.array([k[i] - 1, k[i]], dtype=np.int64), lam[i], rho[i],
+                                      depth=depth, objective=objective, lr=lr, eps=eps)
+            assert w0 < level[i] <= w1
+            frac[i] = k[i] - 1 + np.log(level[i] / w0) / np.log(w1 / w0)
+        errs.append(np.abs(frac * depth * lr / t_star - 1))
+    errs = np.array(errs)
+    assert errs[-1].max() < 1e-2
+    np.testing.assert_allclose(errs[:-1] / errs[1:], 2.0, atol=0.2)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae", "jepa-ema"])
+def test_critical_step_is_the_first_crossing_of_the_trajectory(objective):
+    """Against a dense gd_trajectory and the independently computed flow limit."""
+    lam, rho, depth, lr, p = 1.3, 0.9, 3, 0.02, 0.6
+    layers, decoder = np.array([0.3, 0.2, 0.25]), 0.1
+    kw = {"momentum": 0.7} if objective == "jepa-ema" else {}
+    k = fd.gd_critical_step(lam, rho, depth=depth, objective=objective, lr=lr, p=p,
+                            layers=layers, decoder=decoder, **kw)
+    w = fd.gd_trajectory(np.arange(0, int(k) + 2), lam, rho, depth=depth, objective=objective,
+                         lr=lr, layers=layers, decoder=decoder, **kw)
+    level = p * flow_limit(objective, rho, layers, decoder)
+    first = int(np.argmax(w >= level))
+    assert w[first] >= level and (first == 0 or w[first - 1] < level)
+    assert k == first
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_flow_limit_of_an_unbalanced_start(objective):
+    """Gradient descent at a small lr ends within O(lr) of the conserved-quantity limit."""
+    rho, depth = 0.9, 3
+    layers, decoder = np.array([0.3, 0.2, 0.25]), 0.1
+    want = flow_limit(objective, rho, layers, decoder)
+    ends = []
+    for lr in (2e-3, 1e-3):
+        ends.append(fd.gd_trajectory([int(3000 / (depth * lr))], 1.0, rho, depth=depth,
+                                     objective=objective, lr=lr, layers=layers, decoder=decoder)[0])
+    err = np.abs(np.array(ends) / want - 1)
+    assert err[1] < 1e-3
+    assert 1.6 < err[0] / err[1] < 2.4
+
+
+def test_critical_step_statuses():
+    k, status = fd.gd_critical_step([1.0, 1.0, 1.0], 0.8, depth=2, objective="jepa",
+                                    lr=[0.01, 0.01, 1e6], eps=[1e-2, 10.0, 0.1], max_steps=10,
+                                    return_status=True)
+    assert status[0] == fd.Status.MAX_STEPS and np.isnan(k[0])
+    assert status[1] == fd.Status.SUCCESS and k[1] == 0.0  # starts above its fixed point
+    # a diverging feature overshoots: the first step past the level is where it got there
+    assert status[2] == fd.Status.SUCCESS and k[2] == 1.0
+    with pytest.raises(fd.SolverError, match=r"MAX_STEPS"):
+        fd.gd_critical_step(1.0, 0.8, depth=2, objective="jepa", lr=0.01, eps=1e-2, max_steps=10)
+    with pytest.raises(ValueError, match=r"`p` must be in \(0, 1\)"):
+        fd.gd_critical_step(1.0, 0.8, depth=2, objective="jepa", lr=0.01, eps=1e-2, p=1.0)

@@ -35,6 +35,8 @@ FD_HD double fd_expm1(double x) { return expm1(x); }
 FD_HD float fd_expm1(float x) { return expm1f(x); }
 FD_HD double fd_fabs(double x) { return fabs(x); }
 FD_HD float fd_fabs(float x) { return fabsf(x); }
+FD_HD double fd_sqrt(double x) { return sqrt(x); }
+FD_HD float fd_sqrt(float x) { return sqrtf(x); }
 FD_HD double fd_pow(double x, double y) { return pow(x, y); }
 FD_HD float fd_pow(float x, float y) { return powf(x, y); }
 

@@ -53,12 +53,47 @@ namespace gd {
 constexpr double DIVERGENCE_NORM = 1e12;  // kernels/_constants.py: the trainer's bound
 constexpr double REVERSAL_ULPS = 64.0 * 1.1102230246251565e-16;
 
+/// One gradient-descent step in place (suffix: the products of the current layers,
+/// suffix[l] = a_l ... a_{L-1}); false when a value left the divergence bound (or is NaN).
+template <int OBJECTIVE>
+FD_HD bool step(int depth, double lam, double sigma2, double lr, double momentum, double* a, double& v,
+                double* b, const double* suffix) {
+    const double wbar = suffix[0];
+    double tbar = wbar;
+    if (OBJECTIVE == JEPA_EMA) {
+        tbar = 1.0;
+        for (int l = 0; l < depth; ++l) tbar *= b[l];
+    }
+    const double r = OBJECTIVE == MAE ? sigma2 * v * wbar - lam : sigma2 * v * wbar - lam * tbar;
+    const double vr = v * r;
+    // a_l <- a_l - lr v r prefix_l suffix_{l+1}: prefix accumulates the old values
+    double prefix = 1.0;
+    bool ok = true;
+    for (int l = 0; l < depth; ++l) {
+        const double old = a[l];
+        a[l] = old - lr * (vr * (prefix * suffix[l + 1]));
+        prefix *= old;
+        ok = ok && fd_fabs(a[l]) <= DIVERGENCE_NORM;
+    }
+    v -= lr * (r * wbar);
+    ok = ok && fd_fabs(v) <= DIVERGENCE_NORM;  // also false for NaN
+    if (OBJECTIVE == JEPA_EMA)
+        for (int l = 0; l < depth; ++l) b[l] = momentum * b[l] + (1.0 - momentum) * a[l];
+    return ok;
+}
+
+/// suffix[l] = a_l ... a_{L-1} (suffix[depth] = 1); returns wbar = suffix[0].
+FD_HD double products(int depth, const double* a, double* suffix) {
+    suffix[depth] = 1.0;
+    for (int l = depth - 1; l >= 0; --l) suffix[l] = suffix[l + 1] * a[l];
+    return suffix[0];
+}
+
 /// The recursion for one objective (a compile-time constant: no branch on it per step).
 template <int OBJECTIVE>
 FD_HD signed char run_objective(int depth, double lam, double rho, double lr, double momentum, double* a,
                                 double* v_io, double* b, long long nrec, const long long* rec,
                                 double* w_out, long long stride) {
-    constexpr int objective = OBJECTIVE;
     const double sigma2 = lam / rho;
     double v = *v_io;
     double suffix[MAX_DEPTH + 1];
@@ -68,11 +103,7 @@ FD_HD signed char run_objective(int depth, double lam, double rho, double lr, do
     long long j = 0;
     const long long last = nrec > 0 ? rec[nrec - 1] : -1;
     for (long long k = 0; k <= last; ++k) {
-        // products: suffix[l] = a_l ... a_{L-1}, wbar = suffix[0]
-        suffix[depth] = 1.0;
-        for (int l = depth - 1; l >= 0; --l) suffix[l] = suffix[l + 1] * a[l];
-        const double wbar = suffix[0];
-        const double w = fd_fabs(wbar);
+        const double w = fd_fabs(products(depth, a, suffix));
         if (!(w < fd_inf<double>())) {
             status = DIVERGED;
             break;
@@ -88,27 +119,7 @@ FD_HD signed char run_objective(int depth, double lam, double rho, double lr, do
         w_prev = w;
         while (j < nrec && rec[j] == k) w_out[(j++) * stride] = w;
         if (k == last) break;
-        double tbar = wbar;
-        if (objective == JEPA_EMA) {
-            tbar = 1.0;
-            for (int l = 0; l < depth; ++l) tbar *= b[l];
-        }
-        const double r = objective == MAE ? sigma2 * v * wbar - lam : sigma2 * v * wbar - lam * tbar;
-        const double vr = v * r;
-        // a_l <- a_l - lr v r prefix_l suffix_{l+1}: prefix accumulates the old values
-        double prefix = 1.0;
-        bool ok = true;
-        for (int l = 0; l < depth; ++l) {
-            const double old = a[l];
-            a[l] = old - lr * (vr * (prefix * suffix[l + 1]));
-            prefix *= old;
-            ok = ok && fd_fabs(a[l]) <= DIVERGENCE_NORM;
-        }
-        v -= lr * (r * wbar);
-        ok = ok && fd_fabs(v) <= DIVERGENCE_NORM;
-        if (objective == JEPA_EMA)
-            for (int l = 0; l < depth; ++l) b[l] = momentum * b[l] + (1.0 - momentum) * a[l];
-        if (!ok) {  // also catches NaN (the comparisons are false)
+        if (!step<OBJECTIVE>(depth, lam, sigma2, lr, momentum, a, v, b, suffix)) {
             status = DIVERGED;
             break;
         }
@@ -116,6 +127,83 @@ FD_HD signed char run_objective(int depth, double lam, double rho, double lr, do
     for (; j < nrec; ++j) w_out[j * stride] = fd_nan<double>();
     *v_io = v;
     return status;
+}
+
+/// log(u prod_l sqrt(u^2 + c_l) / rho), increasing in u (MAE's limit condition).
+FD_HD double mae_balance(double u, int depth, const double* c, double log_rho) {
+    double s = fd_log(u);
+    for (int l = 0; l < depth; ++l) s += 0.5 * fd_log(u * u + c[l]);
+    return s - log_rho;
+}
+
+/// The limit of w under gradient flow from the state (a, v), from the conserved
+/// gaps c_l = a_l^2 - v^2: JEPA and jepa-ema end at v = rho (r = 0 with the target
+/// equal to the online weights), MAE where v prod_l sqrt(v^2 + c_l) = rho; then
+/// w = prod_l sqrt(v^2 + c_l).  0 where a layer must pass through 0 first
+/// (v^2 + c_l <= 0 at the limit's v).  Balanced (c = 0): rho^L, rho^(L/(L+1)).
+FD_HD double flow_limit(int objective, int depth, double rho, const double* a, double v) {
+    double c[MAX_DEPTH];
+    double c_min = 0.0;
+    for (int l = 0; l < depth; ++l) {
+        c[l] = (a[l] - v) * (a[l] + v);
+        c_min = py_min(c_min, c[l]);
+    }
+    double u = rho;
+    if (objective == MAE) {
+        // g(u) = log u + 1/2 sum log(u^2 + c_l) - log rho increases from -inf at u_min
+        const double u_min = fd_sqrt(-c_min);
+        double lo = u_min, hi = py_max(2.0 * u_min, 1.0);
+        const double log_rho = fd_log(rho);
+        while (mae_balance(hi, depth, c, log_rho) < 0.0) hi *= 2.0;
+        for (int it = 0; it < 200 && hi - lo > 4e-16 * hi; ++it) {
+            const double mid = 0.5 * (lo + hi);
+            if (mae_balance(mid, depth, c, log_rho) < 0.0)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        u = 0.5 * (lo + hi);
+    }
+    double w = 1.0;
+    for (int l = 0; l < depth; ++l) {
+        const double s = u * u + c[l];
+        if (!(s > 0.0)) return 0.0;
+        w *= fd_sqrt(s);
+    }
+    return w;
+}
+
+/// The first step k (as a double, exact below 2^53) at which w_k >= p w_lim, w_lim the
+/// flow limit of the initial state (flow_limit); 0 when w_0 is already there.  Statuses:
+/// SUCCESS, MAX_STEPS (not reached after max_steps steps: NaN), DIVERGED (NaN).  The
+/// state (a, v, b) is advanced in place to the crossing.
+template <int OBJECTIVE>
+FD_HD signed char crossing_objective(int depth, double lam, double rho, double lr, double momentum, double* a,
+                                     double* v_io, double* b, double p, long long max_steps, double* k_out) {
+    const double sigma2 = lam / rho;
+    double v = *v_io;
+    double suffix[MAX_DEPTH + 1];
+    const double level = p * flow_limit(OBJECTIVE, depth, rho, a, v);
+    *k_out = fd_nan<double>();
+    for (long long k = 0;; ++k) {
+        const double w = fd_fabs(products(depth, a, suffix));
+        if (!(w < fd_inf<double>())) {
+            *v_io = v;
+            return DIVERGED;
+        }
+        if (w >= level) {
+            *k_out = double(k);
+            *v_io = v;
+            return SUCCESS;
+        }
+        if (k == max_steps) break;
+        if (!step<OBJECTIVE>(depth, lam, sigma2, lr, momentum, a, v, b, suffix)) {
+            *v_io = v;
+            return DIVERGED;
+        }
+    }
+    *v_io = v;
+    return MAX_STEPS;
 }
 
 /// One feature's recursion, in place: a[0..depth), v and (jepa-ema, objective 2)
@@ -130,6 +218,17 @@ FD_HD signed char run_feature(int objective, int depth, double lam, double rho, 
         return run_objective<JEPA_EMA>(depth, lam, rho, lr, momentum, a, v_io, b, nrec, rec, w_out,
                                        stride);
     return run_objective<JEPA>(depth, lam, rho, lr, momentum, a, v_io, b, nrec, rec, w_out, stride);
+}
+
+FD_HD signed char crossing_feature(int objective, int depth, double lam, double rho, double lr,
+                                   double momentum, double* a, double* v_io, double* b, double p,
+                                   long long max_steps, double* k_out) {
+    if (objective == MAE)
+        return crossing_objective<MAE>(depth, lam, rho, lr, momentum, a, v_io, b, p, max_steps, k_out);
+    if (objective == JEPA_EMA)
+        return crossing_objective<JEPA_EMA>(depth, lam, rho, lr, momentum, a, v_io, b, p, max_steps,
+                                            k_out);
+    return crossing_objective<JEPA>(depth, lam, rho, lr, momentum, a, v_io, b, p, max_steps, k_out);
 }
 
 }  // namespace gd

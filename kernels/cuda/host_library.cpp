@@ -222,3 +222,15 @@ FD_EXPORT i8 fdh_gd_row(i64 objective, i64 depth, double lam, double rho, double
     return gd::run_feature((int)objective, (int)depth, lam, rho, lr, momentum, a, v, b, nrec, rec, w_out,
                            stride);
 }
+
+/// The first step at which w reaches p times its flow limit (gd::crossing_feature), into *k.
+FD_EXPORT i8 fdh_gd_crossing(i64 objective, i64 depth, double lam, double rho, double lr, double momentum,
+                             double* a, double* v, double* b, double p, i64 max_steps, double* k) {
+    return gd::crossing_feature((int)objective, (int)depth, lam, rho, lr, momentum, a, v, b, p, max_steps,
+                                k);
+}
+
+/// The flow limit of w from an aligned state (gd::flow_limit).
+FD_EXPORT double fdh_gd_flow_limit(i64 objective, i64 depth, double rho, const double* a, double v) {
+    return gd::flow_limit((int)objective, (int)depth, rho, a, v);
+}
