@@ -139,7 +139,7 @@ def test_cli_output_paths(out, expected):
     assert [str(p) for p in cli._paths(4, out, ["png", "svg"])] == expected
 
 
-@pytest.mark.parametrize("argv", [["figure", "7"], ["figure", "2", "--backend", "tpu"]])
+@pytest.mark.parametrize("argv", [["figure", "8"], ["figure", "2", "--backend", "tpu"]])
 def test_cli_rejects_bad_arguments(argv):
     with pytest.raises(SystemExit):
         _parse(argv)
@@ -226,3 +226,39 @@ def test_fig6_offdiagonal_error_falls_with_T():
     slope = np.polyfit(np.log(d["T"]), np.log(mean), 1)[0]
     assert slope < -0.7  # about T^-1 for the mean squared off-diagonal element
     assert mean[-1] < mean[0] / 10
+
+
+# --------------------------------------------------------------------------
+# figure 7 (beyond the paper): finite learning rate and unbalanced starts
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_fig7_small_learning_rates_keep_the_flow_order(objective):
+    d = _data(7)
+    tau = d["tau_flow"][objective]
+    assert tau[0] > 0.99  # lr = 0.05 lr_max: the flow's order
+    assert np.all(np.diff(tau) < 0)  # and it degrades as lr grows
+    assert tau[-1] > 0.9  # measured: even 1.5 lr_max keeps most of it
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_fig7_imbalance_degrades_the_order_more_than_lr(objective):
+    d = _data(7)
+    imb = d["tau_imbalance"][objective]
+    assert np.all(imb[:, 0] > 0.99)  # delta = 0 is the balanced start
+    assert np.all(np.diff(imb, axis=1) < 0)
+    assert np.all(imb[:, -1] < 0.7)  # measured: delta = 0.4 loses most of the order
+
+
+def test_fig7_jepa_favours_rho_more_than_mae_at_every_learning_rate():
+    d = _data(7)
+    assert np.all(d["tau_rho"]["jepa"] > d["tau_rho"]["mae"] + 0.1)
+    assert np.all(d["tau_lam"]["mae"] > d["tau_lam"]["jepa"])
+    # and at small lr the measured taus are the theory's own
+    for o in ("jepa", "mae"):
+        assert abs(d["tau_rho"][o][0] - d["tau_flow_rho"][o]) < 0.01
+
+
+def test_fig7_cli_refuses_the_gpu(capsys):
+    args = _parse(["figure", "7", "--backend", "gpu", "--quick", "--quiet"])
+    assert args.func(args) == 2
+    assert "figure 7 runs on CPU only" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``fastdyn figure N``: reproduce figure N (1..6) of the paper as PNG/PDF/SVG."""
+"""``fastdyn figure N``: reproduce figure N (1..6) of the paper, or figure 7 beyond it, as PNG/PDF/SVG."""
 
 from __future__ import annotations
 
@@ -73,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
         mod = module(args.N)
     except NotImplementedError as exc:
         return error(prog, str(exc))
+    if args.backend not in getattr(mod, "BACKENDS", ("cpu", "gpu")):
+        return error(prog, f"--backend {args.backend}: figure {args.N} runs on "
+                           f"{' and '.join(mod.BACKENDS).upper()} only.")
     try:
         array_module(args.backend)
     except _arrays.GPUUnavailableError as exc:
@@ -103,7 +106,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "(optionally PDF/SVG).  Parameters the paper does not state are "
                     "printed in the figure's caption.",
     )
-    p.add_argument("N", type=int, choices=FIGURES, help="figure number, 1..6")
+    p.add_argument("N", type=int, choices=FIGURES, help="figure number, 1..6 (the paper), 7 (finite lr, unbalanced init)")
     p.add_argument("--out", metavar="PATH", default=None,
                    help="output file (default figureN.png); the suffix follows --format")
     p.add_argument("--format", action="append", metavar="FMT",

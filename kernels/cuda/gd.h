@@ -29,12 +29,18 @@
 // (grad a_l = grad v when a_l = v), and the recursion reduces to
 // u <- u - lr u^(2L) (sigma^2 u - lam) (JEPA), whose flow is eq. 7 at t = L tau.
 //
-// Stability (derived in fastdyn/gd.py, checked by tests/test_gd.py): the
-// Jacobian of the gradient at a fixed point has rank one; its nonzero eigenvalue
-// is sigma^2 wbar^2 (JEPA) and sigma^2 wbar^2 (1 + v^2 sum_l a_l^-2) (MAE), so
-// gradient descent converges to the balanced fixed point for lr below
-// 2 / (lam rho^(2L-1)) (JEPA) and 2 / ((L+1) lam rho^((L-1)/(L+1))) (MAE), and
-// the approach oscillates above half of it.
+// Stability (checked on both sides by tests/test_gd.py).  At a fixed point r = 0,
+// so the Jacobian of the gradient is (grad of the factors) x (grad r): rank one.
+// JEPA: its nonzero eigenvalue is mu = sigma^2 wbar^2; MAE: sigma^2 wbar^2
+// (1 + v^2 sum_l a_l^-2).  Gradient descent x <- x - lr g(x) converges for
+// lr mu < 2 and approaches monotonically for lr mu < 1; at the balanced fixed point
+// (wbar = rho^L, v = rho; MAE v^(L+1) = rho) the thresholds are
+// 2 / (lam rho^(2L-1)) (JEPA) and 2 / ((L+1) lam rho^((L-1)/(L+1))) (MAE).
+// jepa-ema: with D = dv + rho X - rho Y, X = sum_l da_l/a_l, Y = sum_l db_l/a_l
+// (the fixed point has b = a, v = rho) and E = X - Y, one step maps
+// (D, E) by [[1 - k(1 + mL), -rho(1 - m)], [-m k L/rho, m]], k = lr mu, whose
+// trace is 1 - k(1 + mL) + m and determinant m(1 - k(1 + L)); the Jury conditions
+// give k < 2(1 + m)/(1 + m + 2mL) and k < (1 + m)/(m(1 + L)) (m = 0: JEPA's k < 2).
 //
 // Statuses: SUCCESS; OSCILLATED when w reversed its direction by more than
 // rounding (64 ulps of w) at some step (the values are valid: lr above the
