@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _arrays
 from . import _validate as v
 from ._dispatch import RATE, TIME, WEIGHT, Kernel, Operation, max_steps, objective_code
 from .kernels import _constants as C
@@ -285,6 +286,9 @@ def _select_gd(args):
         if args["eps"] is not None:
             raise ValueError("pass either `eps` (the balanced initialisation of assumption 3.1) or "
                              "`layers` and `decoder`, not both.")
+        if _arrays.is_dask(*(args[k] for k in ("lam", "rho", "lr", "momentum", "depth"))):
+            raise TypeError("`layers`/`decoder` cannot be combined with dask.array inputs (the "
+                            "per-layer state is not chunked); pass NumPy arrays, or `eps`.")
         args["eps"] = 1.0
     elif args["eps"] is None:
         raise TypeError("gd_trajectory() needs `eps` (the balanced initialisation) or "
@@ -293,7 +297,8 @@ def _select_gd(args):
         if args["momentum"] is None:
             raise TypeError("objective 'jepa-ema' needs `momentum` (the EMA momentum per step).")
     else:
-        if args["momentum"] is not None:
+        # 0 (the placeholder below, as a dask block re-enters here) is no momentum
+        if args["momentum"] is not None and not _is_default_zero(args["momentum"]):
             raise ValueError(f"`momentum` applies to objective 'jepa-ema' only; got "
                              f"objective={args['objective']!r}.")
         if args["target"] is not None:

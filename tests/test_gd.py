@@ -316,3 +316,26 @@ def test_critical_step_statuses():
         fd.gd_critical_step(1.0, 0.8, depth=2, objective="jepa", lr=0.01, eps=1e-2, max_steps=10)
     with pytest.raises(ValueError, match=r"`p` must be in \(0, 1\)"):
         fd.gd_critical_step(1.0, 0.8, depth=2, objective="jepa", lr=0.01, eps=1e-2, p=1.0)
+
+
+def test_dask_inputs_give_the_numpy_values():
+    da = pytest.importorskip("dask.array")
+    lam = np.linspace(0.5, 2.0, 700)
+    lazy = fd.gd_trajectory([0, 100, 1000], da.from_array(lam, chunks=300), 0.8, depth=3,
+                            objective="jepa", lr=0.05, eps=1e-2)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), fd.gd_trajectory(
+        [0, 100, 1000], lam, 0.8, depth=3, objective="jepa", lr=0.05, eps=1e-2))
+    k = fd.gd_critical_step(da.from_array(lam, chunks=300), 0.8, depth=3, objective="jepa-ema",
+                            lr=0.05, eps=1e-2, momentum=0.5)
+    np.testing.assert_array_equal(k.compute(), fd.gd_critical_step(
+        lam, 0.8, depth=3, objective="jepa-ema", lr=0.05, eps=1e-2, momentum=0.5))
+    with pytest.raises(TypeError, match=r"`layers`/`decoder` cannot be combined with dask"):
+        fd.gd_trajectory([0, 1], da.from_array(lam, chunks=300), 0.8, depth=3, objective="jepa",
+                         lr=0.05, layers=np.full((700, 3), 0.2), decoder=0.2)
+
+
+def test_gpu_backend_is_refused_clearly():
+    with pytest.raises(ValueError, match=r"gd_trajectory runs on the CPU only"):
+        fd.gd_trajectory([0, 1], 1.0, 0.8, depth=2, objective="jepa", lr=0.1, eps=1e-3,
+                         backend="gpu")
