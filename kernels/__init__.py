@@ -63,6 +63,10 @@ critical_time_exact(objective, depth, lam, rho, eps, p)
     Eq. 11, exact.
 critical_time_asymptotic(objective, depth, lam, rho, eps)
     Eq. 12 / eq. 13 / eq. 121.
+gd_steps(objective, depth, lam, rho, lr, momentum, a, v, b, steps) -> (w, status)
+    Gradient descent at a finite learning rate on one feature's aligned state
+    (``a``, ``b``: layer values, ``v``: a one-element array), in place; the
+    recursion of :func:`fastdyn.gd_trajectory` (``objective`` 2 is jepa-ema).
 """
 
 from ._exact import advance_kernel_serial as advance_batch
@@ -73,7 +77,9 @@ from ._exact import (
     critical_time_exact,
     time_between,
 )
+from ._gd import gd_steps
 from ._inverse import flow_tables
+from ._constants import DIVERGED, JEPA_EMA, OSCILLATED
 from ._family import (
     JEPA,
     MAE,
@@ -101,4 +107,8 @@ __all__ = [
     "time_between",
     "critical_time_exact",
     "critical_time_asymptotic",
+    "gd_steps",
+    "JEPA_EMA",
+    "DIVERGED",
+    "OSCILLATED",
 ]

@@ -60,3 +60,20 @@ def gd_crossing_kernel_serial(objective, depth, lam, rho, lr, momentum, a, v, b,
         status[i] = ext.gd_crossing(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
                                     ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), p[i], max_steps,
                                     ptr_at(out, i))
+
+
+@njit(cache=True, error_model="numpy")
+def gd_steps(objective, depth, lam, rho, lr, momentum, a, v, b, steps):
+    """Advance one feature's aligned state by ``steps`` gradient-descent steps, in place.
+
+    For users' own ``@njit`` code (no validation): ``a`` and ``b`` float64 arrays of
+    ``depth`` layer values (``b``, the EMA target, is read only for jepa-ema: pass
+    ``a`` again otherwise), ``v`` a one-element float64 array (the predictor/decoder).
+    Returns ``(w, status)``: ``|prod a|`` after the steps (NaN if it diverged) and
+    SUCCESS, OSCILLATED or DIVERGED; the same recursion as ``fastdyn.gd_trajectory``.
+    """
+    rec = np.full(1, steps, dtype=np.int64)
+    w = np.empty(1)
+    status = ext.gd_row(objective, depth, lam, rho, lr, momentum, data_ptr(a), data_ptr(v),
+                        data_ptr(b), 1, data_ptr(rec), data_ptr(w), 1)
+    return w[0], status
