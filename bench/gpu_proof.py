@@ -613,6 +613,24 @@ class Bench:
                     rec["max_rel_diff"][key] = both(lambda a, fn=fn, o=objective: fn(a, o))
                 except Exception as exc:  # noqa: BLE001
                     rec["errors"][key] = f"{type(exc).__name__}: {exc}"[:500]
+        # gradient descent per feature: NumPy inputs with backend="gpu" (its state is built on
+        # the host); statuses compared too, NaN of a diverged feature on both sides counts 0
+        steps = np.array([0, 1, 10, 100, 1000])
+        for objective in ("jepa", "mae", "jepa-ema"):
+            kw = {"momentum": 0.6} if objective == "jepa-ema" else {}
+            key = f"gd_trajectory [{objective}]"
+            try:
+                want, st_w = fd.gd_trajectory(steps, lam, rho, depth=depth, objective=objective,
+                                              lr=0.01, eps=eps_ct, return_status=True, **kw)
+                got, st_g = fd.gd_trajectory(steps, lam, rho, depth=depth, objective=objective,
+                                             lr=0.01, eps=eps_ct, return_status=True,
+                                             backend="gpu", **kw)
+                same_nan = np.isnan(got) & np.isnan(want)
+                rec["max_rel_diff"][key] = (rel_diff(np.where(same_nan, 1.0, got),
+                                                     np.where(same_nan, 1.0, want))
+                                            if np.array_equal(st_w, st_g) else math.inf)
+            except Exception as exc:  # noqa: BLE001
+                rec["errors"][key] = f"{type(exc).__name__}: {exc}"[:500]
         return rec
 
     def diffrax(self, objective, limit_s):

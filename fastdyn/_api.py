@@ -397,7 +397,9 @@ def gd_trajectory(
         from the first step it could not be recorded).  Without it a diverged
         feature raises :class:`SolverError`.
     backend : {"auto", "cpu", "gpu"}, optional
-        The CPU only for now.
+        ``"gpu"`` runs the recursion on the GPU (one thread per feature) from
+        NumPy inputs and returns NumPy; CuPy inputs are refused (the initial
+        state is built on the host).
 
     Returns
     -------
@@ -453,7 +455,7 @@ def gd_critical_step(
         Also return the per-feature status (``SUCCESS``, ``MAX_STEPS``,
         ``DIVERGED``); without it a failed feature raises :class:`SolverError`.
     backend : {"auto", "cpu", "gpu"}, optional
-        The CPU only for now.
+        As for :func:`gd_trajectory`.
 
     Returns
     -------

@@ -152,7 +152,8 @@ class Operation:
     prepare : callable or None
         ``prepare(args, opts, flat, shape)``: checks and builds per-feature inputs
         that are not scalars per feature (the layers of ``gd_trajectory``) once
-        the features' shape is known, into ``opts``; host only.
+        the features' shape is known, into ``opts``: host arrays (the GPU path
+        uploads them chunk by chunk; CuPy inputs are refused for such operations).
     """
 
     name: str
@@ -395,9 +396,16 @@ def _device(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype, on_dev
             v.representable("t", t, dtype, zero_ok=True)
     scalars = {}
     if on_device:
+        if op.prepare is not None:  # its per-layer state is built from host arrays
+            raise TypeError(f"`{op.name}` takes NumPy inputs on the GPU (backend='gpu'); its "
+                            "initial state is built on the host. Pass NumPy arrays, e.g. "
+                            "`lam.get()`, with backend='gpu'.")
         inputs, shape, scalars = _gpu.device_inputs(cp, {k: args[k] for k in names}, dtype)
     else:
         flat, shape, scalars = _host_features(names, args, _F64)
+        if op.prepare is not None:
+            opts = dict(opts)
+            op.prepare(args, opts, flat, shape)
         inputs = _gpu.host_inputs(cp, flat, dtype)
     n = math.prod(shape)
     full = shape + (t.shape[0],) if op.grid else shape

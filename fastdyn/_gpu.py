@@ -318,6 +318,40 @@ def trajectory(c, method: str) -> None:
     _run_chunked(cp, c.n, bytes_per_feature, body)
 
 
+def gd(c, crossing: bool) -> None:
+    """Gradient descent per feature (gd_kernels.cu): ``c.out`` is ``w`` at the steps
+    ``c.t`` (``(n, K)``) or, with ``crossing``, the first step at ``p`` of the limit.
+    The initial state (``c.opts``: layers, decoder, target, built on the host by the
+    dispatcher) is uploaded chunk by chunk with the features."""
+    inp = c.inputs
+    cp = inp.cp
+    o = c.opts
+    width = o["layers"].shape[1]
+    nt = 0 if crossing else c.t.shape[0]
+    rec = None if crossing else cp.asarray(c.t)
+    bytes_per_feature = 8 * (2 * nt + 3 * width + 8) + 1
+
+    def body(i0, i1):
+        n = i1 - i0
+        st = cp.zeros(n, dtype=np.int8)
+        feats = tuple(inp.chunk(k, i0, i1) for k in c.kernel.features)
+        state = tuple(cp.asarray(np.ascontiguousarray(o[k][i0:i1]))
+                      for k in ("layers", "decoder", "target"))
+        head = (_sc(n), _sc(c.objective, np.int32)) + feats + state + (_sc(width),)
+        if crossing:
+            k = cp.empty(n, dtype=np.float64)
+            _launch(cp, "gd_kernels.cu", "fd_gd_crossing", n,
+                    head + (_sc(o["max_steps"]), k, st))
+            _put(inp, i0, i1, (c.out, k), (c.status, st))
+        else:
+            scratch = cp.empty((nt, n), dtype=np.float64)
+            _launch(cp, "gd_kernels.cu", "fd_gd_trajectory", n,
+                    head + (_sc(nt), rec, scratch, st))
+            _put(inp, i0, i1, (c.out, cp.ascontiguousarray(scratch.T)), (c.status, st))
+
+    _run_chunked(cp, c.n, bytes_per_feature, body)
+
+
 def elementwise(c, source: str, kernel: str, pre: tuple = (), mid: tuple = (), post=()) -> None:
     """Run a one-output-per-feature kernel into ``c.out`` (and ``c.status``).
 

@@ -162,6 +162,14 @@ def _d_trajectory_ema(c):
     _gpu().trajectory(c, "ema")
 
 
+def _d_gd(c):
+    _gpu().gd(c, crossing=False)
+
+
+def _d_gd_crossing(c):
+    _gpu().gd(c, crossing=True)
+
+
 def _d_time_to_reach(c):
     _gpu().elementwise(c, "exact_kernels.cu", "fd_time_to_reach", pre=(_i32(c.objective),))
 
@@ -220,10 +228,10 @@ CRITICAL_ODE = Kernel("critical_time(method='ode')", _CRIT, _h_critical_time_ode
 ADVANCE = Kernel("advance", ("depth", "lam", "rho", "w", "dt"), _h_advance, _d_advance,
                  status=True, result=WEIGHT, cost=3)
 # one step of L layers costs about what one exact trajectory point does at L = 5
-GD = Kernel("gd_trajectory", ("depth", "lam", "rho", "lr", "momentum", "eps"), _h_gd, None,
+GD = Kernel("gd_trajectory", ("depth", "lam", "rho", "lr", "momentum", "eps"), _h_gd, _d_gd,
             status=True, result=WEIGHT, benign=(C.OSCILLATED,))
 GD_CROSSING = Kernel("gd_critical_step", ("depth", "lam", "rho", "lr", "momentum", "eps", "p"),
-                     _h_gd_crossing, None, status=True, result=TIME)
+                     _h_gd_crossing, _d_gd_crossing, status=True, result=TIME)
 FIXED_POINT = Kernel("fixed_point", ("depth", "rho"), _h_fixed_point, _d_fixed_point,
                      result=WEIGHT)
 RHS = Kernel("rhs", ("depth", "w", "lam", "rho"), _h_rhs, _d_rhs, result=RATE)

@@ -144,6 +144,33 @@ def test_device_arrays_with_cpu_backend_are_refused(cp):
 # --------------------------------------------------------------------------
 # parity with the CPU, device inputs (results stay on the device)
 # --------------------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["jepa", "mae", "jepa-ema"])
+def test_gradient_descent_parity(cp, objective):
+    """gd_trajectory / gd_critical_step on the GPU (NumPy inputs, backend='gpu'): gd.h."""
+    lam, rho, depth, _ = _params(n=150, seed=8)
+    kw = {"momentum": 0.6} if objective == "jepa-ema" else {}
+    steps = np.array([0, 1, 10, 100, 400])
+    want, st_want = fd.gd_trajectory(steps, lam, rho, depth=depth, objective=objective, lr=0.02,
+                                     eps=1e-2, return_status=True, **kw)
+    got, st = fd.gd_trajectory(steps, lam, rho, depth=depth, objective=objective, lr=0.02,
+                               eps=1e-2, return_status=True, backend="gpu", **kw)
+    assert isinstance(got, np.ndarray)
+    _close(got, want)
+    np.testing.assert_array_equal(st, st_want)
+    layers = np.random.default_rng(3).uniform(0.1, 0.5, (150, 3))
+    k_want = fd.gd_critical_step(lam, rho, depth=3, objective=objective, lr=0.05, layers=layers,
+                                 decoder=0.2, **kw)
+    k = fd.gd_critical_step(lam, rho, depth=3, objective=objective, lr=0.05, layers=layers,
+                            decoder=0.2, backend="gpu", **kw)
+    np.testing.assert_array_equal(k, k_want)
+
+
+def test_gradient_descent_refuses_device_inputs(cp):
+    with pytest.raises(TypeError, match=r"`gd_trajectory` takes NumPy inputs on the GPU"):
+        fd.gd_trajectory([0, 1], cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa", lr=0.1,
+                         eps=1e-3)
+
+
 @pytest.mark.parametrize("ema_time", [0.0, 0.5, 20.0])
 def test_jepa_ema_trajectory_parity(cp, ema_time):
     """objective="jepa-ema" runs on the device: the same C++ integrator as the CPU (ema.h)."""

@@ -1,0 +1,59 @@
+// GPU entry points of gradient descent at a finite learning rate (gd.h): one
+// thread per feature over a grid-stride loop (a plain loop on the host).
+//
+//   fd_gd_trajectory: the arguments of kernels/_gd.py's gd_kernel (features
+//     depth, lam, rho, lr, momentum, eps [not read]) plus the initial state
+//     a0, b0 (n, width) and v0 (n,) C order; w of feature i at rec[j] goes to
+//     w[j * n + i] (time-major: neighbouring threads write neighbouring
+//     addresses).
+//   fd_gd_crossing: the first step at which w reaches p[i] of its flow limit
+//     (gd::crossing_feature) into k[i].
+//
+// Each thread copies its state into local memory (the recursion reads and
+// writes it every step) and never waits for another feature.
+#include "config.h"
+#include "family.h"
+#include "closed.h"
+#include "gd.h"
+
+namespace {
+
+FD_HD void load_state(long long i, int depth, long long width, const double* a0, const double* v0,
+                      const double* b0, double* a, double& v, double* b) {
+    for (int l = 0; l < depth; ++l) {
+        a[l] = a0[i * width + l];
+        b[l] = b0[i * width + l];
+    }
+    v = v0[i];
+}
+
+}  // namespace
+
+FD_GLOBAL void fd_gd_trajectory(long long n, int objective, const long long* depth, const double* lam,
+                                const double* rho, const double* lr, const double* momentum,
+                                const double* eps, const double* a0, const double* v0, const double* b0,
+                                long long width, long long nrec, const long long* rec, double* w,
+                                signed char* status) {
+    (void)eps;
+    FD_FOR_EACH(i, n) {
+        double a[fastdyn::MAX_DEPTH], b[fastdyn::MAX_DEPTH], v;
+        const int d = (int)depth[i];
+        load_state(i, d, width, a0, v0, b0, a, v, b);
+        status[i] = fastdyn::gd::run_feature(objective, d, lam[i], rho[i], lr[i], momentum[i], a, &v, b,
+                                             nrec, rec, w + i, n);
+    }
+}
+
+FD_GLOBAL void fd_gd_crossing(long long n, int objective, const long long* depth, const double* lam,
+                              const double* rho, const double* lr, const double* momentum, const double* eps,
+                              const double* p, const double* a0, const double* v0, const double* b0,
+                              long long width, long long max_steps, double* k, signed char* status) {
+    (void)eps;
+    FD_FOR_EACH(i, n) {
+        double a[fastdyn::MAX_DEPTH], b[fastdyn::MAX_DEPTH], v;
+        const int d = (int)depth[i];
+        load_state(i, d, width, a0, v0, b0, a, v, b);
+        status[i] = fastdyn::gd::crossing_feature(objective, d, lam[i], rho[i], lr[i], momentum[i], a, &v, b,
+                                                  p[i], max_steps, k + i);
+    }
+}
