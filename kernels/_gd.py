@@ -13,7 +13,31 @@ import numpy as np
 from numba import prange
 
 from ._jit import njit
-from ._lib import data_ptr, ext, ptr_at
+from ._lib import data_ptr, ext, lib, ptr_at
+
+
+#: features per call of the C library's lockstep recursion (gd.h's LANES)
+LANES = int(lib.fdh_gd_lanes())
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _gd_block(objective, depth, lam, rho, lr, momentum, a, v, b, rc, w_out, status, i0, i1):
+    """Features ``i0 .. i1``: LANES of one depth in lockstep where they share it, else one by one."""
+    if i1 - i0 == LANES and depth[i0] == depth[i1 - 1]:
+        same = True
+        for i in range(i0 + 1, i1 - 1):
+            same = same and depth[i] == depth[i0]
+        if same:
+            ext.gd_rows_lanes(objective, depth[i0], ptr_at(lam, i0), ptr_at(rho, i0),
+                              ptr_at(lr, i0), ptr_at(momentum, i0), ptr_at(a, i0), ptr_at(v, i0),
+                              ptr_at(b, i0), a.strides[0] // a.itemsize, rc.shape[0],
+                              data_ptr(rc), ptr_at(w_out, i0), w_out.strides[0] // w_out.itemsize,
+                              w_out.strides[1] // w_out.itemsize, ptr_at(status, i0))
+            return
+    for i in range(i0, i1):
+        status[i] = ext.gd_row(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
+                               ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), rc.shape[0], data_ptr(rc),
+                               ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -23,23 +47,27 @@ def gd_kernel(objective, depth, lam, rho, lr, momentum, a, v, b, rec, w_out, sta
     ``a`` (n, L) and ``b`` (n, L) C-contiguous, ``v`` (n,): the initial state,
     overwritten with the state at the last recorded step (``b`` is not read
     unless ``objective`` is jepa-ema; pass ``a`` again).  ``rec``: int64,
-    non-decreasing, >= 0.
+    non-decreasing, >= 0.  Blocks of LANES features of one depth run in lockstep
+    (bit-identical to one at a time); the inputs are contiguous (lam, rho, lr,
+    momentum, v, status: stride one element).
     """
     rc = np.ascontiguousarray(rec)
-    for i in prange(lam.shape[0]):
-        status[i] = ext.gd_row(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
-                               ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), rc.shape[0], data_ptr(rc),
-                               ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize)
+    n = lam.shape[0]
+    for blk in prange((n + LANES - 1) // LANES):
+        i0 = blk * LANES
+        _gd_block(objective, depth, lam, rho, lr, momentum, a, v, b, rc, w_out, status, i0,
+                  min(n, i0 + LANES))
 
 
 @njit(cache=True, error_model="numpy")
 def gd_kernel_serial(objective, depth, lam, rho, lr, momentum, a, v, b, rec, w_out, status):
     """:func:`gd_kernel` without threads (small problems)."""
     rc = np.ascontiguousarray(rec)
-    for i in range(lam.shape[0]):
-        status[i] = ext.gd_row(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
-                               ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), rc.shape[0], data_ptr(rc),
-                               ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize)
+    n = lam.shape[0]
+    for blk in range((n + LANES - 1) // LANES):
+        i0 = blk * LANES
+        _gd_block(objective, depth, lam, rho, lr, momentum, a, v, b, rc, w_out, status, i0,
+                  min(n, i0 + LANES))
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

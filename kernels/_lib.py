@@ -103,6 +103,11 @@ SIGNATURES = {
     # objective, depth, lam, rho, lr, momentum, a (depth), *v, b (depth), nrec, rec, w_out, stride
     "gd_row": ("i8", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_f64", "i64",
                       "p_i64", "p_f64", "i64")),
+    # objective, depth, lam*, rho*, lr*, momentum* (LANES each), a, v, b, row_stride, nrec, rec,
+    # w_out, w_row, w_time, status* (LANES)
+    "gd_rows_lanes": ("void", ("i64", "i64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64",
+                               "p_f64", "i64", "i64", "p_i64", "p_f64", "i64", "i64", "p_i8")),
+    "gd_lanes": ("i64", ()),
     # objective, depth, lam, rho, lr, momentum, a, *v, b, p, max_steps, *k
     "gd_crossing": ("i8", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_f64", "f64",
                            "i64", "p_f64")),

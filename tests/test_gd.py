@@ -345,3 +345,28 @@ def test_gpu_backend_without_cupy_says_what_to_install():
     with pytest.raises(fd.GPUUnavailableError):
         fd.gd_trajectory([0, 1], 1.0, 0.8, depth=2, objective="jepa", lr=0.1, eps=1e-3,
                          backend="gpu")
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae", "jepa-ema"])
+def test_lockstep_blocks_are_bit_identical_to_one_feature_at_a_time(objective):
+    """The CPU kernel runs blocks of features of one depth in lockstep (gd.h run_lanes)."""
+    from fastdyn.kernels._gd import LANES
+
+    n = 9 * LANES + 3  # whole blocks and a tail
+    rng = np.random.default_rng(5)
+    lam = rng.uniform(0.5, 2.0, n)
+    rho = rng.uniform(0.6, 1.3, n)
+    lr = 10.0 ** rng.uniform(-2, 1, n)  # monotone, oscillating and diverging features
+    layers = rng.uniform(0.05, 0.5, (n, 4)) * rng.choice([-1, 1], (n, 4))
+    decoder = rng.uniform(0.05, 0.5, n)
+    kw = {"momentum": rng.uniform(0, 0.95, n)} if objective == "jepa-ema" else {}
+    steps = np.array([0, 1, 5, 50, 500, 2000])
+    w, st = fd.gd_trajectory(steps, lam, rho, depth=4, objective=objective, lr=lr, layers=layers,
+                             decoder=decoder, return_status=True, **kw)
+    assert len(set(st.tolist())) == 3  # all three statuses occur
+    for i in range(n):
+        one = {k: x[i] for k, x in kw.items()}
+        wi, si = fd.gd_trajectory(steps, lam[i], rho[i], depth=4, objective=objective, lr=lr[i],
+                                  layers=layers[i], decoder=decoder[i], return_status=True, **one)
+        np.testing.assert_array_equal(w[i], wi)
+        assert st[i] == si

@@ -30,7 +30,7 @@ threshold: they are counted in ``unstable`` and kept in the order only if
 they reached the level (an overshoot counts).  ``quick=True``: 20,000 features.
 
 Run time of ``fastdyn figure 7`` on the 2-core CI machine: 6.8 minutes (1e6
-features, about 3e10 feature-steps at 8e7 per second; most of it JEPA at the
+features, about 3e10 feature-steps; most of it JEPA at the
 second, smaller scale of panel b); ``--quick``: 13 s.
 
 Measured (1e6 features): (a) tau(GD, flow) from 0.9997 (JEPA) / 0.998 (MAE) at

@@ -212,6 +212,122 @@ FD_HD signed char crossing_objective(int depth, double lam, double rho, double l
     return MAX_STEPS;
 }
 
+/// LANES features of one depth in lockstep (the CPU kernels): the same arithmetic, in the
+/// same order, as run_objective for each of them (results are bit-identical), with the
+/// features' independent dependency chains interleaved so that a core overlaps them (and
+/// the compiler may put the lanes in one vector register).  Row q of feature q: a + q *
+/// row_stride (also b), v + q, w_out + q * w_row (its records at stride w_time).
+constexpr int LANES = 4;
+
+template <int OBJECTIVE>
+FD_HD void run_lanes(int depth, const double* lam, const double* rho, const double* lr, const double* momentum,
+                     double* a_rows, double* v_io, double* b_rows, long long row_stride, long long nrec,
+                     const long long* rec, double* w_out, long long w_row, long long w_time,
+                     signed char* status) {
+    double a[MAX_DEPTH][LANES], b[MAX_DEPTH][LANES], suffix[MAX_DEPTH + 1][LANES];
+    double v[LANES], sigma2[LANES], w_prev[LANES], w[LANES], r[LANES], vr[LANES], prefix[LANES];
+    int direction[LANES];
+    bool alive[LANES], ok[LANES];
+    for (int q = 0; q < LANES; ++q) {
+        for (int l = 0; l < depth; ++l) {
+            a[l][q] = a_rows[q * row_stride + l];
+            b[l][q] = OBJECTIVE == JEPA_EMA ? b_rows[q * row_stride + l] : 0.0;
+        }
+        v[q] = v_io[q];
+        sigma2[q] = lam[q] / rho[q];
+        w_prev[q] = 0.0;
+        direction[q] = 0;
+        alive[q] = true;
+        status[q] = SUCCESS;
+    }
+    long long j = 0;
+    const long long last = nrec > 0 ? rec[nrec - 1] : -1;
+    for (long long k = 0; k <= last; ++k) {
+        for (int q = 0; q < LANES; ++q) suffix[depth][q] = 1.0;
+        for (int l = depth - 1; l >= 0; --l)
+            for (int q = 0; q < LANES; ++q) suffix[l][q] = suffix[l + 1][q] * a[l][q];
+        for (int q = 0; q < LANES; ++q) {
+            w[q] = fd_fabs(suffix[0][q]);
+            if (!alive[q]) continue;
+            if (!(w[q] < fd_inf<double>())) {
+                status[q] = DIVERGED;
+                alive[q] = false;
+                continue;
+            }
+            if (k > 0) {
+                const double dw = w[q] - w_prev[q];
+                if (fd_fabs(dw) > REVERSAL_ULPS * w[q]) {
+                    const int dir = dw > 0.0 ? 1 : -1;
+                    if (direction[q] != 0 && dir != direction[q]) status[q] = OSCILLATED;
+                    direction[q] = dir;
+                }
+            }
+            w_prev[q] = w[q];
+        }
+        for (; j < nrec && rec[j] == k; ++j)
+            for (int q = 0; q < LANES; ++q) w_out[q * w_row + j * w_time] = alive[q] ? w[q] : fd_nan<double>();
+        if (k == last) break;
+        double tbar[LANES];
+        for (int q = 0; q < LANES; ++q) tbar[q] = OBJECTIVE == JEPA_EMA ? 1.0 : suffix[0][q];
+        if (OBJECTIVE == JEPA_EMA)
+            for (int l = 0; l < depth; ++l)
+                for (int q = 0; q < LANES; ++q) tbar[q] *= b[l][q];
+        for (int q = 0; q < LANES; ++q) {
+            const double wbar = suffix[0][q];
+            r[q] = OBJECTIVE == MAE ? sigma2[q] * v[q] * wbar - lam[q] : sigma2[q] * v[q] * wbar - lam[q] * tbar[q];
+            vr[q] = v[q] * r[q];
+            prefix[q] = 1.0;
+            ok[q] = true;
+        }
+        for (int l = 0; l < depth; ++l)
+            for (int q = 0; q < LANES; ++q) {
+                const double old = a[l][q];
+                const double next = old - lr[q] * (vr[q] * (prefix[q] * suffix[l + 1][q]));
+                a[l][q] = alive[q] ? next : old;  // a finished lane keeps its last state
+                prefix[q] *= old;
+                ok[q] = ok[q] && fd_fabs(next) <= DIVERGENCE_NORM;
+            }
+        for (int q = 0; q < LANES; ++q) {
+            const double next = v[q] - lr[q] * (r[q] * suffix[0][q]);
+            ok[q] = ok[q] && fd_fabs(next) <= DIVERGENCE_NORM;
+            v[q] = alive[q] ? next : v[q];
+        }
+        if (OBJECTIVE == JEPA_EMA)
+            for (int l = 0; l < depth; ++l)
+                for (int q = 0; q < LANES; ++q)
+                    if (alive[q]) b[l][q] = momentum[q] * b[l][q] + (1.0 - momentum[q]) * a[l][q];
+        for (int q = 0; q < LANES; ++q)
+            if (alive[q] && !ok[q]) {
+                status[q] = DIVERGED;
+                alive[q] = false;
+            }
+    }
+    for (; j < nrec; ++j)
+        for (int q = 0; q < LANES; ++q) w_out[q * w_row + j * w_time] = fd_nan<double>();
+    for (int q = 0; q < LANES; ++q) {
+        for (int l = 0; l < depth; ++l) {
+            a_rows[q * row_stride + l] = a[l][q];
+            if (OBJECTIVE == JEPA_EMA) b_rows[q * row_stride + l] = b[l][q];
+        }
+        v_io[q] = v[q];
+    }
+}
+
+FD_HD void run_features_lanes(int objective, int depth, const double* lam, const double* rho, const double* lr,
+                              const double* momentum, double* a, double* v, double* b, long long row_stride,
+                              long long nrec, const long long* rec, double* w_out, long long w_row,
+                              long long w_time, signed char* status) {
+    if (objective == MAE)
+        run_lanes<MAE>(depth, lam, rho, lr, momentum, a, v, b, row_stride, nrec, rec, w_out, w_row, w_time,
+                       status);
+    else if (objective == JEPA_EMA)
+        run_lanes<JEPA_EMA>(depth, lam, rho, lr, momentum, a, v, b, row_stride, nrec, rec, w_out, w_row,
+                            w_time, status);
+    else
+        run_lanes<JEPA>(depth, lam, rho, lr, momentum, a, v, b, row_stride, nrec, rec, w_out, w_row, w_time,
+                        status);
+}
+
 /// One feature's recursion, in place: a[0..depth), v and (jepa-ema, objective 2)
 /// b[0..depth) hold the initial state and end as the state after the last
 /// recorded step; w(rec[j]) goes to w_out[j * stride] (rec non-decreasing, >= 0).

@@ -234,3 +234,14 @@ FD_EXPORT i8 fdh_gd_crossing(i64 objective, i64 depth, double lam, double rho, d
 FD_EXPORT double fdh_gd_flow_limit(i64 objective, i64 depth, double rho, const double* a, double v) {
     return gd::flow_limit((int)objective, (int)depth, rho, a, v);
 }
+
+/// gd::LANES features of one depth in lockstep (gd::run_features_lanes); bit-identical to gd_row each.
+FD_EXPORT void fdh_gd_rows_lanes(i64 objective, i64 depth, const double* lam, const double* rho, const double* lr,
+                                 const double* momentum, double* a, double* v, double* b, i64 row_stride,
+                                 i64 nrec, const i64* rec, double* w_out, i64 w_row, i64 w_time, i8* status) {
+    gd::run_features_lanes((int)objective, (int)depth, lam, rho, lr, momentum, a, v, b, row_stride, nrec, rec,
+                           w_out, w_row, w_time, status);
+}
+
+/// The number of lanes of fdh_gd_rows_lanes.
+FD_EXPORT i64 fdh_gd_lanes() { return gd::LANES; }
