@@ -35,6 +35,7 @@ __all__ = [
     "advance",
     "critical_time",
     "fixed_point",
+    "flow_trajectory",
     "gd_critical_step",
     "gd_trajectory",
     "rhs",
@@ -468,4 +469,58 @@ def gd_critical_step(
     return call(ops.gd_critical_step, dict(
         lam=lam, rho=rho, depth=depth, objective=objective, lr=lr, p=p, eps=eps, layers=layers,
         decoder=decoder, target=target, momentum=momentum, max_steps=max_steps,
+        return_status=return_status, backend=backend))
+
+
+def flow_trajectory(
+    t: ArrayLike,
+    lam: ArrayLike,
+    rho: ArrayLike,
+    *,
+    depth: ArrayLike,
+    objective: str,
+    eps: ArrayLike | None = None,
+    layers: ArrayLike | None = None,
+    decoder: ArrayLike | None = None,
+    rtol: float = 1e-10,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    return_status: bool = False,
+    backend: str = "auto",
+):
+    """Gradient flow from any aligned initialisation: ``w`` at ODE times ``t``.
+
+    The ``lr -> 0`` limit of :func:`gd_trajectory` (JEPA and MAE): the flow of
+    every layer value and the predictor/decoder, reduced by its conserved
+    quantities ``c_l = a_l^2 - v^2`` to one equation for ``v``
+    (``kernels/cuda/flow.h`` has the derivation) and integrated adaptively
+    (Dormand-Prince 5(4), local relative error ``rtol`` in ``v``).  From the
+    balanced start (``eps``) it is eq. 7/8: :func:`trajectory` (the closed form)
+    is then the better tool; this function is for the unbalanced starts the
+    closed form does not cover.
+
+    Parameters
+    ----------
+    t : array_like, shape (T,)
+        Non-decreasing ODE times ``t = L tau`` in ``[0, 1e300]``.
+    lam, rho, depth, objective, eps, layers, decoder
+        As for :func:`gd_trajectory` (``objective`` ``"jepa"`` or ``"mae"``).
+    rtol : float, optional
+        Local relative error per step, in [1e-14, 1e-2].
+    max_steps : int, optional
+        Accepted plus rejected steps per feature (status ``MAX_STEPS`` beyond).
+    return_status : bool, optional
+        Also return the per-feature status; without it a failed feature raises
+        :class:`SolverError`.
+    backend : {"auto", "cpu"}, optional
+        The CPU only for now.
+
+    Returns
+    -------
+    w : ndarray, shape (*features, T)
+    status : ndarray of int8, shape (*features,)
+        Only with ``return_status=True``.
+    """
+    return call(ops.flow_trajectory, dict(
+        t=t, lam=lam, rho=rho, depth=depth, objective=objective, eps=eps, layers=layers,
+        decoder=decoder, target=None, lr=None, momentum=None, rtol=rtol, max_steps=max_steps,
         return_status=return_status, backend=backend))

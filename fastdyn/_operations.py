@@ -133,6 +133,13 @@ def _h_gd_crossing(c):
         _gd.gd_crossing_kernel_serial(*args)
 
 
+def _h_flow(c):
+    o = c.opts
+    call_parallel(_gd.flow_kernel, c.t, c.objective, c.f["depth"], c.f["lam"], c.f["rho"],
+                  o["layers"], o["decoder"], o["rtol"], o["max_steps"], c.out, c.status,
+                  np.zeros(c.n, dtype=np.int64))
+
+
 def _h_fixed_point(c):
     _ex.fixed_point_kernel(c.objective, *_args(c), c.out)
 
@@ -232,6 +239,8 @@ GD = Kernel("gd_trajectory", ("depth", "lam", "rho", "lr", "momentum", "eps"), _
             status=True, result=WEIGHT, benign=(C.OSCILLATED,))
 GD_CROSSING = Kernel("gd_critical_step", ("depth", "lam", "rho", "lr", "momentum", "eps", "p"),
                      _h_gd_crossing, _d_gd_crossing, status=True, result=TIME)
+FLOW = Kernel("flow_trajectory", ("depth", "lam", "rho", "eps"), _h_flow, None, status=True,
+              result=WEIGHT)
 FIXED_POINT = Kernel("fixed_point", ("depth", "rho"), _h_fixed_point, _d_fixed_point,
                      result=WEIGHT)
 RHS = Kernel("rhs", ("depth", "w", "lam", "rho"), _h_rhs, _d_rhs, result=RATE)
@@ -315,6 +324,16 @@ def _select_gd(args):
     return GD, opts
 
 
+def _select_flow(args):
+    """Options of ``flow_trajectory`` (JEPA and MAE; the start as for gd_trajectory)."""
+    obj = objective_code(args["objective"], _JEPA_MAE)
+    args["momentum"] = None
+    _, opts = _select_gd(args)
+    opts.update(objective=obj, rtol=v.rtol_value(args["rtol"]),
+                max_steps=max_steps(args["max_steps"]))
+    return FLOW, opts
+
+
 def _select_gd_crossing(args):
     _, opts = _select_gd(args)
     opts["max_steps"] = max_steps(args["max_steps"])
@@ -375,5 +394,7 @@ gd_trajectory = Operation("gd_trajectory", ("lam", "rho", "lr", "momentum", "eps
                           _select_gd, (GD,), grid=True, grid_of=v.step_grid, prepare=_prepare_gd)
 gd_critical_step = Operation("gd_critical_step", ("lam", "rho", "lr", "momentum", "eps", "p", "depth"),
                              _select_gd_crossing, (GD_CROSSING,), prepare=_prepare_gd)
+flow_trajectory = Operation("flow_trajectory", ("lam", "rho", "eps", "depth"), _select_flow, (FLOW,),
+                            grid=True, prepare=_prepare_gd)
 fixed_point = Operation("fixed_point", ("rho", "depth"), _simple(FIXED_POINT), (FIXED_POINT,))
 rhs = Operation("rhs", ("w", "lam", "rho", "depth"), _simple(RHS), (RHS,))

@@ -105,3 +105,15 @@ def gd_steps(objective, depth, lam, rho, lr, momentum, a, v, b, steps):
     status = ext.gd_row(objective, depth, lam, rho, lr, momentum, data_ptr(a), data_ptr(v),
                         data_ptr(b), 1, data_ptr(rec), data_ptr(w), 1)
     return w[0], status
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def flow_kernel(t, objective, depth, lam, rho, a, v, rtol, max_steps, w_out, status, nsteps):
+    """``w_out[i, j]``: gradient flow of feature ``i`` from its aligned state (``a`` (n, L),
+    ``v`` (n,)) at the ODE times ``t`` (``kernels/cuda/flow.h``)."""
+    tc = np.ascontiguousarray(t)
+    for i in prange(lam.shape[0]):
+        status[i] = ext.flow_trajectory_row(objective, depth[i], lam[i], rho[i], ptr_at(a, i), v[i],
+                                            tc.shape[0], data_ptr(tc), rtol, max_steps,
+                                            ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize,
+                                            ptr_at(nsteps, i))

@@ -370,3 +370,70 @@ def test_lockstep_blocks_are_bit_identical_to_one_feature_at_a_time(objective):
                                   layers=layers[i], decoder=decoder[i], return_status=True, **one)
         np.testing.assert_array_equal(w[i], wi)
         assert st[i] == si
+
+
+# ---------------------------------------------------------------------------
+# flow_trajectory: gradient flow from any aligned start (kernels/cuda/flow.h)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+@pytest.mark.parametrize("depth", [1, 2, 5, 8])
+def test_flow_from_the_balanced_start_is_eq_7_8(objective, depth):
+    """Against the closed forms of fd.trajectory to 1e-10 where w is insensitive to t."""
+    rng = np.random.default_rng(depth)
+    n = 40
+    lam = 10.0 ** rng.uniform(-1, 1, n)
+    rho = rng.uniform(0.6, 1.4, n)
+    eps = 10.0 ** rng.uniform(-4, -1, n)
+    w_star = fd.fixed_point(rho, depth=depth, objective=objective)
+    keep = eps < 0.5 * w_star
+    lam, rho, eps = lam[keep], rho[keep], eps[keep]
+    t_half = fd.critical_time(lam, rho, depth=depth, eps=eps, objective=objective, p=0.5)
+    checked = 0
+    for i in range(lam.size):
+        t = t_half[i] * np.array([0.0, 1e-3, 0.1, 0.5, 0.9, 1.0, 1.1, 2.0, 10.0])
+        got = fd.flow_trajectory(t, lam[i], rho[i], depth=depth, objective=objective, eps=eps[i],
+                                 rtol=1e-12)
+        want = fd.trajectory(t, lam[i], rho[i], depth=depth, eps=eps[i], objective=objective)
+        cond = t * np.abs(fd.rhs(want, lam[i], rho[i], depth=depth, objective=objective)) / want
+        calm = cond <= 10.0
+        assert np.all(np.abs(got[calm] / want[calm] - 1) <= 1e-10)
+        checked += int(calm.sum())
+    assert lam.size >= 20 and checked >= 6 * lam.size
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_gradient_descent_converges_to_the_flow_from_an_unbalanced_start(objective):
+    lam, rho, depth = 1.3, 0.9, 3
+    layers, decoder = np.array([0.3, -0.2, 0.25]), 0.1
+    t = 30.0 if objective == "jepa" else 3.0
+    want = fd.flow_trajectory([t], lam, rho, depth=depth, objective=objective, layers=layers,
+                              decoder=decoder, rtol=1e-12)[0]
+    errs = []
+    for lr in (4e-3, 2e-3, 1e-3, 5e-4):
+        k = int(round(t / (depth * lr)))
+        assert k * depth * lr == pytest.approx(t, rel=1e-12)
+        got = fd.gd_trajectory([k], lam, rho, depth=depth, objective=objective, lr=lr,
+                               layers=layers, decoder=decoder)[0]
+        errs.append(abs(got / want - 1))
+    errs = np.array(errs)
+    assert 1e-8 < errs[-1] < 1e-2
+    np.testing.assert_allclose(errs[:-1] / errs[1:], 2.0, atol=0.2)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_flow_ends_at_the_conserved_quantity_limit(objective):
+    rho, layers, decoder = 0.9, np.array([0.3, 0.2, 0.25]), 0.1
+    w = fd.flow_trajectory([1e6], 1.0, rho, depth=3, objective=objective, layers=layers,
+                           decoder=decoder)[0]
+    assert w == pytest.approx(flow_limit(objective, rho, layers, decoder), rel=1e-10)
+
+
+def test_flow_statuses_and_inputs():
+    w, status = fd.flow_trajectory([0.0, 1e5], 1.0, 0.8, depth=3, objective="jepa", eps=1e-3,
+                                   max_steps=2, return_status=True)
+    assert status == fd.Status.MAX_STEPS and np.isnan(w[1])
+    assert w[0] == pytest.approx(1e-3, rel=4e-16)  # |prod a_l(0)|, the rounded root cubed
+    with pytest.raises(ValueError, match=r"`objective` must be 'jepa' or 'mae'; got 'jepa-ema'"):
+        fd.flow_trajectory([1.0], 1.0, 0.8, depth=3, objective="jepa-ema", eps=1e-3)
+    with pytest.raises(TypeError, match=r"needs `eps`"):
+        fd.flow_trajectory([1.0], 1.0, 0.8, depth=3, objective="jepa")

@@ -142,34 +142,35 @@ FD_HD double mae_balance(double u, int depth, const double* c, double log_rho) {
     return s - log_rho;
 }
 
-/// The limit of w under gradient flow from the state (a, v), from the conserved
-/// gaps c_l = a_l^2 - v^2: JEPA and jepa-ema end at v = rho (r = 0 with the target
-/// equal to the online weights), MAE where v prod_l sqrt(v^2 + c_l) = rho; then
-/// w = prod_l sqrt(v^2 + c_l).  0 where a layer must pass through 0 first
-/// (v^2 + c_l <= 0 at the limit's v).  Balanced (c = 0): rho^L, rho^(L/(L+1)).
+/// The limit of v under gradient flow from the gaps c_l = a_l^2 - v^2: JEPA and jepa-ema
+/// end at v = rho (r = 0 with the target equal to the online weights), MAE where
+/// v prod_l sqrt(v^2 + c_l) = rho (the root above the largest -c_l, by bisection).
+FD_HD double limit_v(int objective, int depth, double rho, const double* c) {
+    if (objective != MAE) return rho;
+    double c_min = 0.0;
+    for (int l = 0; l < depth; ++l) c_min = py_min(c_min, c[l]);
+    // g(u) = log u + 1/2 sum log(u^2 + c_l) - log rho increases from -inf at u_min
+    const double u_min = fd_sqrt(-c_min);
+    double lo = u_min, hi = py_max(2.0 * u_min, 1.0);
+    const double log_rho = fd_log(rho);
+    while (mae_balance(hi, depth, c, log_rho) < 0.0) hi *= 2.0;
+    for (int it = 0; it < 200 && hi - lo > 4e-16 * hi; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        if (mae_balance(mid, depth, c, log_rho) < 0.0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/// The limit of w under gradient flow from the state (a, v), fixed by the conserved
+/// gaps c_l = a_l^2 - v^2: w = prod_l sqrt(u^2 + c_l) at u = limit_v; 0 where a layer
+/// must pass through 0 first (u^2 + c_l <= 0).  Balanced (c = 0): rho^L, rho^(L/(L+1)).
 FD_HD double flow_limit(int objective, int depth, double rho, const double* a, double v) {
     double c[MAX_DEPTH];
-    double c_min = 0.0;
-    for (int l = 0; l < depth; ++l) {
-        c[l] = (a[l] - v) * (a[l] + v);
-        c_min = py_min(c_min, c[l]);
-    }
-    double u = rho;
-    if (objective == MAE) {
-        // g(u) = log u + 1/2 sum log(u^2 + c_l) - log rho increases from -inf at u_min
-        const double u_min = fd_sqrt(-c_min);
-        double lo = u_min, hi = py_max(2.0 * u_min, 1.0);
-        const double log_rho = fd_log(rho);
-        while (mae_balance(hi, depth, c, log_rho) < 0.0) hi *= 2.0;
-        for (int it = 0; it < 200 && hi - lo > 4e-16 * hi; ++it) {
-            const double mid = 0.5 * (lo + hi);
-            if (mae_balance(mid, depth, c, log_rho) < 0.0)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        u = 0.5 * (lo + hi);
-    }
+    for (int l = 0; l < depth; ++l) c[l] = (a[l] - v) * (a[l] + v);
+    const double u = limit_v(objective, depth, rho, c);
     double w = 1.0;
     for (int l = 0; l < depth; ++l) {
         const double s = u * u + c[l];

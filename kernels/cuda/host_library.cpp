@@ -28,6 +28,7 @@
 #include "ode.h"
 #include "ema.h"
 #include "gd.h"
+#include "flow.h"
 
 #if defined(_WIN32)
 #define FD_EXPORT extern "C" __declspec(dllexport)
@@ -245,3 +246,11 @@ FD_EXPORT void fdh_gd_rows_lanes(i64 objective, i64 depth, const double* lam, co
 
 /// The number of lanes of fdh_gd_rows_lanes.
 FD_EXPORT i64 fdh_gd_lanes() { return gd::LANES; }
+
+/// Gradient flow from an aligned state (flow::trajectory_feature): w at the ODE times t.
+FD_EXPORT i8 fdh_flow_trajectory_row(i64 objective, i64 depth, double lam, double rho, const double* a, double v,
+                                     i64 nt, const double* t, double rtol, i64 max_steps, double* w_out,
+                                     i64 stride, i64* nsteps) {
+    return flow::trajectory_feature((int)objective, (int)depth, lam, rho, a, v, nt, t, rtol, max_steps, w_out,
+                                    stride, nsteps);
+}
