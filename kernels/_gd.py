@@ -23,9 +23,9 @@ LANES = int(lib.fdh_gd_lanes())
 @njit(cache=True, error_model="numpy", inline="always")
 def _gd_block(objective, depth, lam, rho, lr, momentum, a, v, b, rc, w_out, status, i0, i1):
     """Features ``i0 .. i1``: LANES of one depth in lockstep where they share it, else one by one."""
-    if i1 - i0 == LANES and depth[i0] == depth[i1 - 1]:
+    if i1 - i0 == LANES:
         same = True
-        for i in range(i0 + 1, i1 - 1):
+        for i in range(i0 + 1, i1):
             same = same and depth[i] == depth[i0]
         if same:
             ext.gd_rows_lanes(objective, depth[i0], ptr_at(lam, i0), ptr_at(rho, i0),
@@ -70,24 +70,47 @@ def gd_kernel_serial(objective, depth, lam, rho, lr, momentum, a, v, b, rec, w_o
                   min(n, i0 + LANES))
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def gd_crossing_kernel(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out, status):
-    """``out[i]``: the first step at which ``w`` reaches ``p[i]`` times its flow limit
-    (NaN with status MAX_STEPS or DIVERGED); the state is advanced in place."""
-    for i in prange(lam.shape[0]):
+@njit(cache=True, error_model="numpy", inline="always")
+def _crossing_block(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out, status,
+                    i0, i1):
+    """Features ``i0 .. i1``: LANES of one depth in lockstep where they share it, else one by one."""
+    if i1 - i0 == LANES:
+        same = True
+        for i in range(i0 + 1, i1):
+            same = same and depth[i] == depth[i0]
+        if same:
+            ext.gd_crossing_lanes(objective, depth[i0], ptr_at(lam, i0), ptr_at(rho, i0),
+                                  ptr_at(lr, i0), ptr_at(momentum, i0), ptr_at(a, i0),
+                                  ptr_at(v, i0), ptr_at(b, i0), a.strides[0] // a.itemsize,
+                                  ptr_at(p, i0), max_steps, ptr_at(out, i0), ptr_at(status, i0))
+            return
+    for i in range(i0, i1):
         status[i] = ext.gd_crossing(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
                                     ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), p[i], max_steps,
                                     ptr_at(out, i))
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def gd_crossing_kernel(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out, status):
+    """``out[i]``: the first step at which ``w`` reaches ``p[i]`` times its flow limit
+    (NaN with status MAX_STEPS or DIVERGED); the state is advanced in place.  Blocks of
+    LANES features of one depth run in lockstep (bit-identical to one at a time)."""
+    n = lam.shape[0]
+    for blk in prange((n + LANES - 1) // LANES):
+        i0 = blk * LANES
+        _crossing_block(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out,
+                        status, i0, min(n, i0 + LANES))
 
 
 @njit(cache=True, error_model="numpy")
 def gd_crossing_kernel_serial(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out,
                               status):
     """:func:`gd_crossing_kernel` without threads."""
-    for i in range(lam.shape[0]):
-        status[i] = ext.gd_crossing(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
-                                    ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), p[i], max_steps,
-                                    ptr_at(out, i))
+    n = lam.shape[0]
+    for blk in range((n + LANES - 1) // LANES):
+        i0 = blk * LANES
+        _crossing_block(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out,
+                        status, i0, min(n, i0 + LANES))
 
 
 @njit(cache=True, error_model="numpy")

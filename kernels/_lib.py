@@ -108,6 +108,9 @@ SIGNATURES = {
     "gd_rows_lanes": ("void", ("i64", "i64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64",
                                "p_f64", "i64", "i64", "p_i64", "p_f64", "i64", "i64", "p_i8")),
     "gd_lanes": ("i64", ()),
+    # objective, depth, lam*, rho*, lr*, momentum*, a, v, b, row_stride, p*, max_steps, k*, status*
+    "gd_crossing_lanes": ("void", ("i64", "i64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64",
+                                   "p_f64", "i64", "p_f64", "i64", "p_f64", "p_i8")),
     # objective, depth, lam, rho, lr, momentum, a, *v, b, p, max_steps, *k
     "gd_crossing": ("i8", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_f64", "f64",
                            "i64", "p_f64")),

@@ -437,3 +437,28 @@ def test_flow_statuses_and_inputs():
         fd.flow_trajectory([1.0], 1.0, 0.8, depth=3, objective="jepa-ema", eps=1e-3)
     with pytest.raises(TypeError, match=r"needs `eps`"):
         fd.flow_trajectory([1.0], 1.0, 0.8, depth=3, objective="jepa")
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae", "jepa-ema"])
+def test_lockstep_crossings_are_bit_identical_to_one_feature_at_a_time(objective):
+    from fastdyn.kernels._gd import LANES
+
+    n = 7 * LANES + 2
+    rng = np.random.default_rng(6)
+    lam = rng.uniform(0.5, 2.0, n)
+    rho = rng.uniform(0.6, 1.3, n)
+    lr = 10.0 ** rng.uniform(-2, 0.5, n)
+    eps = 10.0 ** rng.uniform(-3, 0.5, n)  # some start above their level: step 0
+    p = rng.uniform(0.2, 0.9, n)
+    kw = {"momentum": rng.uniform(0, 0.95, n)} if objective == "jepa-ema" else {}
+    budget = 100 if objective == "mae" else 3000  # MAE learns fast: a smaller step budget
+    k, st = fd.gd_critical_step(lam, rho, depth=3, objective=objective, lr=lr, p=p, eps=eps,
+                                max_steps=budget, return_status=True, **kw)
+    assert {int(s) for s in st} >= {0, 1}  # reached and not reached within max_steps
+    assert np.any(k == 0)
+    for i in range(n):
+        one = {key: x[i] for key, x in kw.items()}
+        ki, si = fd.gd_critical_step(lam[i], rho[i], depth=3, objective=objective, lr=lr[i], p=p[i],
+                                     eps=eps[i], max_steps=budget, return_status=True, **one)
+        assert si == st[i]
+        np.testing.assert_array_equal(ki, k[i])

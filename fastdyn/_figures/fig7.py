@@ -29,9 +29,9 @@ learning-rate fractions 0.05 .. 1.5.  Above 1 some features are beyond their
 threshold: they are counted in ``unstable`` and kept in the order only if
 they reached the level (an overshoot counts).  ``quick=True``: 20,000 features.
 
-Run time of ``fastdyn figure 7`` on the 2-core CI machine: 6.8 minutes (1e6
-features, about 3e10 feature-steps; most of it JEPA at the
-second, smaller scale of panel b); ``--quick``: 13 s.
+Run time of ``fastdyn figure 7`` on the 2-core CI machine: 4.3 minutes (1e6
+features, about 3e10 feature-steps; most of it JEPA at the second, smaller
+scale of panel b); ``--quick``: 13 s.
 
 Measured (1e6 features): (a) tau(GD, flow) from 0.9997 (JEPA) / 0.998 (MAE) at
 0.05 lr_max to 0.992 / 0.941 at 1.5 lr_max; no feature failed to reach its level

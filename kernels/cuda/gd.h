@@ -220,39 +220,101 @@ FD_HD signed char crossing_objective(int depth, double lam, double rho, double l
 /// row_stride (also b), v + q, w_out + q * w_row (its records at stride w_time).
 constexpr int LANES = 4;
 
+/// suffix[l][q] = a_l ... a_{L-1} of lane q (suffix[depth][q] = 1), as products() per lane.
+FD_HD void products_lanes(int depth, const double (*a)[LANES], double (*suffix)[LANES]) {
+    for (int q = 0; q < LANES; ++q) suffix[depth][q] = 1.0;
+    for (int l = depth - 1; l >= 0; --l)
+        for (int q = 0; q < LANES; ++q) suffix[l][q] = suffix[l + 1][q] * a[l][q];
+}
+
+/// One step of LANES features in lockstep: the arithmetic of step<OBJECTIVE> for each lane,
+/// in the same order; a frozen lane keeps its state; ok[q]: lane q stayed inside the bound.
+template <int OBJECTIVE>
+FD_HD void step_lanes(int depth, const double* lam, const double* sigma2, const double* lr, const double* momentum,
+                      double (*a)[LANES], double* v, double (*b)[LANES], const double (*suffix)[LANES],
+                      const bool* frozen, bool* ok) {
+    double tbar[LANES], r[LANES], vr[LANES], prefix[LANES];
+    for (int q = 0; q < LANES; ++q) tbar[q] = OBJECTIVE == JEPA_EMA ? 1.0 : suffix[0][q];
+    if (OBJECTIVE == JEPA_EMA)
+        for (int l = 0; l < depth; ++l)
+            for (int q = 0; q < LANES; ++q) tbar[q] *= b[l][q];
+    for (int q = 0; q < LANES; ++q) {
+        const double wbar = suffix[0][q];
+        r[q] = OBJECTIVE == MAE ? sigma2[q] * v[q] * wbar - lam[q] : sigma2[q] * v[q] * wbar - lam[q] * tbar[q];
+        vr[q] = v[q] * r[q];
+        prefix[q] = 1.0;
+        ok[q] = true;
+    }
+    for (int l = 0; l < depth; ++l)
+        for (int q = 0; q < LANES; ++q) {
+            const double old = a[l][q];
+            const double next = old - lr[q] * (vr[q] * (prefix[q] * suffix[l + 1][q]));
+            a[l][q] = frozen[q] ? old : next;
+            prefix[q] *= old;
+            ok[q] = ok[q] && fd_fabs(next) <= DIVERGENCE_NORM;
+        }
+    for (int q = 0; q < LANES; ++q) {
+        const double next = v[q] - lr[q] * (r[q] * suffix[0][q]);
+        ok[q] = ok[q] && fd_fabs(next) <= DIVERGENCE_NORM;
+        v[q] = frozen[q] ? v[q] : next;
+    }
+    if (OBJECTIVE == JEPA_EMA)
+        for (int l = 0; l < depth; ++l)
+            for (int q = 0; q < LANES; ++q)
+                if (!frozen[q]) b[l][q] = momentum[q] * b[l][q] + (1.0 - momentum[q]) * a[l][q];
+}
+
+/// Load LANES rows of state into the lanes' local arrays, and store them back.
+FD_HD void load_lanes(int depth, bool ema, const double* a_rows, const double* v_io, const double* b_rows,
+                      long long row_stride, double (*a)[LANES], double* v, double (*b)[LANES]) {
+    for (int q = 0; q < LANES; ++q) {
+        for (int l = 0; l < depth; ++l) {
+            a[l][q] = a_rows[q * row_stride + l];
+            b[l][q] = ema ? b_rows[q * row_stride + l] : 0.0;
+        }
+        v[q] = v_io[q];
+    }
+}
+
+FD_HD void store_lanes(int depth, bool ema, const double (*a)[LANES], const double* v, const double (*b)[LANES],
+                       long long row_stride, double* a_rows, double* v_io, double* b_rows) {
+    for (int q = 0; q < LANES; ++q) {
+        for (int l = 0; l < depth; ++l) {
+            a_rows[q * row_stride + l] = a[l][q];
+            if (ema) b_rows[q * row_stride + l] = b[l][q];
+        }
+        v_io[q] = v[q];
+    }
+}
+
 template <int OBJECTIVE>
 FD_HD void run_lanes(int depth, const double* lam, const double* rho, const double* lr, const double* momentum,
                      double* a_rows, double* v_io, double* b_rows, long long row_stride, long long nrec,
                      const long long* rec, double* w_out, long long w_row, long long w_time,
                      signed char* status) {
+    constexpr bool ema = OBJECTIVE == JEPA_EMA;
     double a[MAX_DEPTH][LANES], b[MAX_DEPTH][LANES], suffix[MAX_DEPTH + 1][LANES];
-    double v[LANES], sigma2[LANES], w_prev[LANES], w[LANES], r[LANES], vr[LANES], prefix[LANES];
+    double v[LANES], sigma2[LANES], w_prev[LANES], w[LANES];
     int direction[LANES];
-    bool alive[LANES], ok[LANES];
+    bool dead[LANES], ok[LANES];
+    load_lanes(depth, ema, a_rows, v_io, b_rows, row_stride, a, v, b);
     for (int q = 0; q < LANES; ++q) {
-        for (int l = 0; l < depth; ++l) {
-            a[l][q] = a_rows[q * row_stride + l];
-            b[l][q] = OBJECTIVE == JEPA_EMA ? b_rows[q * row_stride + l] : 0.0;
-        }
-        v[q] = v_io[q];
         sigma2[q] = lam[q] / rho[q];
         w_prev[q] = 0.0;
         direction[q] = 0;
-        alive[q] = true;
+        dead[q] = false;
         status[q] = SUCCESS;
     }
     long long j = 0;
     const long long last = nrec > 0 ? rec[nrec - 1] : -1;
     for (long long k = 0; k <= last; ++k) {
-        for (int q = 0; q < LANES; ++q) suffix[depth][q] = 1.0;
-        for (int l = depth - 1; l >= 0; --l)
-            for (int q = 0; q < LANES; ++q) suffix[l][q] = suffix[l + 1][q] * a[l][q];
+        products_lanes(depth, a, suffix);
         for (int q = 0; q < LANES; ++q) {
             w[q] = fd_fabs(suffix[0][q]);
-            if (!alive[q]) continue;
+            if (dead[q]) continue;
             if (!(w[q] < fd_inf<double>())) {
                 status[q] = DIVERGED;
-                alive[q] = false;
+                dead[q] = true;
                 continue;
             }
             if (k > 0) {
@@ -266,52 +328,75 @@ FD_HD void run_lanes(int depth, const double* lam, const double* rho, const doub
             w_prev[q] = w[q];
         }
         for (; j < nrec && rec[j] == k; ++j)
-            for (int q = 0; q < LANES; ++q) w_out[q * w_row + j * w_time] = alive[q] ? w[q] : fd_nan<double>();
+            for (int q = 0; q < LANES; ++q) w_out[q * w_row + j * w_time] = dead[q] ? fd_nan<double>() : w[q];
         if (k == last) break;
-        double tbar[LANES];
-        for (int q = 0; q < LANES; ++q) tbar[q] = OBJECTIVE == JEPA_EMA ? 1.0 : suffix[0][q];
-        if (OBJECTIVE == JEPA_EMA)
-            for (int l = 0; l < depth; ++l)
-                for (int q = 0; q < LANES; ++q) tbar[q] *= b[l][q];
-        for (int q = 0; q < LANES; ++q) {
-            const double wbar = suffix[0][q];
-            r[q] = OBJECTIVE == MAE ? sigma2[q] * v[q] * wbar - lam[q] : sigma2[q] * v[q] * wbar - lam[q] * tbar[q];
-            vr[q] = v[q] * r[q];
-            prefix[q] = 1.0;
-            ok[q] = true;
-        }
-        for (int l = 0; l < depth; ++l)
-            for (int q = 0; q < LANES; ++q) {
-                const double old = a[l][q];
-                const double next = old - lr[q] * (vr[q] * (prefix[q] * suffix[l + 1][q]));
-                a[l][q] = alive[q] ? next : old;  // a finished lane keeps its last state
-                prefix[q] *= old;
-                ok[q] = ok[q] && fd_fabs(next) <= DIVERGENCE_NORM;
-            }
-        for (int q = 0; q < LANES; ++q) {
-            const double next = v[q] - lr[q] * (r[q] * suffix[0][q]);
-            ok[q] = ok[q] && fd_fabs(next) <= DIVERGENCE_NORM;
-            v[q] = alive[q] ? next : v[q];
-        }
-        if (OBJECTIVE == JEPA_EMA)
-            for (int l = 0; l < depth; ++l)
-                for (int q = 0; q < LANES; ++q)
-                    if (alive[q]) b[l][q] = momentum[q] * b[l][q] + (1.0 - momentum[q]) * a[l][q];
+        step_lanes<OBJECTIVE>(depth, lam, sigma2, lr, momentum, a, v, b, suffix, dead, ok);
         for (int q = 0; q < LANES; ++q)
-            if (alive[q] && !ok[q]) {
+            if (!dead[q] && !ok[q]) {
                 status[q] = DIVERGED;
-                alive[q] = false;
+                dead[q] = true;
             }
     }
     for (; j < nrec; ++j)
         for (int q = 0; q < LANES; ++q) w_out[q * w_row + j * w_time] = fd_nan<double>();
+    store_lanes(depth, ema, a, v, b, row_stride, a_rows, v_io, b_rows);
+}
+
+/// crossing_objective for LANES features of one depth in lockstep (bit-identical to one at
+/// a time): a lane that has crossed (or failed) keeps its state while the others go on.
+template <int OBJECTIVE>
+FD_HD void crossing_lanes(int depth, const double* lam, const double* rho, const double* lr, const double* momentum,
+                          double* a_rows, double* v_io, double* b_rows, long long row_stride, const double* p,
+                          long long max_steps, double* k_out, signed char* status) {
+    constexpr bool ema = OBJECTIVE == JEPA_EMA;
+    double a[MAX_DEPTH][LANES], b[MAX_DEPTH][LANES], suffix[MAX_DEPTH + 1][LANES];
+    double v[LANES], sigma2[LANES], level[LANES];
+    bool done[LANES], ok[LANES];
     for (int q = 0; q < LANES; ++q) {
-        for (int l = 0; l < depth; ++l) {
-            a_rows[q * row_stride + l] = a[l][q];
-            if (OBJECTIVE == JEPA_EMA) b_rows[q * row_stride + l] = b[l][q];
-        }
-        v_io[q] = v[q];
+        level[q] = p[q] * flow_limit(OBJECTIVE, depth, rho[q], a_rows + q * row_stride, v_io[q]);
+        sigma2[q] = lam[q] / rho[q];
+        done[q] = false;
+        k_out[q] = fd_nan<double>();
+        status[q] = MAX_STEPS;
     }
+    load_lanes(depth, ema, a_rows, v_io, b_rows, row_stride, a, v, b);
+    for (long long k = 0;; ++k) {
+        products_lanes(depth, a, suffix);
+        bool all = true;
+        for (int q = 0; q < LANES; ++q) {
+            if (!done[q]) {
+                const double w = fd_fabs(suffix[0][q]);
+                if (!(w < fd_inf<double>())) {
+                    status[q] = DIVERGED;
+                    done[q] = true;
+                } else if (w >= level[q]) {
+                    k_out[q] = double(k);
+                    status[q] = SUCCESS;
+                    done[q] = true;
+                }
+            }
+            all = all && done[q];
+        }
+        if (all || k == max_steps) break;  // the lanes still going keep MAX_STEPS
+        step_lanes<OBJECTIVE>(depth, lam, sigma2, lr, momentum, a, v, b, suffix, done, ok);
+        for (int q = 0; q < LANES; ++q)
+            if (!done[q] && !ok[q]) {
+                status[q] = DIVERGED;
+                done[q] = true;
+            }
+    }
+    store_lanes(depth, ema, a, v, b, row_stride, a_rows, v_io, b_rows);
+}
+
+FD_HD void crossing_features_lanes(int objective, int depth, const double* lam, const double* rho, const double* lr,
+                                   const double* momentum, double* a, double* v, double* b, long long row_stride,
+                                   const double* p, long long max_steps, double* k_out, signed char* status) {
+    if (objective == MAE)
+        crossing_lanes<MAE>(depth, lam, rho, lr, momentum, a, v, b, row_stride, p, max_steps, k_out, status);
+    else if (objective == JEPA_EMA)
+        crossing_lanes<JEPA_EMA>(depth, lam, rho, lr, momentum, a, v, b, row_stride, p, max_steps, k_out, status);
+    else
+        crossing_lanes<JEPA>(depth, lam, rho, lr, momentum, a, v, b, row_stride, p, max_steps, k_out, status);
 }
 
 FD_HD void run_features_lanes(int objective, int depth, const double* lam, const double* rho, const double* lr,

@@ -254,3 +254,11 @@ FD_EXPORT i8 fdh_flow_trajectory_row(i64 objective, i64 depth, double lam, doubl
     return flow::trajectory_feature((int)objective, (int)depth, lam, rho, a, v, nt, t, rtol, max_steps, w_out,
                                     stride, nsteps);
 }
+
+/// gd::LANES crossings of one depth in lockstep (gd::crossing_features_lanes); bit-identical to gd_crossing each.
+FD_EXPORT void fdh_gd_crossing_lanes(i64 objective, i64 depth, const double* lam, const double* rho, const double* lr,
+                                     const double* momentum, double* a, double* v, double* b, i64 row_stride,
+                                     const double* p, i64 max_steps, double* k, i8* status) {
+    gd::crossing_features_lanes((int)objective, (int)depth, lam, rho, lr, momentum, a, v, b, row_stride, p, max_steps,
+                                k, status);
+}
