@@ -208,9 +208,14 @@ class Call:
                 self._range = (int(_min(d)), int(_max(d)))
         return self._range
 
-    def launch(self, parallel, serial, *args) -> None:
-        """Run a host kernel: serial for small work, the ``prange`` twin (thread safe) above."""
-        work = self.n * (self.t.shape[0] if self.t is not None else 1) * self.kernel.cost
+    def launch(self, parallel, serial, *args, work: int | None = None) -> None:
+        """Run a host kernel: serial for small work, the ``prange`` twin (thread safe) above.
+
+        ``work`` in trajectory points; by default features x grid points x
+        ``Kernel.cost`` (an adapter whose work is not its output size passes it).
+        """
+        if work is None:
+            work = self.n * (self.t.shape[0] if self.t is not None else 1) * self.kernel.cost
         if work >= C.PARALLEL_MIN_WORK:
             call_parallel(parallel, *args)
         else:

@@ -116,10 +116,7 @@ def _h_gd(c):
             o["layers"], o["decoder"], o["target"], c.t, c.out, c.status)
     # the work is every step up to the last record (a step of 5 layers ~ one trajectory point)
     steps = int(c.t[-1]) + 1 if c.t.shape[0] else 0
-    if c.n * steps >= C.PARALLEL_MIN_WORK:
-        call_parallel(_gd.gd_kernel, *args)
-    else:
-        _gd.gd_kernel_serial(*args)
+    c.launch(_gd.gd_kernel, _gd.gd_kernel_serial, *args, work=c.n * steps)
 
 
 def _h_gd_crossing(c):
@@ -127,10 +124,7 @@ def _h_gd_crossing(c):
     args = (c.objective, c.f["depth"], c.f["lam"], c.f["rho"], c.f["lr"], c.f["momentum"],
             o["layers"], o["decoder"], o["target"], c.f["p"], o["max_steps"], c.out, c.status)
     # unknown work (up to max_steps per feature): parallel unless the batch is tiny
-    if c.n * 64 >= C.PARALLEL_MIN_WORK:
-        call_parallel(_gd.gd_crossing_kernel, *args)
-    else:
-        _gd.gd_crossing_kernel_serial(*args)
+    c.launch(_gd.gd_crossing_kernel, _gd.gd_crossing_kernel_serial, *args, work=c.n * 64)
 
 
 def _h_flow(c):

@@ -21,19 +21,26 @@ LANES = int(lib.fdh_gd_lanes())
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _lockstep(depth, i0, i1):
+    """Whether features ``i0 .. i1`` form a whole block of LANES features of one depth."""
+    if i1 - i0 != LANES:
+        return False
+    for i in range(i0 + 1, i1):
+        if depth[i] != depth[i0]:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _gd_block(objective, depth, lam, rho, lr, momentum, a, v, b, rc, w_out, status, i0, i1):
     """Features ``i0 .. i1``: LANES of one depth in lockstep where they share it, else one by one."""
-    if i1 - i0 == LANES:
-        same = True
-        for i in range(i0 + 1, i1):
-            same = same and depth[i] == depth[i0]
-        if same:
-            ext.gd_rows_lanes(objective, depth[i0], ptr_at(lam, i0), ptr_at(rho, i0),
-                              ptr_at(lr, i0), ptr_at(momentum, i0), ptr_at(a, i0), ptr_at(v, i0),
-                              ptr_at(b, i0), a.strides[0] // a.itemsize, rc.shape[0],
-                              data_ptr(rc), ptr_at(w_out, i0), w_out.strides[0] // w_out.itemsize,
-                              w_out.strides[1] // w_out.itemsize, ptr_at(status, i0))
-            return
+    if _lockstep(depth, i0, i1):
+        ext.gd_rows_lanes(objective, depth[i0], ptr_at(lam, i0), ptr_at(rho, i0), ptr_at(lr, i0),
+                          ptr_at(momentum, i0), ptr_at(a, i0), ptr_at(v, i0), ptr_at(b, i0),
+                          a.strides[0] // a.itemsize, rc.shape[0], data_ptr(rc), ptr_at(w_out, i0),
+                          w_out.strides[0] // w_out.itemsize, w_out.strides[1] // w_out.itemsize,
+                          ptr_at(status, i0))
+        return
     for i in range(i0, i1):
         status[i] = ext.gd_row(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
                                ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), rc.shape[0], data_ptr(rc),
@@ -74,16 +81,12 @@ def gd_kernel_serial(objective, depth, lam, rho, lr, momentum, a, v, b, rec, w_o
 def _crossing_block(objective, depth, lam, rho, lr, momentum, a, v, b, p, max_steps, out, status,
                     i0, i1):
     """Features ``i0 .. i1``: LANES of one depth in lockstep where they share it, else one by one."""
-    if i1 - i0 == LANES:
-        same = True
-        for i in range(i0 + 1, i1):
-            same = same and depth[i] == depth[i0]
-        if same:
-            ext.gd_crossing_lanes(objective, depth[i0], ptr_at(lam, i0), ptr_at(rho, i0),
-                                  ptr_at(lr, i0), ptr_at(momentum, i0), ptr_at(a, i0),
-                                  ptr_at(v, i0), ptr_at(b, i0), a.strides[0] // a.itemsize,
-                                  ptr_at(p, i0), max_steps, ptr_at(out, i0), ptr_at(status, i0))
-            return
+    if _lockstep(depth, i0, i1):
+        ext.gd_crossing_lanes(objective, depth[i0], ptr_at(lam, i0), ptr_at(rho, i0),
+                              ptr_at(lr, i0), ptr_at(momentum, i0), ptr_at(a, i0), ptr_at(v, i0),
+                              ptr_at(b, i0), a.strides[0] // a.itemsize, ptr_at(p, i0), max_steps,
+                              ptr_at(out, i0), ptr_at(status, i0))
+        return
     for i in range(i0, i1):
         status[i] = ext.gd_crossing(objective, depth[i], lam[i], rho[i], lr[i], momentum[i],
                                     ptr_at(a, i), ptr_at(v, i), ptr_at(b, i), p[i], max_steps,
