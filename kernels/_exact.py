@@ -12,8 +12,11 @@ symbol (:mod:`._lib`):
    :func:`critical_time_exact`, :func:`critical_time_asymptotic`
    (:func:`~._family.rhs` and :func:`~._family.fixed_point` live in
    :mod:`._family`);
-2. ``prange`` kernels, one feature per iteration, and serial twins for small
-   batches, where starting the thread pool would cost more than the work.
+2. ``prange`` kernels and serial twins for small batches, where starting the
+   thread pool would cost more than the work: one feature per iteration, except
+   the trajectory and advance kernels, whose iterations are chunks of features
+   that the CPU library solves in vector registers, several features per
+   instruction (``kernels/cuda/simd.h``).
 
 Kernel arguments: 1-D arrays of length n per feature (``depth`` int64, the
 rest float64), outputs preallocated; ``status`` int8; ``tab_sigma``,
@@ -53,10 +56,15 @@ def time_between(objective, depth, lam, rho, w0, w1):
 
 @njit(cache=True, inline="always")
 def _advance(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma):
-    """``advance_weight`` seeded from the inverse tables (an empty table: none)."""
+    """``advance_weight`` seeded from the inverse tables (an empty table: none).
+
+    One feature through the block path of the array kernels (a block of one
+    lane, ``fdh_advance_lane``): bit for bit the result ``fastdyn.advance``
+    gives the same feature.
+    """
     st = slot(np.int8)
-    w1 = ext.advance(objective, depth, lam, rho, w, dt, data_ptr(tab_sigma), data_ptr(tab_dsigma),
-                     st)
+    w1 = ext.advance_lane(objective, depth, lam, rho, w, dt, data_ptr(tab_sigma), data_ptr(tab_dsigma),
+                          st)
     return w1, load(st)
 
 
@@ -114,26 +122,46 @@ def critical_levels(objective, depth_lo, depth_hi, p, out):
 # ---------------------------------------------------------------------------
 # kernels: one feature per iteration (parallel), serial twins for small batches
 # ---------------------------------------------------------------------------
+# Features per prange iteration of the block kernels: whole simd::W-lane blocks
+# (fdh_trajectory_block, fdh_advance_block run W features in lockstep, simd.h).
+_CHUNK = 4 * 8
+
+
 @njit(cache=True, inline="always")
-def _trajectory_one(i, t, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigma):
-    return ext.trajectory_row(t.shape[0], data_ptr(t), objective, depth[i], lam[i], rho[i], eps[i],
-                              ptr_at(out, i), out.strides[1] // out.itemsize,
-                              data_ptr(tab_sigma), data_ptr(tab_dsigma))
+def _trajectory_chunk(c, t, objective, depth, lam, rho, eps, out, status, tab_sigma, tab_dsigma):
+    first = c * _CHUNK
+    n = min(_CHUNK, lam.shape[0] - first)
+    ext.trajectory_block(t.shape[0], data_ptr(t), objective, data_ptr(depth), data_ptr(lam), data_ptr(rho),
+                         data_ptr(eps), first, n, data_ptr(out), out.strides[0] // out.itemsize,
+                         out.strides[1] // out.itemsize, data_ptr(status), data_ptr(tab_sigma),
+                         data_ptr(tab_dsigma))
+
+
+@njit(cache=True, inline="always")
+def _contiguous(depth, lam, rho, eps):
+    return (np.ascontiguousarray(depth), np.ascontiguousarray(lam), np.ascontiguousarray(rho),
+            np.ascontiguousarray(eps))
 
 
 @njit(parallel=True, cache=True)
 def trajectory_kernel(t, objective, depth, lam, rho, eps, out, status, tab_sigma, tab_dsigma):
-    """``out[i, j] = w_i(t[j])`` (``t`` non-decreasing), ``status[i]`` the feature's status."""
+    """``out[i, j] = w_i(t[j])`` (``t`` non-decreasing), ``status[i]`` the feature's status.
+
+    Blocks of features of one depth run in lockstep in vector registers
+    (``simd.h``); ``out`` may have any strides.
+    """
     tc = np.ascontiguousarray(t)
-    for i in prange(lam.shape[0]):
-        status[i] = _trajectory_one(i, tc, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigma)
+    dc, lc, rc, ec = _contiguous(depth, lam, rho, eps)
+    for c in prange((lam.shape[0] + _CHUNK - 1) // _CHUNK):
+        _trajectory_chunk(c, tc, objective, dc, lc, rc, ec, out, status, tab_sigma, tab_dsigma)
 
 
 @njit(cache=True)
 def trajectory_kernel_serial(t, objective, depth, lam, rho, eps, out, status, tab_sigma, tab_dsigma):
     tc = np.ascontiguousarray(t)
-    for i in range(lam.shape[0]):
-        status[i] = _trajectory_one(i, tc, objective, depth, lam, rho, eps, out, tab_sigma, tab_dsigma)
+    dc, lc, rc, ec = _contiguous(depth, lam, rho, eps)
+    for c in range((lam.shape[0] + _CHUNK - 1) // _CHUNK):
+        _trajectory_chunk(c, tc, objective, dc, lc, rc, ec, out, status, tab_sigma, tab_dsigma)
 
 
 @njit(parallel=True, cache=True)
@@ -171,21 +199,28 @@ def critical_time_kernel_serial(objective, depth, lam, rho, eps, p, asymptotic, 
 
 
 @njit(cache=True, inline="always")
-def _advance_one(i, objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma):
-    out[i] = ext.advance(objective, depth[i], lam[i], rho[i], w[i], dt[i], data_ptr(tab_sigma),
-                         data_ptr(tab_dsigma), ptr_at(status, i))
+def _advance_chunk(c, objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma):
+    first = c * _CHUNK
+    n = min(_CHUNK, lam.shape[0] - first)
+    ext.advance_block(objective, data_ptr(depth), data_ptr(lam), data_ptr(rho), data_ptr(w), data_ptr(dt),
+                      first, n, data_ptr(out), data_ptr(status), data_ptr(tab_sigma), data_ptr(tab_dsigma))
 
 
 @njit(parallel=True, cache=True)
 def advance_kernel(objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma):
-    for i in prange(lam.shape[0]):
-        _advance_one(i, objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma)
+    """``out[i]``: the weight ``dt[i]`` after ``w[i]`` (``out`` and ``status`` contiguous)."""
+    dc, lc, rc, wc = _contiguous(depth, lam, rho, w)
+    dtc = np.ascontiguousarray(dt)
+    for c in prange((lam.shape[0] + _CHUNK - 1) // _CHUNK):
+        _advance_chunk(c, objective, dc, lc, rc, wc, dtc, out, status, tab_sigma, tab_dsigma)
 
 
 @njit(cache=True)
 def advance_kernel_serial(objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma):
-    for i in range(lam.shape[0]):
-        _advance_one(i, objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma)
+    dc, lc, rc, wc = _contiguous(depth, lam, rho, w)
+    dtc = np.ascontiguousarray(dt)
+    for c in range((lam.shape[0] + _CHUNK - 1) // _CHUNK):
+        _advance_chunk(c, objective, dc, lc, rc, wc, dtc, out, status, tab_sigma, tab_dsigma)
 
 
 # elementwise kernels: serial (memory bound, no thread pool needed)

@@ -121,6 +121,16 @@ SIGNATURES = {
                                    "i64", "p_f64", "i64", "p_i64")),
     # a0, b0, dt, depth, log_k, beta, out (2)
     "ema_linear_tail": ("void", ("f64", "f64", "f64", "f64", "f64", "f64", "p_f64")),
+    # nt, t, objective, depth*, lam*, rho*, eps*, first, n, out, row stride, time stride, status*,
+    # tab_sigma, tab_dsigma
+    "trajectory_block": ("void", ("i64", "p_f64", "i64", "p_i64", "p_f64", "p_f64", "p_f64", "i64", "i64",
+                                  "p_f64", "i64", "i64", "p_i8", "p_f64", "p_f64")),
+    # objective, depth*, lam*, rho*, w*, dt*, first, n, out*, status*, tab_sigma, tab_dsigma
+    "advance_block": ("void", ("i64", "p_i64", "p_f64", "p_f64", "p_f64", "p_f64", "i64", "i64", "p_f64",
+                               "p_i8", "p_f64", "p_f64")),
+    # objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma, *status
+    "advance_lane": ("f64", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_i8")),
+    "simd_lanes": ("i64", ()),
 }
 
 

@@ -29,6 +29,7 @@
 #include "ema.h"
 #include "gd.h"
 #include "flow.h"
+#include "simd.h"
 
 #if defined(_WIN32)
 #define FD_EXPORT extern "C" __declspec(dllexport)
@@ -262,3 +263,41 @@ FD_EXPORT void fdh_gd_crossing_lanes(i64 objective, i64 depth, const double* lam
     gd::crossing_features_lanes((int)objective, (int)depth, lam, rho, lr, momentum, a, v, b, row_stride, p, max_steps,
                                 k, status);
 }
+
+// ---- the exact solver across features (simd.h) ------------------------------------
+
+/// fdh_trajectory_row for features [first, first + n) in blocks of simd::W lanes:
+/// out[i * rs + j * cs] = w_i(t[j]), status[i]; depth and the feature arrays contiguous.
+FD_EXPORT FD_SIMD_CLONES void fdh_trajectory_block(i64 nt, const double* t, i64 objective, const i64* depth,
+                                                   const double* lam, const double* rho, const double* eps, i64 first,
+                                                   i64 n, double* out, i64 rs, i64 cs, i8* status,
+                                                   const double* tab_sigma, const double* tab_dsigma) {
+    for (i64 f = first; f < first + n; f += simd::W) {
+        const int k = first + n - f < simd::W ? int(first + n - f) : simd::W;
+        simd::trajectory_block(nt, t, (int)objective, depth, lam, rho, eps, f, k, out, rs, cs, status, tab_sigma,
+                               tab_dsigma);
+    }
+}
+
+/// fdh_advance for features [first, first + n) in blocks of simd::W lanes: out[i], status[i].
+FD_EXPORT FD_SIMD_CLONES void fdh_advance_block(i64 objective, const i64* depth, const double* lam, const double* rho,
+                                                const double* w, const double* dt, i64 first, i64 n, double* out,
+                                                i8* status, const double* tab_sigma, const double* tab_dsigma) {
+    for (i64 f = first; f < first + n; f += simd::W) {
+        const int k = first + n - f < simd::W ? int(first + n - f) : simd::W;
+        simd::advance_block((int)objective, depth, lam, rho, w, dt, f, k, out, status, tab_sigma, tab_dsigma);
+    }
+}
+
+/// fdh_advance of one feature through the block path (a block of one lane): the
+/// same result as fdh_advance_block gives that feature in any call.
+FD_EXPORT FD_SIMD_CLONES double fdh_advance_lane(i64 objective, i64 depth, double lam, double rho, double w,
+                                                 double dt, const double* tab_sigma, const double* tab_dsigma,
+                                                 i8* status) {
+    double out;
+    simd::advance_block((int)objective, &depth, &lam, &rho, &w, &dt, 0, 1, &out, status, tab_sigma, tab_dsigma);
+    return out;
+}
+
+/// The lanes of a block (simd::W).
+FD_EXPORT i64 fdh_simd_lanes() { return simd::W; }
