@@ -96,9 +96,11 @@ def critical_time_exact(objective, depth, lam, rho, eps, p):
     """Exact critical time (eq. 11): first ``t`` with ``w(t) >= p w(inf)``.
 
     Zero for a feature that starts at or above ``p w(inf)`` (every feature
-    that starts above its fixed point).  No iteration.
+    that starts above its fixed point).  No iteration.  One feature through the
+    block path of the array kernel (``fdh_critical_lane``): bit for bit the
+    result of ``fastdyn.critical_time``.
     """
-    return ext.critical_time(objective, depth, lam, rho, eps, p, math.nan)
+    return ext.critical_lane(objective, depth, lam, rho, eps, p, math.nan)
 
 
 @njit(cache=True)
@@ -177,25 +179,32 @@ def time_to_reach_kernel_serial(objective, depth, lam, rho, eps, w, out):
 
 
 @njit(cache=True, inline="always")
-def _critical_time_one(objective, depth, lam, rho, eps, p, asymptotic, levels):
+def _critical_chunk(c, objective, depth, lam, rho, eps, p, asymptotic, levels, out):
+    first = c * _CHUNK
+    n = min(_CHUNK, lam.shape[0] - first)
     if asymptotic:
-        return ext.critical_time_asymptotic(objective, depth, lam, rho, eps)
-    return ext.critical_time(objective, depth, lam, rho, eps, p, levels[depth])
+        for i in range(first, first + n):
+            out[i] = ext.critical_time_asymptotic(objective, depth[i], lam[i], rho[i], eps[i])
+    else:
+        ext.critical_block(objective, data_ptr(depth), data_ptr(lam), data_ptr(rho), data_ptr(eps),
+                           data_ptr(p), data_ptr(levels), first, n, data_ptr(out))
 
 
 @njit(parallel=True, cache=True)
 def critical_time_kernel(objective, depth, lam, rho, eps, p, asymptotic, levels, out):
-    """``levels[L]``: precomputed ``F(sigma*)`` per depth, or nan (per-feature ``p``)."""
-    for i in prange(lam.shape[0]):
-        out[i] = _critical_time_one(objective, depth[i], lam[i], rho[i], eps[i], p[i], asymptotic,
-                                    levels)
+    """``levels[L]``: precomputed ``F(sigma*)`` per depth, or nan (per-feature ``p``); ``out`` contiguous."""
+    dc, lc, rc, ec = _contiguous(depth, lam, rho, eps)
+    pc, lv = np.ascontiguousarray(p), np.ascontiguousarray(levels)
+    for c in prange((lam.shape[0] + _CHUNK - 1) // _CHUNK):
+        _critical_chunk(c, objective, dc, lc, rc, ec, pc, asymptotic, lv, out)
 
 
 @njit(cache=True)
 def critical_time_kernel_serial(objective, depth, lam, rho, eps, p, asymptotic, levels, out):
-    for i in range(lam.shape[0]):
-        out[i] = _critical_time_one(objective, depth[i], lam[i], rho[i], eps[i], p[i], asymptotic,
-                                    levels)
+    dc, lc, rc, ec = _contiguous(depth, lam, rho, eps)
+    pc, lv = np.ascontiguousarray(p), np.ascontiguousarray(levels)
+    for c in range((lam.shape[0] + _CHUNK - 1) // _CHUNK):
+        _critical_chunk(c, objective, dc, lc, rc, ec, pc, asymptotic, lv, out)
 
 
 @njit(cache=True, inline="always")

@@ -128,6 +128,11 @@ SIGNATURES = {
     # objective, depth*, lam*, rho*, w*, dt*, first, n, out*, status*, tab_sigma, tab_dsigma
     "advance_block": ("void", ("i64", "p_i64", "p_f64", "p_f64", "p_f64", "p_f64", "i64", "i64", "p_f64",
                                "p_i8", "p_f64", "p_f64")),
+    # objective, depth*, lam*, rho*, eps*, p*, levels*, first, n, out*
+    "critical_block": ("void", ("i64", "p_i64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64", "i64", "i64",
+                                "p_f64")),
+    # objective, depth, lam, rho, eps, p, f_star
+    "critical_lane": ("f64", ("i64", "i64", "f64", "f64", "f64", "f64", "f64")),
     # objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma, *status
     "advance_lane": ("f64", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_i8")),
     "simd_lanes": ("i64", ()),

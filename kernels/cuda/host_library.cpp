@@ -268,34 +268,45 @@ FD_EXPORT void fdh_gd_crossing_lanes(i64 objective, i64 depth, const double* lam
 
 /// fdh_trajectory_row for features [first, first + n) in blocks of simd::W lanes:
 /// out[i * rs + j * cs] = w_i(t[j]), status[i]; depth and the feature arrays contiguous.
-FD_EXPORT FD_SIMD_CLONES void fdh_trajectory_block(i64 nt, const double* t, i64 objective, const i64* depth,
-                                                   const double* lam, const double* rho, const double* eps, i64 first,
-                                                   i64 n, double* out, i64 rs, i64 cs, i8* status,
-                                                   const double* tab_sigma, const double* tab_dsigma) {
-    for (i64 f = first; f < first + n; f += simd::W) {
-        const int k = first + n - f < simd::W ? int(first + n - f) : simd::W;
-        simd::trajectory_block(nt, t, (int)objective, depth, lam, rho, eps, f, k, out, rs, cs, status, tab_sigma,
-                               tab_dsigma);
-    }
+FD_EXPORT void fdh_trajectory_block(i64 nt, const double* t, i64 objective, const i64* depth, const double* lam,
+                                    const double* rho, const double* eps, i64 first, i64 n, double* out, i64 rs,
+                                    i64 cs, i8* status, const double* tab_sigma, const double* tab_dsigma) {
+    simd::trajectory_features(nt, t, (int)objective, depth, lam, rho, eps, first, n, out, rs, cs, status, tab_sigma,
+                              tab_dsigma);
 }
 
 /// fdh_advance for features [first, first + n) in blocks of simd::W lanes: out[i], status[i].
-FD_EXPORT FD_SIMD_CLONES void fdh_advance_block(i64 objective, const i64* depth, const double* lam, const double* rho,
-                                                const double* w, const double* dt, i64 first, i64 n, double* out,
-                                                i8* status, const double* tab_sigma, const double* tab_dsigma) {
-    for (i64 f = first; f < first + n; f += simd::W) {
-        const int k = first + n - f < simd::W ? int(first + n - f) : simd::W;
-        simd::advance_block((int)objective, depth, lam, rho, w, dt, f, k, out, status, tab_sigma, tab_dsigma);
-    }
+FD_EXPORT void fdh_advance_block(i64 objective, const i64* depth, const double* lam, const double* rho,
+                                 const double* w, const double* dt, i64 first, i64 n, double* out, i8* status,
+                                 const double* tab_sigma, const double* tab_dsigma) {
+    simd::advance_features((int)objective, depth, lam, rho, w, dt, first, n, out, status, tab_sigma, tab_dsigma);
+}
+
+/// fdh_critical_time for features [first, first + n) in blocks of simd::W lanes; levels[L] =
+/// F(sigma*) of depth L or NaN (per-feature p).
+FD_EXPORT void fdh_critical_block(i64 objective, const i64* depth, const double* lam, const double* rho,
+                                  const double* eps, const double* p, const double* levels, i64 first, i64 n,
+                                  double* out) {
+    simd::critical_features((int)objective, depth, lam, rho, eps, p, levels, first, n, out);
+}
+
+/// fdh_critical_time of one feature through the block path (a block of one lane): the
+/// same result as fdh_critical_block gives that feature.  f_star: F(sigma*) or NaN.
+FD_EXPORT double fdh_critical_lane(i64 objective, i64 depth, double lam, double rho, double eps, double p,
+                                   double f_star) {
+    double levels[MAX_DEPTH + 1];
+    for (int d = 0; d <= MAX_DEPTH; ++d) levels[d] = f_star;
+    double out;
+    simd::critical_features((int)objective, &depth, &lam, &rho, &eps, &p, levels, 0, 1, &out);
+    return out;
 }
 
 /// fdh_advance of one feature through the block path (a block of one lane): the
 /// same result as fdh_advance_block gives that feature in any call.
-FD_EXPORT FD_SIMD_CLONES double fdh_advance_lane(i64 objective, i64 depth, double lam, double rho, double w,
-                                                 double dt, const double* tab_sigma, const double* tab_dsigma,
-                                                 i8* status) {
+FD_EXPORT double fdh_advance_lane(i64 objective, i64 depth, double lam, double rho, double w, double dt,
+                                  const double* tab_sigma, const double* tab_dsigma, i8* status) {
     double out;
-    simd::advance_block((int)objective, &depth, &lam, &rho, &w, &dt, 0, 1, &out, status, tab_sigma, tab_dsigma);
+    simd::advance_features((int)objective, &depth, &lam, &rho, &w, &dt, 0, 1, &out, status, tab_sigma, tab_dsigma);
     return out;
 }
 

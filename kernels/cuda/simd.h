@@ -61,6 +61,9 @@
 #define FD_SIMD_CLONES
 #endif
 #define FD_LANES _Pragma("omp simd") for (int l = 0; l < W; ++l)
+// everything a cloned function calls on the vector path is inlined into it, so
+// that it is compiled for the clone's instruction set
+#define FD_SIMD_INLINE inline __attribute__((always_inline))
 
 namespace fastdyn {
 namespace simd {
@@ -92,7 +95,7 @@ struct Solved {
 /// with straight-line bodies, not an outer lane loop around inner loops).
 /// ok[l] is false where the lane must be finished by the scalar solver.
 template <bool JEPA_KIND>
-inline __attribute__((always_inline)) void solve_lanes_of(const Block& bk, const double* t, const double* lo,
+FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const double* lo,
                                                           const double* tab_sigma, const double* tab_dsigma,
                                                           Solved& out) {
     const double inf = __builtin_huge_val();
@@ -223,7 +226,7 @@ inline __attribute__((always_inline)) void solve_lanes_of(const Block& bk, const
     }
 }
 
-inline __attribute__((always_inline)) void solve_lanes(const Block& bk, const double* t, const double* lo,
+FD_SIMD_INLINE void solve_lanes(const Block& bk, const double* t, const double* lo,
                                                        const double* tab_sigma, const double* tab_dsigma,
                                                        Solved& out) {
     if (bk.m > 0)
@@ -233,7 +236,7 @@ inline __attribute__((always_inline)) void solve_lanes(const Block& bk, const do
 }
 
 /// True when features [first, first + n) share one depth.
-inline bool one_depth(const long long* depth, long long first, int n) {
+FD_SIMD_INLINE bool one_depth(const long long* depth, long long first, int n) {
     for (int l = 1; l < n; ++l)
         if (depth[first + l] != depth[first]) return false;
     return true;
@@ -268,17 +271,10 @@ inline bool start_block(int objective, const long long* depth, const double* lam
 /// trajectory_row for features [first, first + n) into out (row stride rs,
 /// time stride cs); the statuses into status.  n <= W; depth and the feature
 /// arrays contiguous.
-inline void trajectory_block(long long nt, const double* t, int objective, const long long* depth,
+FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objective, const long long* depth,
                              const double* lam, const double* rho, const double* eps, long long first, int n,
                              double* out, long long rs, long long cs, signed char* status, const double* tab_sigma,
                              const double* tab_dsigma) {
-    if (!one_depth(depth, first, n)) {
-        // one lane at a time: a feature's result never depends on its neighbours
-        for (int l = 0; l < n; ++l)
-            trajectory_block(nt, t, objective, depth, lam, rho, eps, first + l, 1, out, rs, cs, status, tab_sigma,
-                             tab_dsigma);
-        return;
-    }
     Block bk;
     if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, eps, first, n, bk)) {
         for (int l = 0; l < n; ++l) {
@@ -342,14 +338,9 @@ inline void trajectory_block(long long nt, const double* t, int objective, const
 }
 
 /// advance for features [first, first + n) (n <= W): out = the weight dt later.
-inline void advance_block(int objective, const long long* depth, const double* lam, const double* rho,
+FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const double* lam, const double* rho,
                           const double* w, const double* dt, long long first, int n, double* out, signed char* status,
                           const double* tab_sigma, const double* tab_dsigma) {
-    if (!one_depth(depth, first, n)) {
-        for (int l = 0; l < n; ++l)
-            advance_block(objective, depth, lam, rho, w, dt, first + l, 1, out, status, tab_sigma, tab_dsigma);
-        return;
-    }
     Block bk;
     if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, w, first, n, bk)) {
         for (int l = 0; l < n; ++l) {
@@ -376,6 +367,278 @@ inline void advance_block(int objective, const long long* depth, const double* l
         out[i] = monotone(sv.w[l], w[i], bk.w_star[l], GROWTH);
     }
 }
+
+/// The blocks of features [first, first + n): W features of one depth at a
+/// time; where a block mixes depths, its features one lane each (a feature's
+/// result depends on its own inputs only, never on the other features).
+#define FD_FOR_BLOCKS(depth, first, n, CALL)                                   \
+    for (long long f_ = (first); f_ < (first) + (n); f_ += W) {                \
+        const int k_ = (first) + (n) - f_ < W ? int((first) + (n) - f_) : W;  \
+        if (one_depth(depth, f_, k_)) {                                        \
+            CALL(f_, k_);                                                      \
+        } else {                                                               \
+            for (int l_ = 0; l_ < k_; ++l_) CALL(f_ + l_, 1);                  \
+        }                                                                      \
+    }
+
+/// trajectory_block over features [first, first + n).
+FD_SIMD_CLONES inline void trajectory_features(long long nt, const double* t, int objective, const long long* depth,
+                                               const double* lam, const double* rho, const double* eps,
+                                               long long first, long long n, double* out, long long rs,
+                                               long long cs, signed char* status, const double* tab_sigma,
+                                               const double* tab_dsigma) {
+#define FD_CALL(f, k) \
+    trajectory_block(nt, t, objective, depth, lam, rho, eps, f, k, out, rs, cs, status, tab_sigma, tab_dsigma)
+    FD_FOR_BLOCKS(depth, first, n, FD_CALL)
+#undef FD_CALL
+}
+
+/// advance_block over features [first, first + n).
+FD_SIMD_CLONES inline void advance_features(int objective, const long long* depth, const double* lam,
+                                            const double* rho, const double* w, const double* dt, long long first,
+                                            long long n, double* out, signed char* status, const double* tab_sigma,
+                                            const double* tab_dsigma) {
+#define FD_CALL(f, k) advance_block(objective, depth, lam, rho, w, dt, f, k, out, status, tab_sigma, tab_dsigma)
+    FD_FOR_BLOCKS(depth, first, n, FD_CALL)
+#undef FD_CALL
+}
+/// critical_time for features [first, first + n) (n <= W, one depth) into out.
+/// f_star: F(sigma*) per depth (levels[depth], NaN: per-feature p).
+///
+/// Each lane takes one of critical_time's common forms in vector registers:
+/// the plateau coordinate F(sigma*)/K - tau0 (growth_tau0's closed forms: JEPA,
+/// MAE below s = 1/2) when the start is well below the target, else
+/// log_delta_f's: the Gauss-Legendre integral over a short interval, and for
+/// JEPA beyond it the closed-form difference ds + Poly(y0) - Poly(y1).  The
+/// powers eps^(1/L) and MAE's rho^(q-1) stay libm's pow (scalar loops, eps^(1/L)
+/// once per block when eps is shared: a vector pow of <= 1 ulp needs a
+/// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (a long
+/// interval, K beyond float64, MAE above s = 1/2 at the start) is the scalar
+/// critical_time's.
+FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const double* lam, const double* rho,
+                                   const double* eps, const double* p, const double* levels, long long first, int n,
+                                   double* out) {
+    const int d0 = int(depth[first]);
+    const int m = integer_m(objective, d0);
+    if (m == 0) {  // MAE depth 1: F = sigma
+        for (int l = 0; l < n; ++l) {
+            const long long i = first + l;
+            out[i] = critical_time(objective, d0, lam[i], rho[i], eps[i], p[i], levels[d0]);
+        }
+        return;
+    }
+    const double b = family_b<double>(objective, d0);
+    const double q = family_q<double>(objective, d0);
+    const double dm = double(m), dd = double(d0);
+    const int n_mae = d0 + 1;
+    const double dn = double(n_mae);
+    double la[W], ra[W], ea[W], pa[W], fs[W], kk[W], pw_e[W], res[W], ok[W];
+    double s0_[W], lk_[W], ds_[W], lp0_[W], gl_[W], far_[W];
+    for (int l = 0; l < W; ++l) {
+        const long long i = first + (l < n ? l : 0);
+        la[l] = lam[i];
+        ra[l] = rho[i];
+        ea[l] = eps[i];
+        pa[l] = p[i];
+        const double f = levels[d0];
+        fs[l] = f == f ? f : critical_level(objective, d0, p[i]);
+        // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
+        // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
+        // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power is libm's pow
+        const double lrp = (q - 1.0) * fd_log(rho[i]);
+        double rp = 1.0;
+        if (m > 0) {
+            double bp = rho[i];
+            for (int e = m; e > 0; e >>= 1) {
+                if (e & 1) rp *= bp;
+                bp *= bp;
+            }
+        } else {
+            rp = fd_pow(rho[i], q - 1.0);
+        }
+        kk[l] = fd_fabs(lrp) < 600.0 ? b * lam[i] * rp : 0.0;  // 0: a scalar lane (K in logarithms)
+        // eps is usually one value for every feature: one pow per block then
+        pw_e[l] = (l > 0 && eps[i] == ea[l - 1]) ? pw_e[l - 1] : fd_pow(eps[i], 1.0 / dd);
+    }
+    double psi0_[W], aux_[W], poly_[W], lp1_[W];
+    FD_LANES {
+        const double lp0 = b * vm::log(ea[l]) - vm::log(ra[l]);
+        const double lp1 = b * vm::log(pa[l]);
+        const double dlp = lp1 - lp0;
+        const double psi0 = vm::exp(lp0);
+        const double em_lp0 = vm::expm1(lp0);
+        lp0_[l] = lp0;
+        lp1_[l] = lp1;
+        psi0_[l] = psi0;
+        s0_[l] = lp0 - vm::log(-em_lp0);  // sigma_of_log_psi on the growth branch
+        lk_[l] = vm::log(kk[l]);
+        // delta_sigma (dlp <= 1) for the Gauss-Legendre form
+        const double dpsi = psi0 * vm::expm1(dlp);
+        ds_[l] = dlp - vm::log1p(-dpsi / -em_lp0);
+        // JEPA: z = psi0/(1 - psi0) of growth_tau0's h(z);  MAE: s = psi0^(1/n)
+        aux_[l] = m > 0 ? psi0 / (1.0 - psi0) : vm::exp(lp0 / dn);
+    }
+    if (m > 0) {
+        // growth_tau0's h(z) = sum_j C(m,j)/j z^(m-j)
+        FD_LANES poly_[l] = cj(m, 1);
+        for (int j = 2; j <= m; ++j) {
+            const double c = cj(m, j);
+            FD_LANES poly_[l] = poly_[l] * aux_[l] + c;
+        }
+    } else {
+        // mae_r_series: sum_k psi^k/(2 + k n), psi0 <= 2^-n where s <= 1/2: 57/n + 2 terms
+        FD_LANES poly_[l] = 0.0;
+        for (int k = int(57.0 / dn) + 1; k >= 0; --k) {
+            const double c = 1.0 / (2.0 + double(k * n_mae));
+            FD_LANES poly_[l] = poly_[l] * psi0_[l] + c;
+        }
+    }
+    FD_LANES {
+        const double lp0 = lp0_[l], lp1 = lp1_[l], s0 = s0_[l], log_k = lk_[l], ds = ds_[l];
+        const double inv_k = vm::exp(-log_k);
+        // the plateau form (critical_time with growth_tau0's closed forms, lp0 < -log 2)
+        const double lin = s0 != 0.0 ? s0 * inv_k : 0.0;
+        const double e_w = pw_e[l] / ea[l];  // eps^(1/L) / eps
+        double tau0;
+        if (m > 0) {
+            tau0 = lin - vm::exp(dm * vm::log1p(-psi0_[l])) * poly_[l] * e_w * (dd / la[l]) / ea[l];
+        } else {
+            const double sm = aux_[l];
+            const double big = dd / ((dd - 1.0) * la[l]) * e_w;
+            tau0 = dn * sm * sm * poly_[l] * inv_k - big;
+            tau0 = sm <= 0.5 ? tau0 : fd_nan<double>();  // above s = 1/2: mae_r's roots, the scalar's
+        }
+        const double plateau = fs[l] * inv_k - tau0;
+        const double ak = log_k < 0.0 ? -log_k : log_k;
+        const double rate = q - 1.0 > 1.0 ? q - 1.0 : 1.0;
+        // (selects on doubles, one condition each: && of comparisons would not vectorize)
+        double use_plateau = lp1 - lp0 > 1.0 ? 1.0 : 0.0;
+        use_plateau = ak < 700.0 ? use_plateau : 0.0;
+        use_plateau = lp0 < -FD_LOG2 ? use_plateau : 0.0;
+        double close = lp1 - lp0 <= 1.0 ? 1.0 : 0.0;
+        close = ds <= 2.0 ? close : 0.0;
+        close = ds * rate <= 16.0 ? close : 0.0;
+        // JEPA's longer intervals (log_delta_f beyond "close"): F1 - F0 = ds + (Poly0 - Poly1),
+        // below, where no power of y = e^-sigma overflows
+        double far = (m > 0 && lp1 - lp0 <= 1.0 && close == 0.0) ? 1.0 : 0.0;
+        far = dm * -(s0 < 0.0 ? s0 : 0.0) < 600.0 ? far : 0.0;
+        far = lp0 >= lp1 ? 0.0 : far;  // at or above the target: 0
+        far_[l] = far;
+        double o = tau0 > -__builtin_huge_val() ? use_plateau : 0.0;  // NaN too
+        o = close != 0.0 ? 1.0 : o;
+        o = far != 0.0 ? 1.0 : o;
+        o = kk[l] > 0.0 ? o : 0.0;
+        const bool zero = lp0 >= lp1;
+        ok[l] = zero ? 1.0 : o;
+        res[l] = zero ? 0.0 : plateau;
+        gl_[l] = (zero || use_plateau != 0.0 || far != 0.0) ? 0.0 : 1.0;
+    }
+    bool any_far = false;
+    for (int l = 0; l < n; ++l) any_far = any_far || (far_[l] != 0.0 && ok[l] != 0.0);
+    if (any_far) {
+        // Poly(y) = sum_j C(m,j)/j y^j at sigma0 and sigma1 (chi_growth_integer's two forms:
+        // z hA(z) for sigma >= 0, y^m hB(z) below, z = e^-|sigma|)
+        double za[W], zb[W], ha[W], hb[W], ga[W], gb[W];
+        FD_LANES {
+            const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
+            za[l] = vm::exp(s0 < 0.0 ? s0 : -s0);
+            zb[l] = vm::exp(s1 < 0.0 ? s1 : -s1);
+            ha[l] = hb[l] = cj(m, m);
+            ga[l] = gb[l] = cj(m, 1);
+        }
+        for (int i = 0; i < m - 1; ++i) {
+            const double ca = cj(m, m - 1 - i), cb = cj(m, 2 + i);
+            FD_LANES {
+                ha[l] = ha[l] * za[l] + ca;
+                hb[l] = hb[l] * zb[l] + ca;
+                ga[l] = ga[l] * za[l] + cb;
+                gb[l] = gb[l] * zb[l] + cb;
+            }
+        }
+        FD_LANES {
+            const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
+            const double p0 = s0 >= 0.0 ? ha[l] * za[l] : ga[l] * vm::exp(-dm * s0);
+            const double p1 = s1 >= 0.0 ? hb[l] * zb[l] : gb[l] * vm::exp(-dm * (s1 < 0.0 ? s1 : 0.0));
+            const double df = ds_[l] + (p0 - p1);
+            res[l] = far_[l] != 0.0 ? df * vm::exp(-lk_[l]) : res[l];
+        }
+    }
+    bool any_gl = false;
+    for (int l = 0; l < n; ++l) any_gl = any_gl || (gl_[l] != 0.0 && ok[l] != 0.0);
+    if (any_gl) {
+        // log_gl_integral(s0, s0 + ds): log int psi^(1-q) dsigma by 24-point Gauss-Legendre,
+        // the integrand scaled by its larger endpoint value e^eref.  psi^(1-q) = (1 + e^-s)^(q-1)
+        // on the growth branch: for JEPA (q - 1 = m, an integer) a product of m factors
+        // (binary powering: one exp per pair of nodes instead of exp, log1p, exp per node)
+        double eref[W], escale[W], total[W], half[W], mid[W], bs[W], acc[W];
+        FD_LANES {
+            const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
+            const double a0 = (1.0 - q) * ((s0 < 0.0 ? s0 : 0.0) - vm::log1p(vm::exp(s0 < 0.0 ? s0 : -s0)));
+            const double a1 = (1.0 - q) * ((s1 < 0.0 ? s1 : 0.0) - vm::log1p(vm::exp(s1 < 0.0 ? s1 : -s1)));
+            eref[l] = a1 > a0 ? a1 : a0;
+            escale[l] = vm::exp(-eref[l]);
+            half[l] = 0.5 * ds_[l];
+            mid[l] = s0 + half[l];
+            total[l] = 0.0;
+            // (1 + e^-s)^m beyond float64 (s << 0): the scalar's logarithms
+            ok[l] = (m > 0 && gl_[l] != 0.0 && dm * -(s0 < 0.0 ? s0 : 0.0) > 600.0) ? 0.0 : ok[l];
+        }
+        if (m > 0) {
+            // the nodes pair up, +-x: e^-(mid +- h x) = e^-mid e^-+(h x), one exp per pair
+            // (the rule is symmetric to 1e-15, closed.h's gauss_legendre_ok)
+            double emid[W], bs2[W], acc2[W];
+            FD_LANES emid[l] = vm::exp(-mid[l]);
+            for (int g = 0; g < GL_N / 2; ++g) {
+                const double xg = gl_x(g), wg = gl_w(g);
+                FD_LANES {
+                    const double ep = vm::exp(-half[l] * xg);
+                    bs[l] = 1.0 + emid[l] * ep;
+                    bs2[l] = 1.0 + emid[l] / ep;
+                    acc[l] = 1.0;
+                    acc2[l] = 1.0;
+                }
+                for (int e = m; e > 0; e >>= 1) {
+                    const bool bit = (e & 1) != 0;
+                    FD_LANES {
+                        acc[l] = bit ? acc[l] * bs[l] : acc[l];
+                        acc2[l] = bit ? acc2[l] * bs2[l] : acc2[l];
+                        bs[l] = bs[l] * bs[l];
+                        bs2[l] = bs2[l] * bs2[l];
+                    }
+                }
+                FD_LANES total[l] += wg * ((acc[l] + acc2[l]) * escale[l]);
+            }
+        } else {
+            for (int g = 0; g < GL_N; ++g) {
+                const double xg = gl_x(g), wg = gl_w(g);
+                FD_LANES {
+                    const double sg = mid[l] + half[l] * xg;
+                    const double lps = (sg < 0.0 ? sg : 0.0) - vm::log1p(vm::exp(sg < 0.0 ? sg : -sg));
+                    total[l] += wg * vm::exp((1.0 - q) * lps - eref[l]);
+                }
+            }
+        }
+        FD_LANES {
+            const double ldf = eref[l] + vm::log(total[l] * half[l]);
+            res[l] = gl_[l] != 0.0 ? vm::exp(ldf - lk_[l]) : res[l];
+        }
+    }
+    for (int l = 0; l < n; ++l) {
+        const long long i = first + l;
+        out[i] = ok[l] != 0.0 ? res[l] : critical_time(objective, d0, lam[i], rho[i], eps[i], p[i], levels[d0]);
+    }
+}
+
+/// critical_block over features [first, first + n).
+FD_SIMD_CLONES inline void critical_features(int objective, const long long* depth, const double* lam,
+                                             const double* rho, const double* eps, const double* p,
+                                             const double* levels, long long first, long long n, double* out) {
+#define FD_CALL(f, k) critical_block(objective, depth, lam, rho, eps, p, levels, f, k, out)
+    FD_FOR_BLOCKS(depth, first, n, FD_CALL)
+#undef FD_CALL
+}
+
+#undef FD_FOR_BLOCKS
 
 }  // namespace simd
 }  // namespace fastdyn

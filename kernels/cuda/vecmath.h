@@ -1,4 +1,4 @@
-// Branch-free exp, log and log1p in double precision, for loops the host
+// Branch-free exp, expm1, log and log1p in double precision, for loops the host
 // compiler vectorizes across features (simd.h).  Host only: the GPU build keeps
 // CUDA's libdevice functions (one thread per feature needs no vector math).
 //
@@ -11,7 +11,7 @@
 // instruction set, so a feature's result does not depend on the lane it ran in
 // nor on the machine.  Accuracy (tests/test_vecmath.py, against mpmath at 200
 // bits on 10^6 arguments per function and range, and the special values): at
-// most 1 ulp for exp, log and log1p over their whole domain, subnormals
+// most 1 ulp for exp, expm1, log and log1p over their whole domain, subnormals
 // included; +-inf, NaN, 0 and negative arguments give the C library's values.
 //
 // The polynomials are truncated Taylor series (coefficients 1/k! and
@@ -23,6 +23,8 @@
 //   log:  x = 2^k m, m in [sqrt(1/2), sqrt(2)), f = m - 1 (exact), s = f/(2+f),
 //         log(1+f) = f - f^2/2 + s (f^2/2 + R(s^2)), R(z) = sum_j 2 z^j/(2j+1)
 //         to j = 10 (z <= 0.0295: remainder < 4e-18 relative);
+//   expm1: e^r - 1 = r + r^2 Q(r) on the same reduction, recombined with
+//         2^n - 1 by an exact two-term sum (below);
 //   log1p: the log of u = 1 + y with the rounding of u corrected to first
 //         order, c = (y - (u - 1))/u, added to the low-order terms.
 #pragma once
@@ -55,6 +57,7 @@ constexpr double EXP_MAX = 709.782712893383973096;      // log(DBL_MAX): above, 
 constexpr double EXP_MIN = -745.1332191019412;          // below (half the least subnormal): 0
 constexpr double SQRT_HALF = 0x1.6a09e667f3bcdp-1;      // sqrt(1/2) rounded
 constexpr double TWO54 = 0x1p54;
+#define FD_VM_LN2 0.6931471805599453
 
 // 1/k!, k = 2..13, correctly rounded (static_asserts check them to within an ulp)
 constexpr double INV_FACT[12] = {1.0 / 2.0,
@@ -148,6 +151,38 @@ FD_VM double log_corrected(double x, double c) {
 
 /// log(x), at most 1 ulp.
 FD_VM double log(double x) { return log_corrected(x, 0.0); }
+
+/// e^x - 1, at most 1 ulp.  x = n ln2 + r (n = 0 for |x| <= ln2/2, where r = x is
+/// exact), e^x - 1 = 2^n (r + r^2 Q(r)) + (2^n - 1), summed so that the only
+/// large rounding is the last one.
+FD_VM double expm1(double x) {
+    const double xc = x < -50.0 ? -50.0 : (x > 709.0 ? 0.0 : x);  // beyond: -1, resp. exp(x)
+    const double t = xc * INV_LN2 + ROUND_MAGIC;
+    const double n0 = t - ROUND_MAGIC;
+    const double n = (xc < 0.0 ? -xc : xc) <= 0.5 * FD_VM_LN2 ? 0.0 : n0;
+    // r = r_hi - c rounds; its error r_lo is exact.  Unlike exp, the result can be
+    // smaller than 2^n e^r (n = 1: 1.5 against 0.45), so r_lo is kept: 2^n e^r r_lo
+    const double r_hi = xc - n * LN2_HI;  // exact (Cody-Waite)
+    const double c = n * LN2_LO;
+    const double r = r_hi - c;
+    const double r_lo = (r_hi - r) - c;
+    double q = INV_FACT[11];
+    for (int k = 10; k >= 0; --k) q = q * r + INV_FACT[k];
+    // 2^n (r + r^2 Q) + (2^n - 1) = (a_hi + a_lo) + 2^n r^2 Q, where a_hi + a_lo =
+    // (2^n - 1) + 2^n r exactly (Fast2Sum: |2^n - 1| >= |2^n r| for n != 0; n = 0
+    // adds to zero): the only large rounding is the last one
+    const double p2 = pow2_of_rounded(n + ROUND_MAGIC);
+    // 2^n - 1 is exact for n <= 53; beyond, the -1 joins the low-order terms
+    const double one_lo = n > 53.0 ? 1.0 : 0.0;
+    const double big_part = p2 - (1.0 - one_lo);
+    const double small_part = p2 * r;  // exact
+    const double a_hi = big_part + small_part;
+    const double a_lo = small_part - (a_hi - big_part);
+    const double res = a_hi + ((a_lo - one_lo) + p2 * ((r * r) * q + r_lo * (1.0 + r)));
+    const double big = x > 709.0 ? exp(x) : res;
+    const double tiny = (x < 0.0 ? -x : x) < 0x1p-54 ? x : big;  // -0.0 and e^x - 1 = x to rounding
+    return x != x ? x : tiny;
+}
 
 /// log(1 + y), at most 1 ulp; -inf at y = -1, NaN below.
 FD_VM double log1p(double y) {
