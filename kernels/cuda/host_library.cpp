@@ -312,3 +312,8 @@ FD_EXPORT double fdh_advance_lane(i64 objective, i64 depth, double lam, double r
 
 /// The lanes of a block (simd::W).
 FD_EXPORT i64 fdh_simd_lanes() { return simd::W; }
+
+/// vecmath.h over an array (for the tests): which = 0 exp, 1 expm1, 2 log, 3 log1p.
+FD_EXPORT FD_SIMD_CLONES void fdh_vm_eval(i64 which, i64 n, const double* x, double* out) {
+    simd::vm_eval((int)which, n, x, out);
+}

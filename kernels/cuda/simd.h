@@ -55,7 +55,9 @@
 
 #include "vecmath.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+// (FD_NO_SIMD_CLONES: one build for the target of -march, as tests/simd_probe.cpp does)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(FD_NO_SIMD_CLONES)
 #define FD_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FD_SIMD_CLONES
@@ -365,6 +367,24 @@ FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const d
         }
         status[i] = SUCCESS;
         out[i] = monotone(sv.w[l], w[i], bk.w_star[l], GROWTH);
+    }
+}
+
+/// vecmath.h's functions over an array, in lane loops like the solver's (the tests'
+/// window on them): which = 0 exp, 1 expm1, 2 log, 3 log1p.
+FD_SIMD_INLINE void vm_eval(int which, long long n, const double* x, double* out) {
+    if (which == 0) {
+#pragma omp simd
+        for (long long i = 0; i < n; ++i) out[i] = vm::exp(x[i]);
+    } else if (which == 1) {
+#pragma omp simd
+        for (long long i = 0; i < n; ++i) out[i] = vm::expm1(x[i]);
+    } else if (which == 2) {
+#pragma omp simd
+        for (long long i = 0; i < n; ++i) out[i] = vm::log(x[i]);
+    } else {
+#pragma omp simd
+        for (long long i = 0; i < n; ++i) out[i] = vm::log1p(x[i]);
     }
 }
 

@@ -1,0 +1,27 @@
+// The vector paths of kernels/cuda/simd.h built for one instruction set
+// (tests/test_simd.py compiles this file with -march=x86-64, x86-64-v3 and
+// x86-64-v4 and checks that every build gives the installed library's bits).
+#include "simd.h"
+
+using namespace fastdyn;
+typedef long long i64;
+
+extern "C" {
+void probe_vm_eval(i64 which, i64 n, const double* x, double* out) { simd::vm_eval((int)which, n, x, out); }
+
+void probe_trajectory(i64 nt, const double* t, i64 objective, const i64* depth, const double* lam, const double* rho,
+                      const double* eps, i64 n, double* out, signed char* status, const double* ts,
+                      const double* td) {
+    simd::trajectory_features(nt, t, (int)objective, depth, lam, rho, eps, 0, n, out, nt, 1, status, ts, td);
+}
+
+void probe_advance(i64 objective, const i64* depth, const double* lam, const double* rho, const double* w,
+                   const double* dt, i64 n, double* out, signed char* status, const double* ts, const double* td) {
+    simd::advance_features((int)objective, depth, lam, rho, w, dt, 0, n, out, status, ts, td);
+}
+
+void probe_critical(i64 objective, const i64* depth, const double* lam, const double* rho, const double* eps,
+                    const double* p, const double* levels, i64 n, double* out) {
+    simd::critical_features((int)objective, depth, lam, rho, eps, p, levels, 0, n, out);
+}
+}

@@ -1,0 +1,343 @@
+"""The exact solver across features (``kernels/cuda/simd.h``) and its vector math (``vecmath.h``).
+
+The CPU library solves trajectories, the flow map and critical times for
+blocks of features at once, in vector registers, with its own branch-free
+exp, expm1, log and log1p.  Here:
+
+* each of those functions is within 1 ulp of mpmath (200 bits) over its range,
+  and gives the C library's values at the special arguments;
+* a feature's result depends on its own inputs only: alone, in any block,
+  at any position, next to features of other depths or on the scalar
+  fallbacks (decay branch, the fixed point, t = 0, targets beyond float64), it
+  is the same to the bit (hypothesis);
+* the block path agrees with the scalar solver of ``exact.h`` (what the GPU
+  runs) to 1e-12 relative, with statuses, zeros and non-finite values exact;
+* builds for the baseline x86-64, AVX2 and AVX-512 (``tests/simd_probe.cpp``,
+  the instruction sets the library is cloned for) give the installed
+  library's bits: no rounding depends on the machine.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastdyn.kernels import _inverse
+from fastdyn.kernels._lib import lib
+
+ROOT = Path(__file__).resolve().parents[1]
+CUDA = ROOT / "kernels" / "cuda"
+PROBE = Path(__file__).resolve().parent / "simd_probe.cpp"
+P = ctypes.POINTER(ctypes.c_double)
+P8 = ctypes.POINTER(ctypes.c_int8)
+P64 = ctypes.POINTER(ctypes.c_int64)
+FUNCS = {"exp": (0, mpmath.exp, np.exp), "expm1": (1, mpmath.expm1, np.expm1), "log": (2, mpmath.log, np.log),
+         "log1p": (3, mpmath.log1p, np.log1p)}
+TOL = 1e-12
+
+
+def ptr(a, t=P):
+    return a.ctypes.data_as(t)
+
+
+def vm_eval(name, x, fn=None):
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    (fn or lib.fdh_vm_eval)(FUNCS[name][0], x.size, ptr(x), ptr(out))
+    return out
+
+
+def ulps(got, x, ref):
+    """|got - ref(x)| in units of the last place of ref(x) (subnormal spacing below 2^-1022)."""
+    errs = np.empty(x.size)
+    with mpmath.workprec(200):
+        for i, (g, xi) in enumerate(zip(got, x)):
+            r = ref(mpmath.mpf(float(xi)))
+            rf = float(r)
+            unit = max(np.spacing(abs(rf)), 5e-324)
+            errs[i] = float(abs(mpmath.mpf(float(g)) - r) / unit)
+    return errs
+
+
+RANGES = {
+    "exp": [(-745.1, 709.78, "uniform"), (-1.0, 1.0, "uniform"), (-745.13, -708.0, "uniform"),
+            (708.0, 709.78, "uniform")],
+    "expm1": [(-0.35, 0.35, "uniform"), (-2.0, 2.0, "uniform"), (-60.0, 709.0, "uniform"),
+              (-60.0, 0.0, "exp"), (30.0, 45.0, "uniform")],
+    "log": [(-744.0, 709.0, "exp"), (0.5, 2.0, "uniform"), (0.9999, 1.0001, "uniform"),
+            (-744.4, -708.0, "exp")],
+    "log1p": [(-60.0, 40.0, "exp"), (-0.5, 1.0, "uniform"), (-60.0, -1e-9, "negexp")],
+}
+CASES = [(name, lo, hi, kind) for name, rs in RANGES.items() for lo, hi, kind in rs]
+
+
+def draw(lo, hi, kind, n, seed):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(lo, hi, n)
+    return {"uniform": u, "exp": np.exp(u), "negexp": -np.exp(u)}[kind]
+
+
+@pytest.mark.parametrize("name, lo, hi, kind", CASES)
+def test_vector_math_is_within_one_ulp(name, lo, hi, kind):
+    x = draw(lo, hi, kind, 4000, seed=hash((name, lo)) % 2**32)
+    err = ulps(vm_eval(name, x), x, FUNCS[name][1])
+    assert err.max() <= 1.0, f"{name} on {kind}[{lo}, {hi}]: {err.max():.3f} ulp at x={x[err.argmax()]!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, lo, hi, kind", CASES)
+def test_vector_math_is_within_one_ulp_thorough(name, lo, hi, kind):
+    x = draw(lo, hi, kind, 200_000, seed=1 + hash((name, lo)) % 2**32)
+    err = ulps(vm_eval(name, x), x, FUNCS[name][1])
+    assert err.max() <= 1.0, f"{name} on {kind}[{lo}, {hi}]: {err.max():.3f} ulp at x={x[err.argmax()]!r}"
+
+
+SPECIAL = np.array([0.0, -0.0, -1.0, 1.0, np.inf, -np.inf, np.nan, 5e-324, 1e-310, 2.2250738585072014e-308,
+                    1.7976931348623157e308, 709.8, 709.78, -745.2, -745.1, -746.0, 1e-20, -1e-20, 0.5, -0.5])
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+def test_vector_math_special_values_are_the_c_librarys(name):
+    with np.errstate(all="ignore"):
+        want = FUNCS[name][2](SPECIAL)
+    got = vm_eval(name, SPECIAL)
+    # NaN, +-inf, zeros (with their sign) and +-1 exactly; other values within an ulp
+    exact = ~np.isfinite(want) | (want == 0.0) | (np.abs(want) == 1.0)
+    np.testing.assert_array_equal(got[exact], want[exact])
+    assert np.array_equal(np.signbit(got[exact & ~np.isnan(want)]), np.signbit(want[exact & ~np.isnan(want)]))
+    rest = ~exact
+    assert np.all(np.abs(got[rest] - want[rest]) <= np.spacing(np.abs(want[rest])))
+
+
+# ---------------------------------------------------------------------------
+# the block path: lane independence and agreement with the scalar solver
+# ---------------------------------------------------------------------------
+def tables(objective, depths):
+    ts, td = _inverse.tables_for_range(objective, int(min(depths)), int(max(depths)))
+    return np.ascontiguousarray(ts), np.ascontiguousarray(td)
+
+
+def run_trajectory(t, objective, depth, lam, rho, eps, fn=None):
+    n = lam.size
+    out = np.empty((n, t.size))
+    status = np.empty(n, dtype=np.int8)
+    ts, td = tables(objective, depth)
+    if fn is None:
+        lib.fdh_trajectory_block(t.size, ptr(t), objective, ptr(depth, P64), ptr(lam), ptr(rho), ptr(eps), 0, n,
+                                 ptr(out), t.size, 1, ptr(status, P8), ptr(ts), ptr(td))
+    else:
+        fn(t.size, ptr(t), objective, ptr(depth, P64), ptr(lam), ptr(rho), ptr(eps), n, ptr(out), ptr(status, P8),
+           ptr(ts), ptr(td))
+    return out, status
+
+
+def run_advance(objective, depth, lam, rho, w, dt, fn=None):
+    n = lam.size
+    out = np.empty(n)
+    status = np.empty(n, dtype=np.int8)
+    ts, td = tables(objective, depth)
+    if fn is None:
+        lib.fdh_advance_block(objective, ptr(depth, P64), ptr(lam), ptr(rho), ptr(w), ptr(dt), 0, n, ptr(out),
+                              ptr(status, P8), ptr(ts), ptr(td))
+    else:
+        fn(objective, ptr(depth, P64), ptr(lam), ptr(rho), ptr(w), ptr(dt), n, ptr(out), ptr(status, P8), ptr(ts),
+           ptr(td))
+    return out, status
+
+
+def run_critical(objective, depth, lam, rho, eps, p, fn=None):
+    n = lam.size
+    out = np.empty(n)
+    levels = np.full(65, np.nan)
+    if fn is None:
+        lib.fdh_critical_block(objective, ptr(depth, P64), ptr(lam), ptr(rho), ptr(eps), ptr(p), ptr(levels), 0, n,
+                               ptr(out))
+    else:
+        fn(objective, ptr(depth, P64), ptr(lam), ptr(rho), ptr(eps), ptr(p), ptr(levels), n, ptr(out))
+    return out
+
+
+def log_uniform(lo, hi):
+    return st.floats(np.log(lo), np.log(hi)).map(np.exp)
+
+
+@st.composite
+def batches(draw, max_size=40):
+    """Features of one objective: common lanes and every fallback (decay, fixed point, extremes)."""
+    objective = draw(st.sampled_from([0, 1]))
+    n = draw(st.integers(1, max_size))
+    one_depth = draw(st.booleans())
+    d0 = draw(st.sampled_from([1, 2, 3, 5, 8, 64]))
+    depth = np.array([d0 if one_depth else draw(st.sampled_from([1, 2, 5, 64])) for _ in range(n)], dtype=np.int64)
+    lam = np.array([draw(log_uniform(1e-3, 1e3)) for _ in range(n)])
+    rho = np.array([draw(st.one_of(log_uniform(1e-3, 1.0), st.just(1.0), log_uniform(1.0, 10.0)))
+                    for _ in range(n)])
+    eps = np.array([draw(st.one_of(log_uniform(1e-30, 0.5), st.just(1e-3), log_uniform(0.5, 3.0)))
+                    for _ in range(n)])
+    # a feature exactly at its fixed point
+    if n > 2 and draw(st.booleans()):
+        eps[1] = np.exp(np.log(rho[1]) / (1.0 / depth[1] if objective == 0 else (depth[1] + 1.0) / depth[1]))
+    return objective, depth, lam, rho, eps
+
+
+times = st.lists(st.one_of(st.just(0.0), log_uniform(1e-8, 1e30)), min_size=1, max_size=8).map(
+    lambda ts: np.array(sorted(ts)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=batches(), t=times, perm_seed=st.integers(0, 2**32 - 1))
+def test_a_features_trajectory_depends_on_its_own_inputs_only(batch, t, perm_seed):
+    objective, depth, lam, rho, eps = batch
+    out, status = run_trajectory(t, objective, depth, lam, rho, eps)
+    perm = np.random.default_rng(perm_seed).permutation(lam.size)
+    out_p, status_p = run_trajectory(t, objective, depth[perm], lam[perm], rho[perm], eps[perm])
+    np.testing.assert_array_equal(out_p.view(np.int64), out[perm].view(np.int64))
+    np.testing.assert_array_equal(status_p, status[perm])
+    i = int(perm[0])
+    alone, st_alone = run_trajectory(t, objective, depth[i:i + 1], lam[i:i + 1], rho[i:i + 1], eps[i:i + 1])
+    np.testing.assert_array_equal(alone[0].view(np.int64), out[i].view(np.int64))
+    assert st_alone[0] == status[i]
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=batches(), dt_log=st.floats(-8, 12), perm_seed=st.integers(0, 2**32 - 1))
+def test_a_features_flow_map_and_critical_time_depend_on_its_own_inputs_only(batch, dt_log, perm_seed):
+    objective, depth, lam, rho, w = batch
+    dt = np.full(lam.size, 10.0 ** dt_log)
+    p = np.full(lam.size, 0.5)
+    perm = np.random.default_rng(perm_seed).permutation(lam.size)
+    a, sa = run_advance(objective, depth, lam, rho, w, dt)
+    a_p, sa_p = run_advance(objective, depth[perm], lam[perm], rho[perm], w[perm], dt[perm])
+    np.testing.assert_array_equal(a_p.view(np.int64), a[perm].view(np.int64))
+    np.testing.assert_array_equal(sa_p, sa[perm])
+    c = run_critical(objective, depth, lam, rho, w, p)
+    c_p = run_critical(objective, depth[perm], lam[perm], rho[perm], w[perm], p[perm])
+    np.testing.assert_array_equal(c_p.view(np.int64), c[perm].view(np.int64))
+
+
+def scalar_trajectory(t, objective, depth, lam, rho, eps):
+    """exact.h's trajectory_row, one feature at a time (what the GPU runs per thread)."""
+    out = np.empty((lam.size, t.size))
+    status = np.empty(lam.size, dtype=np.int8)
+    ts, td = tables(objective, depth)
+    for i in range(lam.size):
+        status[i] = lib.fdh_trajectory_row(t.size, ptr(t), objective, int(depth[i]), lam[i], rho[i], eps[i],
+                                           ptr(out[i]), 1, ptr(ts), ptr(td))
+    return out, status
+
+
+def assert_close(got, want):
+    exact = ~np.isfinite(want) | (want == 0.0)
+    ok = np.where(exact, got == want, np.abs(got - want) <= TOL * np.abs(want))
+    assert ok.all(), f"{got[~ok][:3]} != {want[~ok][:3]}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=batches(), t=times)
+def test_the_block_path_agrees_with_the_scalar_solver(batch, t):
+    objective, depth, lam, rho, eps = batch
+    out, status = run_trajectory(t, objective, depth, lam, rho, eps)
+    want, st_want = scalar_trajectory(t, objective, depth, lam, rho, eps)
+    np.testing.assert_array_equal(status, st_want)
+    assert_close(out, want)
+    p = np.full(lam.size, 0.5)
+    crit = run_critical(objective, depth, lam, rho, eps, p)
+    crit_want = np.array([lib.fdh_critical_time(objective, int(d), a, r, e, 0.5, np.nan)
+                          for d, a, r, e in zip(depth, lam, rho, eps)])
+    assert_close(crit, crit_want)
+
+
+def test_the_workload_takes_the_vector_path():
+    """Depth 5, eps 1e-3: JEPA's every lane and MAE's plateau lanes are solved in vector registers.
+
+    Checked through the instruction count a fallback would leave: the block
+    result differs from the scalar solver's bits (vector exp/log) on most
+    entries, and agrees to TOL on all.
+    """
+    rng = np.random.default_rng(3)
+    n = 256
+    lam, rho = 0.5 * 4.0 ** rng.uniform(0, 1, n), rng.uniform(0.3, 1.0, n)
+    depth, eps = np.full(n, 5, dtype=np.int64), np.full(n, 1e-3)
+    t = np.geomspace(1e-2, 1e5, 32)
+    for objective, share in [(0, 0.1), (1, 0.05)]:
+        out, _ = run_trajectory(t, objective, depth, lam, rho, eps)
+        want, _ = scalar_trajectory(t, objective, depth, lam, rho, eps)
+        assert_close(out, want)
+        assert np.mean(out != want) > share
+
+
+# ---------------------------------------------------------------------------
+# one result on every instruction set
+# ---------------------------------------------------------------------------
+MARCHES = {"x86-64": None, "x86-64-v3": ("avx2",), "x86-64-v4": ("avx512f",)}
+FLAGS = ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fno-fast-math",
+         "-ffp-contract=off", "-DFD_NO_SIMD_CLONES", "-fPIC", "-shared"]
+
+
+def cpu_has(flags):
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    have = set(text.split())
+    return all(f in have for f in flags)
+
+
+def probe(march):
+    cxx = shutil.which(os.environ.get("CXX", "g++"))
+    if cxx is None or platform.machine() != "x86_64":
+        pytest.skip("the instruction-set builds need g++ on x86-64")
+    need = MARCHES[march]
+    if need is not None and not cpu_has(need):
+        pytest.skip(f"this CPU has no {need}")
+    out = Path(tempfile.mkdtemp(prefix="fastdyn_probe_")) / f"probe_{march}.so"
+    subprocess.run([cxx, *FLAGS, f"-march={march}", f"-I{CUDA}", str(PROBE), "-o", str(out)], check=True,
+                   capture_output=True, text=True)
+    so = ctypes.CDLL(str(out))
+    i64 = ctypes.c_int64
+    so.probe_vm_eval.argtypes = [i64, i64, P, P]
+    so.probe_trajectory.argtypes = [i64, P, i64, P64, P, P, P, i64, P, P8, P, P]
+    so.probe_advance.argtypes = [i64, P64, P, P, P, P, i64, P, P8, P, P]
+    so.probe_critical.argtypes = [i64, P64, P, P, P, P, P, i64, P]
+    for f in (so.probe_vm_eval, so.probe_trajectory, so.probe_advance, so.probe_critical):
+        f.restype = None
+    return so
+
+
+@pytest.mark.parametrize("march", sorted(MARCHES))
+def test_every_instruction_set_gives_the_same_bits(march):
+    so = probe(march)
+    rng = np.random.default_rng(11)
+    for name in sorted(FUNCS):
+        x = draw(-700.0, 700.0, "uniform", 5000, 2) if name.startswith("exp") else draw(-700, 700, "exp", 5000, 2)
+        np.testing.assert_array_equal(vm_eval(name, x, so.probe_vm_eval).view(np.int64),
+                                      vm_eval(name, x).view(np.int64))
+    n = 200
+    lam, rho = 10.0 ** rng.uniform(-2, 2, n), 10.0 ** rng.uniform(-2, 0.5, n)
+    eps = 10.0 ** rng.uniform(-20, 0, n)
+    t = np.concatenate([[0.0], np.geomspace(1e-6, 1e20, 20)])
+    for objective in (0, 1):
+        for depth in (np.full(n, 5, dtype=np.int64), rng.choice([1, 2, 7, 64], n).astype(np.int64)):
+            got, sg = run_trajectory(t, objective, depth, lam, rho, eps, so.probe_trajectory)
+            want, sw = run_trajectory(t, objective, depth, lam, rho, eps)
+            np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+            np.testing.assert_array_equal(sg, sw)
+            dt = 10.0 ** rng.uniform(-6, 6, n)
+            got, _ = run_advance(objective, depth, lam, rho, eps, dt, so.probe_advance)
+            want, _ = run_advance(objective, depth, lam, rho, eps, dt)
+            np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+            p = np.full(n, 0.5)
+            got = run_critical(objective, depth, lam, rho, eps, p, so.probe_critical)
+            want = run_critical(objective, depth, lam, rho, eps, p)
+            np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
