@@ -237,6 +237,98 @@ FD_SIMD_INLINE void solve_lanes(const Block& bk, const double* t, const double* 
         solve_lanes_of<false>(bk, t, lo, tab_sigma, tab_dsigma, out);
 }
 
+/// A growing feature's start in vector registers: start_of's constants and
+/// growth_tau0's closed forms for W lanes of one (objective, depth) at weights
+/// w0[l] (lam, rho, w0: W values each).  ok[l] = 1 where the lane is on the
+/// growth branch below psi = 1/2 (growth_tau0's closed forms: JEPA, MAE below
+/// s = psi^(1/n) = 1/2) with K and tau0 finite; else the lane is the scalar
+/// start_of's.
+struct StartLanes {
+    double lp0[W], s0[W], log_k[W], log_rho[W], psi0[W], em_lp0[W], tau0[W], w_star[W], ok[W];
+};
+
+FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, const double* ra, const double* wa,
+                                StartLanes& o) {
+    const int m = integer_m(objective, depth);
+    const double b = family_b<double>(objective, depth);
+    const double q = family_q<double>(objective, depth);
+    const double dm = double(m), dd = double(depth);
+    const int n_mae = depth + 1;
+    const double dn = double(n_mae);
+    double kk[W], pw_e[W], aux[W], poly[W];
+    for (int l = 0; l < W; ++l) {
+        // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
+        // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
+        // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power is libm's pow
+        const double lrp = (q - 1.0) * fd_log(ra[l]);
+        double rp = 1.0;
+        if (m > 0) {
+            double bp = ra[l];
+            for (int e = m; e > 0; e >>= 1) {
+                if (e & 1) rp *= bp;
+                bp *= bp;
+            }
+        } else {
+            rp = fd_pow(ra[l], q - 1.0);
+        }
+        kk[l] = fd_fabs(lrp) < 600.0 ? b * la[l] * rp : 0.0;  // 0: a scalar lane (K in logarithms)
+        // growth_tau0's w0^(1/L), libm's pow (once for a run of equal weights: eps is
+        // usually one value for every feature)
+        pw_e[l] = (l > 0 && wa[l] == wa[l - 1]) ? pw_e[l - 1] : fd_pow(wa[l], 1.0 / dd);
+    }
+    FD_LANES {
+        const double lr = vm::log(ra[l]);
+        const double lp0 = b * vm::log(wa[l]) - lr;
+        const double psi0 = vm::exp(lp0);
+        const double em = vm::expm1(lp0);
+        o.lp0[l] = lp0;
+        o.psi0[l] = psi0;
+        o.em_lp0[l] = em;
+        o.s0[l] = lp0 - vm::log(-em);  // sigma_of_log_psi on the growth branch
+        o.log_k[l] = vm::log(kk[l]);
+        o.log_rho[l] = lr;
+        o.w_star[l] = vm::exp(lr / b);  // fixed_point
+        // JEPA: z = psi0/(1 - psi0) of h(z);  MAE: s = psi0^(1/n)
+        aux[l] = m > 0 ? psi0 / (1.0 - psi0) : vm::exp(lp0 / dn);
+    }
+    if (m > 0) {
+        // growth_tau0's h(z) = sum_j C(m,j)/j z^(m-j)
+        FD_LANES poly[l] = cj(m, 1);
+        for (int j = 2; j <= m; ++j) {
+            const double c = cj(m, j);
+            FD_LANES poly[l] = poly[l] * aux[l] + c;
+        }
+    } else {
+        // mae_r_series: sum_k psi^k/(2 + k n), psi0 <= 2^-n where s <= 1/2: 57/n + 2 terms
+        FD_LANES poly[l] = 0.0;
+        for (int k = int(57.0 / dn) + 1; k >= 0; --k) {
+            const double c = 1.0 / (2.0 + double(k * n_mae));
+            FD_LANES poly[l] = poly[l] * o.psi0[l] + c;
+        }
+    }
+    FD_LANES {
+        const double inv_k = vm::exp(-o.log_k[l]);
+        const double s0 = o.s0[l];
+        const double lin = s0 != 0.0 ? s0 * inv_k : 0.0;
+        const double e_w = pw_e[l] / wa[l];  // w0^(1/L) / w0
+        double tau0;
+        if (m > 0) {
+            tau0 = lin - vm::exp(dm * vm::log1p(-o.psi0[l])) * poly[l] * e_w * (dd / la[l]) / wa[l];
+        } else {
+            const double sm = aux[l];
+            const double big = dd / ((dd - 1.0) * la[l]) * e_w;
+            tau0 = dn * sm * sm * poly[l] * inv_k - big;
+            tau0 = sm <= 0.5 ? tau0 : fd_nan<double>();  // above s = 1/2: mae_r's roots, the scalar's
+        }
+        o.tau0[l] = tau0;
+        double ok = o.lp0[l] < -FD_LOG2 ? 1.0 : 0.0;
+        ok = kk[l] > 0.0 ? ok : 0.0;
+        ok = tau0 > -__builtin_huge_val() ? ok : 0.0;  // NaN too
+        ok = tau0 < __builtin_huge_val() ? ok : 0.0;
+        o.ok[l] = ok;
+    }
+}
+
 /// True when features [first, first + n) share one depth.
 FD_SIMD_INLINE bool one_depth(const long long* depth, long long first, int n) {
     for (int l = 1; l < n; ++l)
@@ -247,7 +339,7 @@ FD_SIMD_INLINE bool one_depth(const long long* depth, long long first, int n) {
 /// Per-feature constants of features first..first+n-1 (n <= W, one depth) of
 /// one objective.  Returns false when the vector path does not apply (MAE depth
 /// 1): the caller runs the scalar solver for every feature.
-inline bool start_block(int objective, const long long* depth, const double* lam, const double* rho,
+FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const double* lam, const double* rho,
                         const double* w0, long long first, int n, Block& bk) {
     const int d0 = int(depth[first]);
     bk.n = n;
@@ -257,15 +349,38 @@ inline bool start_block(int objective, const long long* depth, const double* lam
     if (bk.m == 0) return false;  // MAE depth 1: F = sigma, the scalar solver needs no table
     bk.b = family_b<double>(objective, d0);
     bk.q = family_q<double>(objective, d0);
+    double la[W], ra[W], wa[W];
     for (int l = 0; l < W; ++l) {
-        const int i = l < n ? l : 0;
-        const Start st = start_of(objective, d0, lam[first + i], rho[first + i], w0[first + i]);
+        const long long i = first + (l < n ? l : 0);
+        la[l] = lam[i];
+        ra[l] = rho[i];
+        wa[l] = w0[i];
+    }
+    // the common start in vector registers (growth below psi = 1/2), else start_of's
+    StartLanes sl;
+    start_lanes(objective, d0, la, ra, wa, sl);
+    FD_LANES bk.k_rate[l] = vm::exp(sl.log_k[l]);
+    for (int l = 0; l < W; ++l) {
+        Start st;
+        if (sl.ok[l] != 0.0) {
+            st.branch = GROWTH;
+            st.s0 = sl.s0[l];
+            st.sign0 = 0.0;
+            st.log0 = fd_nan<double>();  // F(sigma0) not evaluated (start_of's growth branch)
+            st.tau0 = sl.tau0[l];
+            st.log_k = sl.log_k[l];
+            st.log_rho = sl.log_rho[l];
+            st.b = bk.b;
+            bk.w_star[l] = sl.w_star[l];
+        } else {
+            st = start_of(objective, d0, la[l], ra[l], wa[l]);
+            bk.k_rate[l] = fd_exp(st.log_k);
+            bk.w_star[l] = fd_exp(st.log_rho / st.b);
+        }
         bk.st[l] = st;
         bk.vec[l] = (st.branch == GROWTH && st.tau0 > -fd_inf<double>() && st.tau0 < fd_inf<double>()) ? 1.0 : 0.0;
         bk.tau0[l] = st.tau0;
         bk.log_k[l] = st.log_k;
-        bk.k_rate[l] = fd_exp(st.log_k);
-        bk.w_star[l] = fd_exp(st.log_rho / st.b);
     }
     return true;
 }
@@ -435,6 +550,19 @@ FD_SIMD_CLONES inline void advance_features(int objective, const long long* dept
 /// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (a long
 /// interval, K beyond float64, MAE above s = 1/2 at the start) is the scalar
 /// critical_time's.
+/// critical_time for features [first, first + n) (n <= W, one depth) into out.
+/// f_star: F(sigma*) per depth (levels[depth], NaN: per-feature p).
+///
+/// Each lane takes one of critical_time's common forms in vector registers:
+/// the plateau coordinate F(sigma*)/K - tau0 (growth_tau0's closed forms: JEPA,
+/// MAE below s = 1/2) when the start is well below the target, else
+/// log_delta_f's: the Gauss-Legendre integral over a short interval, and for
+/// JEPA beyond it the closed-form difference ds + Poly(y0) - Poly(y1).  The
+/// powers eps^(1/L) and MAE's rho^(q-1) stay libm's pow (scalar loops, eps^(1/L)
+/// once per block when eps is shared: a vector pow of <= 1 ulp needs a
+/// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (a long
+/// interval, K beyond float64, MAE above s = 1/2 at the start) is the scalar
+/// critical_time's.
 FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const double* lam, const double* rho,
                                    const double* eps, const double* p, const double* levels, long long first, int n,
                                    double* out) {
@@ -449,11 +577,9 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
     }
     const double b = family_b<double>(objective, d0);
     const double q = family_q<double>(objective, d0);
-    const double dm = double(m), dd = double(d0);
-    const int n_mae = d0 + 1;
-    const double dn = double(n_mae);
-    double la[W], ra[W], ea[W], pa[W], fs[W], kk[W], pw_e[W], res[W], ok[W];
-    double s0_[W], lk_[W], ds_[W], lp0_[W], gl_[W], far_[W];
+    const double dm = double(m);
+    double la[W], ra[W], ea[W], pa[W], fs[W], res[W], ok[W];
+    double ds_[W], gl_[W], far_[W];
     for (int l = 0; l < W; ++l) {
         const long long i = first + (l < n ? l : 0);
         la[l] = lam[i];
@@ -462,92 +588,40 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
         pa[l] = p[i];
         const double f = levels[d0];
         fs[l] = f == f ? f : critical_level(objective, d0, p[i]);
-        // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
-        // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
-        // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power is libm's pow
-        const double lrp = (q - 1.0) * fd_log(rho[i]);
-        double rp = 1.0;
-        if (m > 0) {
-            double bp = rho[i];
-            for (int e = m; e > 0; e >>= 1) {
-                if (e & 1) rp *= bp;
-                bp *= bp;
-            }
-        } else {
-            rp = fd_pow(rho[i], q - 1.0);
-        }
-        kk[l] = fd_fabs(lrp) < 600.0 ? b * lam[i] * rp : 0.0;  // 0: a scalar lane (K in logarithms)
-        // eps is usually one value for every feature: one pow per block then
-        pw_e[l] = (l > 0 && eps[i] == ea[l - 1]) ? pw_e[l - 1] : fd_pow(eps[i], 1.0 / dd);
     }
-    double psi0_[W], aux_[W], poly_[W], lp1_[W];
+    StartLanes sl;
+    start_lanes(objective, d0, la, ra, ea, sl);
+    const double* s0_ = sl.s0;
+    const double* lk_ = sl.log_k;
     FD_LANES {
-        const double lp0 = b * vm::log(ea[l]) - vm::log(ra[l]);
+        const double lp0 = sl.lp0[l];
         const double lp1 = b * vm::log(pa[l]);
-        const double dlp = lp1 - lp0;
-        const double psi0 = vm::exp(lp0);
-        const double em_lp0 = vm::expm1(lp0);
-        lp0_[l] = lp0;
-        lp1_[l] = lp1;
-        psi0_[l] = psi0;
-        s0_[l] = lp0 - vm::log(-em_lp0);  // sigma_of_log_psi on the growth branch
-        lk_[l] = vm::log(kk[l]);
-        // delta_sigma (dlp <= 1) for the Gauss-Legendre form
-        const double dpsi = psi0 * vm::expm1(dlp);
-        ds_[l] = dlp - vm::log1p(-dpsi / -em_lp0);
-        // JEPA: z = psi0/(1 - psi0) of growth_tau0's h(z);  MAE: s = psi0^(1/n)
-        aux_[l] = m > 0 ? psi0 / (1.0 - psi0) : vm::exp(lp0 / dn);
-    }
-    if (m > 0) {
-        // growth_tau0's h(z) = sum_j C(m,j)/j z^(m-j)
-        FD_LANES poly_[l] = cj(m, 1);
-        for (int j = 2; j <= m; ++j) {
-            const double c = cj(m, j);
-            FD_LANES poly_[l] = poly_[l] * aux_[l] + c;
-        }
-    } else {
-        // mae_r_series: sum_k psi^k/(2 + k n), psi0 <= 2^-n where s <= 1/2: 57/n + 2 terms
-        FD_LANES poly_[l] = 0.0;
-        for (int k = int(57.0 / dn) + 1; k >= 0; --k) {
-            const double c = 1.0 / (2.0 + double(k * n_mae));
-            FD_LANES poly_[l] = poly_[l] * psi0_[l] + c;
-        }
-    }
-    FD_LANES {
-        const double lp0 = lp0_[l], lp1 = lp1_[l], s0 = s0_[l], log_k = lk_[l], ds = ds_[l];
-        const double inv_k = vm::exp(-log_k);
-        // the plateau form (critical_time with growth_tau0's closed forms, lp0 < -log 2)
-        const double lin = s0 != 0.0 ? s0 * inv_k : 0.0;
-        const double e_w = pw_e[l] / ea[l];  // eps^(1/L) / eps
-        double tau0;
-        if (m > 0) {
-            tau0 = lin - vm::exp(dm * vm::log1p(-psi0_[l])) * poly_[l] * e_w * (dd / la[l]) / ea[l];
-        } else {
-            const double sm = aux_[l];
-            const double big = dd / ((dd - 1.0) * la[l]) * e_w;
-            tau0 = dn * sm * sm * poly_[l] * inv_k - big;
-            tau0 = sm <= 0.5 ? tau0 : fd_nan<double>();  // above s = 1/2: mae_r's roots, the scalar's
-        }
-        const double plateau = fs[l] * inv_k - tau0;
+        // delta_sigma (dlp <= 1) for log_delta_f's forms
+        const double dpsi = sl.psi0[l] * vm::expm1(lp1 - lp0);
+        const double ds = (lp1 - lp0) - vm::log1p(-dpsi / -sl.em_lp0[l]);
+        ds_[l] = ds;
+        const double s0 = sl.s0[l], log_k = sl.log_k[l];
+        // the plateau form: F(sigma*)/K - tau0, when the start is well below the target
+        const double plateau = fs[l] * vm::exp(-log_k) - sl.tau0[l];
         const double ak = log_k < 0.0 ? -log_k : log_k;
         const double rate = q - 1.0 > 1.0 ? q - 1.0 : 1.0;
         // (selects on doubles, one condition each: && of comparisons would not vectorize)
-        double use_plateau = lp1 - lp0 > 1.0 ? 1.0 : 0.0;
+        double use_plateau = lp1 - lp0 > 1.0 ? sl.ok[l] : 0.0;
         use_plateau = ak < 700.0 ? use_plateau : 0.0;
-        use_plateau = lp0 < -FD_LOG2 ? use_plateau : 0.0;
         double close = lp1 - lp0 <= 1.0 ? 1.0 : 0.0;
         close = ds <= 2.0 ? close : 0.0;
         close = ds * rate <= 16.0 ? close : 0.0;
+        close = lk_[l] > -__builtin_huge_val() ? close : 0.0;  // K beyond float64 (log_k = -inf): the scalar
         // JEPA's longer intervals (log_delta_f beyond "close"): F1 - F0 = ds + (Poly0 - Poly1),
         // below, where no power of y = e^-sigma overflows
         double far = (m > 0 && lp1 - lp0 <= 1.0 && close == 0.0) ? 1.0 : 0.0;
         far = dm * -(s0 < 0.0 ? s0 : 0.0) < 600.0 ? far : 0.0;
+        far = lk_[l] > -__builtin_huge_val() ? far : 0.0;
         far = lp0 >= lp1 ? 0.0 : far;  // at or above the target: 0
         far_[l] = far;
-        double o = tau0 > -__builtin_huge_val() ? use_plateau : 0.0;  // NaN too
+        double o = use_plateau;
         o = close != 0.0 ? 1.0 : o;
         o = far != 0.0 ? 1.0 : o;
-        o = kk[l] > 0.0 ? o : 0.0;
         const bool zero = lp0 >= lp1;
         ok[l] = zero ? 1.0 : o;
         res[l] = zero ? 0.0 : plateau;
