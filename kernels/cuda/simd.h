@@ -240,11 +240,12 @@ FD_SIMD_INLINE void solve_lanes(const Block& bk, const double* t, const double* 
 /// A growing feature's start in vector registers: start_of's constants and
 /// growth_tau0's closed forms for W lanes of one (objective, depth) at weights
 /// w0[l] (lam, rho, w0: W values each).  ok[l] = 1 where the lane is on the
-/// growth branch below psi = 1/2 (growth_tau0's closed forms: JEPA, MAE below
-/// s = psi^(1/n) = 1/2) with K and tau0 finite; else the lane is the scalar
-/// start_of's.
+/// growth branch, below psi = 1/2 (growth_tau0's closed forms: JEPA, MAE below
+/// s = psi^(1/n) = 1/2) or, for JEPA, above it (tau0 = F(sigma0)/K with
+/// F = sigma - Poly(e^-sigma)), with K and tau0 finite; else the lane is the
+/// scalar start_of's.
 struct StartLanes {
-    double lp0[W], s0[W], log_k[W], log_rho[W], psi0[W], em_lp0[W], tau0[W], w_star[W], ok[W];
+    double lp0[W], s0[W], k_rate[W], log_k[W], log_rho[W], psi0[W], em_lp0[W], tau0[W], w_star[W], ok[W];
 };
 
 FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, const double* ra, const double* wa,
@@ -256,11 +257,12 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
     const int n_mae = depth + 1;
     const double dn = double(n_mae);
     double kk[W], pw_e[W], aux[W], poly[W];
+    // |(q-1) log rho| < 600 (log_rate's product form) as a range of rho, decided once
+    const double rho_lo = fd_exp(-600.0 / (q - 1.0)), rho_hi = fd_exp(600.0 / (q - 1.0));
     for (int l = 0; l < W; ++l) {
         // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
         // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
         // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power is libm's pow
-        const double lrp = (q - 1.0) * fd_log(ra[l]);
         double rp = 1.0;
         if (m > 0) {
             double bp = ra[l];
@@ -271,10 +273,7 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         } else {
             rp = fd_pow(ra[l], q - 1.0);
         }
-        kk[l] = fd_fabs(lrp) < 600.0 ? b * la[l] * rp : 0.0;  // 0: a scalar lane (K in logarithms)
-        // growth_tau0's w0^(1/L), libm's pow (once for a run of equal weights: eps is
-        // usually one value for every feature)
-        pw_e[l] = (l > 0 && wa[l] == wa[l - 1]) ? pw_e[l - 1] : fd_pow(wa[l], 1.0 / dd);
+        kk[l] = (ra[l] > rho_lo && ra[l] < rho_hi) ? b * la[l] * rp : 0.0;  // 0: a scalar lane (K in logs)
     }
     FD_LANES {
         const double lr = vm::log(ra[l]);
@@ -285,18 +284,38 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         o.psi0[l] = psi0;
         o.em_lp0[l] = em;
         o.s0[l] = lp0 - vm::log(-em);  // sigma_of_log_psi on the growth branch
+        o.k_rate[l] = kk[l];
         o.log_k[l] = vm::log(kk[l]);
         o.log_rho[l] = lr;
         o.w_star[l] = vm::exp(lr / b);  // fixed_point
         // JEPA: z = psi0/(1 - psi0) of h(z);  MAE: s = psi0^(1/n)
         aux[l] = m > 0 ? psi0 / (1.0 - psi0) : vm::exp(lp0 / dn);
     }
+    // growth_tau0's w0^(1/L) where its plateau form needs it (psi0 < 1/2): libm's pow,
+    // once for a run of equal weights (eps is usually one value for every feature)
+    for (int l = 0; l < W; ++l) {
+        if (!(o.lp0[l] < -FD_LOG2))
+            pw_e[l] = 1.0;
+        else if (l > 0 && wa[l] == wa[l - 1] && o.lp0[l - 1] < -FD_LOG2)
+            pw_e[l] = pw_e[l - 1];
+        else
+            pw_e[l] = fd_pow(wa[l], 1.0 / dd);
+    }
+    double y0[W], ha[W];
     if (m > 0) {
-        // growth_tau0's h(z) = sum_j C(m,j)/j z^(m-j)
-        FD_LANES poly[l] = cj(m, 1);
+        // growth_tau0's h(z) = sum_j C(m,j)/j z^(m-j) (psi0 < 1/2), and for psi0 >= 1/2
+        // (sigma0 > 0) F(sigma0) = sigma0 - Poly(y0) = sigma0 - y0 hA(y0), y0 = e^-sigma0
+        FD_LANES {
+            poly[l] = cj(m, 1);
+            ha[l] = cj(m, m);
+            y0[l] = vm::exp(-(o.s0[l] > 0.0 ? o.s0[l] : 0.0));
+        }
         for (int j = 2; j <= m; ++j) {
-            const double c = cj(m, j);
-            FD_LANES poly[l] = poly[l] * aux[l] + c;
+            const double c = cj(m, j), ca = cj(m, m + 1 - j);
+            FD_LANES {
+                poly[l] = poly[l] * aux[l] + c;
+                ha[l] = ha[l] * y0[l] + ca;
+            }
         }
     } else {
         // mae_r_series: sum_k psi^k/(2 + k n), psi0 <= 2^-n where s <= 1/2: 57/n + 2 terms
@@ -320,8 +339,11 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
             tau0 = dn * sm * sm * poly[l] * inv_k - big;
             tau0 = sm <= 0.5 ? tau0 : fd_nan<double>();  // above s = 1/2: mae_r's roots, the scalar's
         }
+        // JEPA above psi = 1/2: tau0 = F(sigma0)/K directly (growth_tau0's last form; no plateau)
+        const bool upper = m > 0 && !(o.lp0[l] < -FD_LOG2) && o.lp0[l] < 0.0;
+        tau0 = upper ? (s0 - y0[l] * ha[l]) * inv_k : tau0;
         o.tau0[l] = tau0;
-        double ok = o.lp0[l] < -FD_LOG2 ? 1.0 : 0.0;
+        double ok = (o.lp0[l] < -FD_LOG2 || upper) ? 1.0 : 0.0;
         ok = kk[l] > 0.0 ? ok : 0.0;
         ok = tau0 > -__builtin_huge_val() ? ok : 0.0;  // NaN too
         ok = tau0 < __builtin_huge_val() ? ok : 0.0;
@@ -359,8 +381,8 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
     // the common start in vector registers (growth below psi = 1/2), else start_of's
     StartLanes sl;
     start_lanes(objective, d0, la, ra, wa, sl);
-    FD_LANES bk.k_rate[l] = vm::exp(sl.log_k[l]);
     for (int l = 0; l < W; ++l) {
+        bk.k_rate[l] = sl.k_rate[l];
         Start st;
         if (sl.ok[l] != 0.0) {
             st.branch = GROWTH;
