@@ -37,6 +37,7 @@ __all__ = [
     "fixed_point",
     "flow_trajectory",
     "gd_critical_step",
+    "gd_stable_lr",
     "gd_trajectory",
     "rhs",
     "time_to_reach",
@@ -470,6 +471,66 @@ def gd_critical_step(
         lam=lam, rho=rho, depth=depth, objective=objective, lr=lr, p=p, eps=eps, layers=layers,
         decoder=decoder, target=target, momentum=momentum, max_steps=max_steps,
         return_status=return_status, backend=backend))
+
+
+def gd_stable_lr(
+    lam: ArrayLike,
+    rho: ArrayLike,
+    *,
+    depth: ArrayLike,
+    objective: str,
+    momentum: ArrayLike | None = None,
+    backend: str = "auto",
+):
+    """The largest stable learning rate per feature: gradient descent's derived threshold.
+
+    Gradient descent (:func:`gd_trajectory`) converges to the balanced fixed
+    point (``w = rho^L`` JEPA, ``rho^(L/(L+1))`` MAE, corollary 3.3) for
+    ``lr < lr_max`` and leaves it for ``lr > lr_max``, with (``kernels/cuda/gd.h``
+    has the derivation: the Jacobian of the recursion at the fixed point has one
+    nonzero eigenvalue ``mu``, and ``x <- x - lr g(x)`` is stable for ``lr mu < 2``)::
+
+        JEPA      lr_max = 2 / (lam rho^(2L-1))
+        MAE       lr_max = 2 / ((L+1) lam rho^((L-1)/(L+1)))
+        jepa-ema  lr_max = min(2(1+m) / (1+m+2mL), (1+m) / (m(1+L))) / (lam rho^(2L-1))
+
+    (jepa-ema: the Jury conditions of the two-dimensional map of the online and
+    target deviations, EMA momentum ``m``; ``m = 0`` is JEPA's threshold).
+    Between ``lr_max / 2`` and ``lr_max`` the approach is oscillating
+    (:func:`gd_trajectory`'s status ``OSCILLATED``), above it the feature leaves
+    the fixed point (a period-2 orbit or ``DIVERGED``).  The threshold concerns
+    the end of learning: a feature may cross ``p`` of its limit
+    (:func:`gd_critical_step`) before it goes unstable.
+
+    Parameters
+    ----------
+    lam, rho : array_like
+        Per-feature data parameters, in ``[1e-6, 1e6]`` and ``[1e-3, 1e3]``
+        (broadcast together with ``depth`` and ``momentum``).
+    depth : int or array_like of int
+        Encoder depth ``L`` in 1..64.
+    objective : {"jepa", "mae", "jepa-ema"}
+    momentum : array_like, optional
+        EMA momentum per step in ``[0, 1)``, jepa-ema only (required there).
+    backend : {"auto", "cpu", "gpu"}, optional
+        See :func:`trajectory`: CuPy inputs run on their GPU and give CuPy results.
+
+    Returns
+    -------
+    lr_max : ndarray (batch shape) or float
+        Positive; ``inf`` where it lies beyond float64 (JEPA, ``rho`` near 1e-3 at
+        large depth: every learning rate is stable), ``0`` where it lies below
+        float64's smallest number (``rho`` near 1e3 at depths above about 50).
+        Never NaN.
+
+    Raises
+    ------
+    ValueError, TypeError
+        An input outside the domain or of the wrong kind (the message names
+        the parameter, the value and the first bad index).
+    """
+    return call(ops.gd_stable_lr, dict(lam=lam, rho=rho, depth=depth, objective=objective,
+                                       momentum=momentum, backend=backend))
 
 
 def flow_trajectory(

@@ -134,6 +134,10 @@ def _h_flow(c):
                   np.zeros(c.n, dtype=np.int64))
 
 
+def _h_stable_lr(c):
+    c.launch(_gd.stable_lr_kernel, _gd.stable_lr_kernel_serial, c.objective, *_args(c), c.out)
+
+
 def _h_fixed_point(c):
     _ex.fixed_point_kernel(c.objective, *_args(c), c.out)
 
@@ -169,6 +173,10 @@ def _d_gd(c):
 
 def _d_gd_crossing(c):
     _gpu().gd(c, crossing=True)
+
+
+def _d_stable_lr(c):
+    _gpu().elementwise(c, "gd_kernels.cu", "fd_gd_stable_lr", pre=(_i32(c.objective),))
 
 
 def _d_time_to_reach(c):
@@ -235,6 +243,9 @@ GD_CROSSING = Kernel("gd_critical_step", ("depth", "lam", "rho", "lr", "momentum
                      _h_gd_crossing, _d_gd_crossing, status=True, result=TIME)
 FLOW = Kernel("flow_trajectory", ("depth", "lam", "rho", "eps"), _h_flow, None, status=True,
               result=WEIGHT)
+# a few multiplications and two powers: about a trajectory point
+GD_STABLE_LR = Kernel("gd_stable_lr", ("depth", "lam", "rho", "momentum"), _h_stable_lr,
+                      _d_stable_lr, result=TIME)
 FIXED_POINT = Kernel("fixed_point", ("depth", "rho"), _h_fixed_point, _d_fixed_point,
                      result=WEIGHT)
 RHS = Kernel("rhs", ("depth", "w", "lam", "rho"), _h_rhs, _d_rhs, result=RATE)
@@ -280,6 +291,19 @@ def _select_critical_time(args):
             "ode": CRITICAL_ODE}[method], opts
 
 
+def _momentum_option(args, obj: int) -> None:
+    """``momentum``: required by jepa-ema, refused by the others (a 0 placeholder there)."""
+    if obj == C.JEPA_EMA:
+        if args["momentum"] is None:
+            raise TypeError("objective 'jepa-ema' needs `momentum` (the EMA momentum per step).")
+        return
+    # 0 (the placeholder below, as a dask block re-enters here) is no momentum
+    if args["momentum"] is not None and not _is_default_zero(args["momentum"]):
+        raise ValueError(f"`momentum` applies to objective 'jepa-ema' only; got "
+                         f"objective={args['objective']!r}.")
+    args["momentum"] = 0.0
+
+
 def _select_gd(args):
     """Options of ``gd_trajectory``; fills the placeholders of unused per-feature inputs.
 
@@ -304,18 +328,17 @@ def _select_gd(args):
     elif args["eps"] is None:
         raise TypeError("gd_trajectory() needs `eps` (the balanced initialisation) or "
                         "`layers` and `decoder`.")
-    if obj == C.JEPA_EMA:
-        if args["momentum"] is None:
-            raise TypeError("objective 'jepa-ema' needs `momentum` (the EMA momentum per step).")
-    else:
-        # 0 (the placeholder below, as a dask block re-enters here) is no momentum
-        if args["momentum"] is not None and not _is_default_zero(args["momentum"]):
-            raise ValueError(f"`momentum` applies to objective 'jepa-ema' only; got "
-                             f"objective={args['objective']!r}.")
-        if args["target"] is not None:
-            raise ValueError("`target` applies to objective 'jepa-ema' only.")
-        args["momentum"] = 0.0
+    _momentum_option(args, obj)
+    if obj != C.JEPA_EMA and args["target"] is not None:
+        raise ValueError("`target` applies to objective 'jepa-ema' only.")
     return GD, opts
+
+
+def _select_stable_lr(args):
+    """Options of ``gd_stable_lr``: the objective; ``momentum`` as for gd_trajectory."""
+    obj = objective_code(args["objective"], tuple(C.OBJECTIVES))
+    _momentum_option(args, obj)
+    return GD_STABLE_LR, {"objective": obj}
 
 
 def _select_flow(args):
@@ -391,4 +414,6 @@ gd_critical_step = Operation("gd_critical_step", ("lam", "rho", "lr", "momentum"
 flow_trajectory = Operation("flow_trajectory", ("lam", "rho", "eps", "depth"), _select_flow, (FLOW,),
                             grid=True, prepare=_prepare_gd)
 fixed_point = Operation("fixed_point", ("rho", "depth"), _simple(FIXED_POINT), (FIXED_POINT,))
+gd_stable_lr = Operation("gd_stable_lr", ("lam", "rho", "momentum", "depth"), _select_stable_lr,
+                         (GD_STABLE_LR,))
 rhs = Operation("rhs", ("w", "lam", "rho", "depth"), _simple(RHS), (RHS,))

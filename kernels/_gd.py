@@ -143,3 +143,18 @@ def flow_kernel(t, objective, depth, lam, rho, a, v, rtol, max_steps, w_out, sta
                                             tc.shape[0], data_ptr(tc), rtol, max_steps,
                                             ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize,
                                             ptr_at(nsteps, i))
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def stable_lr_kernel(objective, depth, lam, rho, momentum, out):
+    """``out[i]``: the largest stable learning rate of feature ``i`` at the balanced fixed
+    point (``gd::stable_lr`` of ``kernels/cuda/gd.h``: +inf beyond float64, 0 below)."""
+    for i in prange(lam.shape[0]):
+        out[i] = ext.gd_stable_lr(objective, depth[i], lam[i], rho[i], momentum[i])
+
+
+@njit(cache=True, error_model="numpy")
+def stable_lr_kernel_serial(objective, depth, lam, rho, momentum, out):
+    """:func:`stable_lr_kernel` without threads."""
+    for i in range(lam.shape[0]):
+        out[i] = ext.gd_stable_lr(objective, depth[i], lam[i], rho[i], momentum[i])

@@ -8,6 +8,9 @@
 //     addresses).
 //   fd_gd_crossing: the first step at which w reaches p[i] of its flow limit
 //     (gd::crossing_feature) into k[i].
+//   fd_gd_stable_lr: the largest stable learning rate of feature i at the
+//     balanced fixed point (gd::stable_lr) into out[i]; features depth, lam,
+//     rho, momentum (the launch of fastdyn._gpu.elementwise).
 //
 // Each thread copies its state into local memory (the recursion reads and
 // writes it every step) and never waits for another feature.
@@ -55,5 +58,12 @@ FD_GLOBAL void fd_gd_crossing(long long n, int objective, const long long* depth
         load_state(i, d, width, a0, v0, b0, a, v, b);
         status[i] = fastdyn::gd::crossing_feature(objective, d, lam[i], rho[i], lr[i], momentum[i], a, &v, b,
                                                   p[i], max_steps, k + i);
+    }
+}
+
+FD_GLOBAL void fd_gd_stable_lr(long long n, int objective, const long long* depth, const double* lam,
+                               const double* rho, const double* momentum, double* out) {
+    FD_FOR_EACH(i, n) {
+        out[i] = fastdyn::gd::stable_lr(objective, (int)depth[i], lam[i], rho[i], momentum[i]);
     }
 }

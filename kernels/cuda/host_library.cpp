@@ -262,3 +262,8 @@ FD_EXPORT void fdh_gd_crossing_lanes(i64 objective, i64 depth, const double* lam
     gd::crossing_features_lanes((int)objective, (int)depth, lam, rho, lr, momentum, a, v, b, row_stride, p, max_steps,
                                 k, status);
 }
+
+/// The largest stable learning rate at the balanced fixed point (gd::stable_lr).
+FD_EXPORT double fdh_gd_stable_lr(i64 objective, i64 depth, double lam, double rho, double momentum) {
+    return gd::stable_lr((int)objective, (int)depth, lam, rho, momentum);
+}
