@@ -16,6 +16,14 @@ A study is given as a TOML file (``fastdyn sweep CONFIG.toml``) or as a dict
     compression = "none"           # or "zstd"
     chunk_size = 65536             # features per chunk (default: see ``default_chunk_size``)
     order_bins = {low = -3.0, high = 30.0, per_decade = 10}
+    lr = [1e-2, 1e-1]              # learning rates of the gradient-descent quantities
+    gd_max_steps = 100_000         # step budget per feature of gd_critical_step
+
+The gradient-descent quantities (population gradient descent per feature at a
+finite learning rate, from the balanced start ``w(0) = eps``; objectives JEPA
+and MAE): ``gd_critical_step`` (:func:`fastdyn.gd_critical_step` at fraction
+``p``, for every learning rate of ``lr``) and ``gd_stable_lr``
+(:func:`fastdyn.gd_stable_lr`, which depends on neither ``eps`` nor ``lr``).
 
     [lam]                          # per-feature covariance lam_i = Syx_ii
     distribution = "loguniform"    # uniform | loguniform | lognormal | constant
@@ -60,6 +68,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels._constants import (
+    DEFAULT_GD_STEPS,
     DEFAULT_MAX_STEPS,
     EPS_MAX,
     EPS_MIN,
@@ -77,10 +86,10 @@ from ..kernels._constants import (
 _TOP_KEYS = {
     "n_features", "seed", "objectives", "depths", "eps", "quantities", "times", "method",
     "rtol", "max_steps", "p", "dtype", "compression", "chunk_size", "order_bins", "lam", "rho",
-    "model",
+    "model", "lr", "gd_max_steps",
 }
 _MODELS = ("gaussian", "random_masking", "temporal")
-_QUANTITIES = ("trajectory", "critical_time", "learning_order")
+_QUANTITIES = ("trajectory", "critical_time", "learning_order", "gd_critical_step", "gd_stable_lr")
 _DISTRIBUTIONS = {
     "uniform": ("low", "high"),
     "loguniform": ("low", "high"),
@@ -136,6 +145,8 @@ class Study:
     lam: Param
     rho: Param
     model: dict | None = None
+    lrs: tuple[float, ...] | None = None     # with quantity gd_critical_step
+    gd_max_steps: int | None = None          # with quantity gd_critical_step
 
     @property
     def n_chunks(self) -> int:
@@ -171,6 +182,9 @@ class Study:
             "lam": self.lam.normalized(),
             "rho": self.rho.normalized(),
             "model": self.model,
+            # only with gradient descent: the identity of every other study is unchanged
+            **({} if self.lrs is None else {"lr": [float(x) for x in self.lrs],
+                                            "gd_max_steps": self.gd_max_steps}),
         }
 
 
@@ -495,8 +509,23 @@ def _validate(raw: dict, base: str) -> Study:
     edges = _order_edges(raw.get("order_bins")) if "learning_order" in quantities else None
     if "order_bins" in raw and edges is None:
         raise ValueError("config key `order_bins` is given but quantity 'learning_order' is not requested.")
+    lrs = gd_max_steps = None
+    if "gd_critical_step" in quantities:
+        if "lr" not in raw:
+            raise ValueError("config key `lr` is required with quantity 'gd_critical_step'.")
+        lrs = [_real(f"lr[{i}]", x, lo=0.0, hi=T_MAX) for i, x in enumerate(_list("lr", raw["lr"]))]
+        _no_duplicates("lr", lrs)
+        gd_max_steps = _int("gd_max_steps", raw.get("gd_max_steps", DEFAULT_GD_STEPS), lo=1,
+                            hi=MAX_STEPS_LIMIT)
+        lrs = tuple(lrs)
+    else:
+        for k in ("lr", "gd_max_steps"):
+            if k in raw:
+                raise ValueError(f"config key `{k}` is given but quantity 'gd_critical_step' is "
+                                 "not requested.")
     return Study(n, seed, tuple(objectives), tuple(depths), tuple(eps), tuple(quantities), times,
-                 method, rtol, max_steps, p, dtype, compression, chunk, edges, lam, rho, model)
+                 method, rtol, max_steps, p, dtype, compression, chunk, edges, lam, rho, model,
+                 lrs, gd_max_steps)
 
 
 def _jsonable(x):
