@@ -399,9 +399,12 @@ def gd_trajectory(
         from the first step it could not be recorded).  Without it a diverged
         feature raises :class:`SolverError`.
     backend : {"auto", "cpu", "gpu"}, optional
-        ``"gpu"`` runs the recursion on the GPU (one thread per feature) from
-        NumPy inputs and returns NumPy; CuPy inputs are refused (the initial
-        state is built on the host).
+        As for :func:`trajectory`: CuPy inputs (the per-feature inputs, ``steps``,
+        ``layers``, ``decoder``, ``target``) run the recursion on their GPU (one
+        thread per feature) and give CuPy results; ``"gpu"`` with NumPy inputs
+        returns NumPy.  The initial state is checked and built on the host in
+        either case (CuPy inputs are copied there once: small next to the
+        recursion).
 
     Returns
     -------

@@ -264,9 +264,10 @@ class Inputs:
 
 def _put(inp: Inputs, i0: int, i1: int, *pairs) -> None:
     """Write device chunks into the call's outputs (device arrays, or host arrays via ``get``)."""
+    device = inp.cp.ndarray
     for dst, src in pairs:
         if dst is not None:
-            dst[i0:i1] = src if inp.on_device else src.get()
+            dst[i0:i1] = src if isinstance(dst, device) else src.get()
 
 
 def _sc(x, dtype=np.int64):

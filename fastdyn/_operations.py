@@ -398,6 +398,8 @@ def _simple(kernel):
 # ---------------------------------------------------------------------------
 # operations
 # ---------------------------------------------------------------------------
+#: the per-layer initial state of the gradient-descent operations (``_prepare_gd``)
+_STATE = ("layers", "decoder", "target")
 trajectory = Operation("trajectory", ("lam", "rho", "eps", "depth", "ema_time"),
                        _select_trajectory, (TRAJECTORY_EXACT, TRAJECTORY_ODE, TRAJECTORY_EMA),
                        grid=True, out=True)
@@ -408,11 +410,13 @@ critical_time = Operation("critical_time", ("lam", "rho", "eps", "p", "depth"),
 advance = Operation("advance", ("w", "dt", "lam", "rho", "depth"), _simple(ADVANCE), (ADVANCE,),
                     out=True)
 gd_trajectory = Operation("gd_trajectory", ("lam", "rho", "lr", "momentum", "eps", "depth"),
-                          _select_gd, (GD,), grid=True, grid_of=v.step_grid, prepare=_prepare_gd)
+                          _select_gd, (GD,), grid=True, grid_of=v.step_grid, prepare=_prepare_gd,
+                          state=_STATE)
 gd_critical_step = Operation("gd_critical_step", ("lam", "rho", "lr", "momentum", "eps", "p", "depth"),
-                             _select_gd_crossing, (GD_CROSSING,), prepare=_prepare_gd)
+                             _select_gd_crossing, (GD_CROSSING,), prepare=_prepare_gd,
+                             state=_STATE)
 flow_trajectory = Operation("flow_trajectory", ("lam", "rho", "eps", "depth"), _select_flow, (FLOW,),
-                            grid=True, prepare=_prepare_gd)
+                            grid=True, prepare=_prepare_gd, state=_STATE)
 fixed_point = Operation("fixed_point", ("rho", "depth"), _simple(FIXED_POINT), (FIXED_POINT,))
 gd_stable_lr = Operation("gd_stable_lr", ("lam", "rho", "momentum", "depth"), _select_stable_lr,
                          (GD_STABLE_LR,))

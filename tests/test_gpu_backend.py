@@ -165,10 +165,56 @@ def test_gradient_descent_parity(cp, objective):
     np.testing.assert_array_equal(k, k_want)
 
 
-def test_gradient_descent_refuses_device_inputs(cp):
-    with pytest.raises(TypeError, match=r"`gd_trajectory` takes NumPy inputs on the GPU"):
+@pytest.mark.parametrize("objective", ["jepa", "mae", "jepa-ema"])
+@pytest.mark.parametrize("start", ["balanced", "layers"])
+def test_gradient_descent_device_inputs_give_device_results(cp, objective, start):
+    """CuPy inputs (the backend follows the array type): CuPy results, the CPU's values."""
+    lam, rho, _, _ = _params(n=130, seed=12)
+    rng = np.random.default_rng(13)
+    lr = 10.0 ** rng.uniform(-2.5, 0.5, lam.size)  # monotone, oscillating and diverging features
+    kw = {"momentum": rng.uniform(0.0, 0.9, lam.size)} if objective == "jepa-ema" else {}
+    if start == "balanced":
+        init = {"eps": 10.0 ** rng.uniform(-3, -1, lam.size)}
+    else:
+        init = {"layers": rng.uniform(0.05, 0.5, (lam.size, 3)) * rng.choice([-1, 1], (lam.size, 3)),
+                "decoder": rng.uniform(0.05, 0.5, lam.size)}
+        if objective == "jepa-ema":
+            init["target"] = rng.uniform(0.05, 0.5, (lam.size, 3))
+    steps = np.array([0, 1, 10, 100, 400])
+    want, st_want = fd.gd_trajectory(steps, lam, rho, depth=3, objective=objective, lr=lr,
+                                     return_status=True, **init, **kw)
+    assert len(set(st_want.tolist())) == 3
+    dev = {k: cp.asarray(x) for k, x in {**init, **kw}.items()}
+    got, st = fd.gd_trajectory(cp.asarray(steps), cp.asarray(lam), cp.asarray(rho), depth=3,
+                               objective=objective, lr=cp.asarray(lr), return_status=True, **dev)
+    assert isinstance(got, cp.ndarray) and isinstance(st, cp.ndarray)
+    got = _get(got)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))  # the diverged features' NaN
+    _close(got[~np.isnan(want)], want[~np.isnan(want)])
+    np.testing.assert_array_equal(_get(st), st_want)
+    k_want, ks_want = fd.gd_critical_step(lam, rho, depth=3, objective=objective, lr=lr / 10,
+                                          max_steps=2000, return_status=True, **init, **kw)
+    k, ks = fd.gd_critical_step(cp.asarray(lam), cp.asarray(rho), depth=3, objective=objective,
+                                lr=cp.asarray(lr / 10), max_steps=2000, return_status=True, **dev)
+    assert isinstance(k, cp.ndarray)
+    np.testing.assert_array_equal(_get(k), k_want)
+    np.testing.assert_array_equal(_get(ks), ks_want)
+
+
+def test_gradient_descent_device_inputs_are_checked_like_the_cpu_ones(cp):
+    with pytest.raises(ValueError, match=r"`lr` must be in \(0, 1e\+300\].*lr\[1\] = -1.0"):
+        fd.gd_trajectory([0, 1], cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa",
+                         lr=cp.asarray([0.1, -1.0]), eps=1e-3)
+    with pytest.raises(ValueError, match=r"`layers` must be nonzero.*layers\[1, 0\] = 0.0"):
+        fd.gd_critical_step(cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa", lr=0.1,
+                            layers=cp.asarray([[0.1, 0.2], [0.0, 0.2]]), decoder=0.1)
+    with pytest.raises(TypeError, match=r"mixed NumPy and CuPy inputs: `lam` on the GPU, "
+                                        r"`layers` on the CPU"):
         fd.gd_trajectory([0, 1], cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa", lr=0.1,
-                         eps=1e-3)
+                         layers=np.full((2, 2), 0.1), decoder=0.1)
+    with pytest.raises(fd.SolverError, match=r"the first is at index 1 \(DIVERGED\)"):
+        fd.gd_trajectory([0, 1000], cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa",
+                         lr=cp.asarray([0.1, 1e4]), eps=1e-1)
 
 
 @pytest.mark.parametrize("ema_time", [0.0, 0.5, 20.0])
