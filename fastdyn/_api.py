@@ -575,8 +575,8 @@ def flow_trajectory(
     return_status : bool, optional
         Also return the per-feature status; without it a failed feature raises
         :class:`SolverError`.
-    backend : {"auto", "cpu"}, optional
-        The CPU only for now.
+    backend : {"auto", "cpu", "gpu"}, optional
+        As for :func:`gd_trajectory` (the same C++ integrator on both backends).
 
     Returns
     -------

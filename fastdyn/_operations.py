@@ -175,6 +175,10 @@ def _d_gd_crossing(c):
     _gpu().gd(c, crossing=True)
 
 
+def _d_flow(c):
+    _gpu().flow(c)
+
+
 def _d_stable_lr(c):
     _gpu().elementwise(c, "gd_kernels.cu", "fd_gd_stable_lr", pre=(_i32(c.objective),))
 
@@ -241,7 +245,7 @@ GD = Kernel("gd_trajectory", ("depth", "lam", "rho", "lr", "momentum", "eps"), _
             status=True, result=WEIGHT, benign=(C.OSCILLATED,))
 GD_CROSSING = Kernel("gd_critical_step", ("depth", "lam", "rho", "lr", "momentum", "eps", "p"),
                      _h_gd_crossing, _d_gd_crossing, status=True, result=TIME)
-FLOW = Kernel("flow_trajectory", ("depth", "lam", "rho", "eps"), _h_flow, None, status=True,
+FLOW = Kernel("flow_trajectory", ("depth", "lam", "rho", "eps"), _h_flow, _d_flow, status=True,
               result=WEIGHT)
 # a few multiplications and two powers: about a trajectory point
 GD_STABLE_LR = Kernel("gd_stable_lr", ("depth", "lam", "rho", "momentum"), _h_stable_lr,

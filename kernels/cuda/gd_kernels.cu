@@ -8,6 +8,10 @@
 //     addresses).
 //   fd_gd_crossing: the first step at which w reaches p[i] of its flow limit
 //     (gd::crossing_feature) into k[i].
+//   fd_flow_trajectory: gradient flow from the aligned state a0 (n, width), v0
+//     (flow::trajectory_feature, flow.h): w of feature i at the ODE time t[j]
+//     into w[j * n + i] (time-major), its accepted plus rejected steps into
+//     nsteps[i]; features depth, lam, rho, eps [not read].
 //   fd_gd_stable_lr: the largest stable learning rate of feature i at the
 //     balanced fixed point (gd::stable_lr) into out[i]; features depth, lam,
 //     rho, momentum (the launch of fastdyn._gpu.elementwise).
@@ -18,6 +22,8 @@
 #include "family.h"
 #include "closed.h"
 #include "gd.h"
+#include "tableau.h"
+#include "flow.h"
 
 namespace {
 
@@ -65,5 +71,16 @@ FD_GLOBAL void fd_gd_stable_lr(long long n, int objective, const long long* dept
                                const double* rho, const double* momentum, double* out) {
     FD_FOR_EACH(i, n) {
         out[i] = fastdyn::gd::stable_lr(objective, (int)depth[i], lam[i], rho[i], momentum[i]);
+    }
+}
+
+FD_GLOBAL void fd_flow_trajectory(long long n, int objective, const long long* depth, const double* lam,
+                                  const double* rho, const double* eps, const double* a0, const double* v0,
+                                  long long width, long long nt, const double* t, double rtol,
+                                  long long max_steps, double* w, signed char* status, long long* nsteps) {
+    (void)eps;
+    FD_FOR_EACH(i, n) {
+        status[i] = fastdyn::flow::trajectory_feature(objective, (int)depth[i], lam[i], rho[i], a0 + i * width,
+                                                      v0[i], nt, t, rtol, max_steps, w + i, n, nsteps + i);
     }
 }
