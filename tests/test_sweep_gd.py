@@ -1,7 +1,8 @@
 """`fastdyn sweep` quantities of gradient descent at a finite learning rate (issue 15):
-``gd_critical_step`` per (objective, depth, eps, lr) and ``gd_stable_lr`` per (objective,
-depth), end to end through the command line, against the public API, with statuses
-(never NaN with SUCCESS), out-of-domain features, resume and config validation."""
+``gd_critical_step`` per (objective, depth, eps, imbalance, lr) and ``gd_stable_lr`` per
+(objective, depth), end to end through the command line, against the public API (the
+imbalanced starts rebuilt from the documented seed rule), with statuses (never NaN with
+SUCCESS), out-of-domain features, resume and config validation."""
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ def gd_config(**over):
     cfg = dict(
         n_features=900, seed=5, objectives=["jepa", "mae"], depths=[1, 3], eps=[1e-2, 0.1],
         quantities=["critical_time", "gd_critical_step", "gd_stable_lr"],
-        lr=[0.01, 0.3], gd_max_steps=3000, chunk_size=400,
+        lr=[0.01, 0.3], gd_max_steps=3000, imbalance=[0.0, 0.3], chunk_size=400,
         lam=dict(distribution="loguniform", low=0.5, high=2.0),
         rho=dict(distribution="uniform", low=0.3, high=1.0),
     )
@@ -39,19 +40,53 @@ def test_values_equal_the_public_api(cli_store):
     d = open_sweep(cli_store, engine="numpy")
     study = _config.load(gd_config())
     lam, rho = d["lam"], d["rho"]
-    assert d.dims["gd_critical_step"] == ("objective", "depth", "eps", "lr", "feature")
+    assert d.dims["gd_critical_step"] == ("objective", "depth", "eps", "imbalance", "lr",
+                                          "feature")
     assert d.dims["gd_stable_lr"] == ("objective", "depth", "feature")
-    assert list(d.coords["lr"]) == [0.01, 0.3]
+    assert list(d.coords["lr"]) == [0.01, 0.3] and list(d.coords["imbalance"]) == [0.0, 0.3]
     for io, obj in enumerate(study.objectives):
         for idp, depth in enumerate(study.depths):
             np.testing.assert_array_equal(d["gd_stable_lr"][io, idp],
                                           fd.gd_stable_lr(lam, rho, depth=depth, objective=obj))
+            z = _documented_noise(study, depth)
             for ie, eps in enumerate(study.eps):
-                for ir, lr in enumerate(study.lrs):
-                    k, st = fd.gd_critical_step(lam, rho, depth=depth, objective=obj, lr=lr, eps=eps,
-                                                p=study.p, max_steps=3000, return_status=True)
-                    np.testing.assert_array_equal(d["gd_critical_step"][io, idp, ie, ir], k)
-                    np.testing.assert_array_equal(d["gd_status"][io, idp, ie, ir], st)
+                for ii, delta in enumerate(study.imbalance):
+                    start = ({"eps": eps} if delta == 0 else
+                             dict(zip(("layers", "decoder"), _config.imbalanced_start(*z, eps, delta))))
+                    for ir, lr in enumerate(study.lrs):
+                        k, st = fd.gd_critical_step(lam, rho, depth=depth, objective=obj, lr=lr,
+                                                    p=study.p, max_steps=3000, return_status=True,
+                                                    **start)
+                        np.testing.assert_array_equal(d["gd_critical_step"][io, idp, ie, ii, ir], k)
+                        np.testing.assert_array_equal(d["gd_status"][io, idp, ie, ii, ir], st)
+    # the imbalance changes the answer (it is not a relabelled balanced start)
+    assert not np.array_equal(d["gd_critical_step"][:, :, :, 0], d["gd_critical_step"][:, :, :, 1])
+
+
+def _documented_noise(study, depth):
+    """z of every chunk: SeedSequence(seed, spawn_key=(chunk, 1, depth)), layers' draws first."""
+    zl, zv = [], []
+    for k in range(study.n_chunks):
+        lo, hi = study.chunk_bounds(k)
+        rng = np.random.default_rng(np.random.SeedSequence(study.seed, spawn_key=(k, 1, depth)))
+        zl.append(rng.standard_normal((hi - lo, depth)))
+        zv.append(rng.standard_normal(hi - lo))
+    return np.concatenate(zl), np.concatenate(zv)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5])
+@pytest.mark.parametrize("delta", [0.0, 0.05, 1.0])
+def test_imbalanced_start_keeps_the_initial_weight(depth, delta):
+    rng = np.random.default_rng(depth)
+    z = rng.standard_normal((500, depth)), rng.standard_normal(500)
+    layers, decoder = _config.imbalanced_start(*z, 1e-3, delta)
+    # the product and the rescaling: a few roundings per layer
+    np.testing.assert_allclose(np.prod(layers, axis=1), 1e-3, rtol=4 * depth * 2.0**-52)
+    # log-deviations from the balanced root: delta (z - mean z) for the layers, delta z for v
+    root = 1e-3 ** (1.0 / depth)
+    np.testing.assert_allclose(np.log(layers / root), delta * (z[0] - z[0].mean(axis=1)[:, None]),
+                               atol=1e-13)
+    np.testing.assert_allclose(np.log(decoder / root), delta * z[1], atol=1e-13)
 
 
 def test_statuses_never_nan_with_success(cli_store):
@@ -67,15 +102,15 @@ def test_statuses_never_nan_with_success(cli_store):
 def test_out_of_domain_features(tmp_path):
     lam = np.array([1.0, 2e6, 0.7, 1.5])  # lam[1] outside [1e-6, 1e6]
     cfg = gd_config(lam=lam, rho=0.8, chunk_size=3)
-    del cfg["n_features"], cfg["seed"]
+    del cfg["n_features"]  # the seed stays: it draws the imbalanced starts
     report = sweep(cfg, tmp_path / "o.zarr", progress=False)
     d = open_sweep(tmp_path / "o.zarr", engine="numpy")
     assert np.all(d["gd_status"][..., 1] == fd.Status.OUT_OF_DOMAIN)
     assert np.all(np.isnan(d["gd_critical_step"][..., 1])) and np.all(np.isnan(d["gd_stable_lr"][..., 1]))
     inside = np.delete(d["gd_stable_lr"], 1, axis=-1)
     assert np.all(np.isfinite(inside))
-    # every (objective, depth, eps) of status plus every (.., lr) of gd_status, for feature 1
-    assert report.out_of_domain == 2 * 2 * 2 + 2 * 2 * 2 * 2
+    # every (objective, depth, eps) of status plus every (.., imbalance, lr) of gd_status
+    assert report.out_of_domain == 2 * 2 * 2 + 2 * 2 * 2 * 2 * 2
 
 
 def test_resume_gives_the_identical_store(tmp_path):
@@ -121,12 +156,23 @@ def test_backend_is_passed_to_the_gd_solvers(tmp_path, monkeypatch):
 def test_studies_without_gradient_descent_keep_their_identity():
     """Older stores stay resumable: the new keys enter the metadata only when used."""
     cfg = gd_config(quantities=["critical_time"])
-    del cfg["lr"], cfg["gd_max_steps"]
+    del cfg["lr"], cfg["gd_max_steps"], cfg["imbalance"]
     plain = _config.load(cfg)
     assert "lr" not in plain.normalized() and "gd_max_steps" not in plain.normalized()
     gd = _config.load(gd_config(quantities=["gd_stable_lr", "gd_critical_step"]))
     assert gd.quantities == ("gd_critical_step", "gd_stable_lr")  # canonical order
     assert gd.normalized()["lr"] == [0.01, 0.3] and gd.normalized()["gd_max_steps"] == 3000
+    assert gd.normalized()["imbalance"] == [0.0, 0.3]
+
+
+def test_imbalance_needs_a_seed(tmp_path):
+    cfg = gd_config(lam=[1.0, 2.0], rho=0.8)
+    del cfg["n_features"], cfg["seed"]
+    with pytest.raises(ValueError, match=r"config key `seed` is required when `imbalance` has a "
+                                         r"nonzero value"):
+        sweep(cfg, tmp_path / "n.zarr", progress=False)
+    cfg["imbalance"] = [0.0]  # the balanced start alone needs none
+    assert sweep(cfg, tmp_path / "n.zarr", progress=False).computed == 1
 
 
 @pytest.mark.parametrize("over, exc, needle", [
@@ -139,6 +185,8 @@ def test_studies_without_gradient_descent_keep_their_identity():
      "config key `lr` is given but quantity 'gd_critical_step' is not requested"),
     ({"quantities": ["gd_stable_lr"], "lr": None}, ValueError,
      "config key `gd_max_steps` is given but quantity 'gd_critical_step' is not requested"),
+    ({"imbalance": [0.0, 1.5]}, ValueError, "config key `imbalance[1]` must be finite and in [0.0, 1.0]"),
+    ({"imbalance": [0.2, 0.2]}, ValueError, "config key `imbalance` lists 0.2 twice (imbalance[1])"),
 ])
 def test_bad_config(tmp_path, over, exc, needle):
     cfg = gd_config(**over)

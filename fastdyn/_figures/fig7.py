@@ -79,12 +79,11 @@ def features(n: int, seed: int):
 
 
 def unbalanced(rng, n: int, depth: int, eps: float, delta: float):
-    """Layers (n, L) and decoder (n,) = eps^(1/L) exp(delta z), rescaled to prod = eps."""
-    root = eps ** (1.0 / depth)
-    layers = root * np.exp(delta * rng.standard_normal((n, depth)))
-    layers *= (eps / np.prod(layers, axis=1))[:, None] ** (1.0 / depth)
-    decoder = root * np.exp(delta * rng.standard_normal(n))
-    return layers, decoder
+    """Layers (n, L) and decoder (n,) = eps^(1/L) exp(delta z), rescaled to prod = eps
+    (the construction of the sweeps' ``imbalance``; z: the layers' draws first)."""
+    from .._sweep._config import imbalanced_start
+
+    return imbalanced_start(rng.standard_normal((n, depth)), rng.standard_normal(n), eps, delta)
 
 
 def _orders_tau(a, b):

@@ -1,8 +1,8 @@
 """The Zarr (v3) store of a sweep: layout, atomic creation, completion records, verification.
 
 Layout (``F`` features, ``T`` times, ``C`` features per chunk, ``K`` chunks,
-``B`` histogram bins, ``O, D, E, R`` = number of objectives, depths, eps and
-learning rates; a chunk's completion record holds ``2 + 2 n`` numbers, ``n`` =
+``B`` histogram bins, ``O, D, E, I, R`` = number of objectives, depths, eps,
+imbalances and learning rates; a chunk's completion record holds ``2 + 2 n`` numbers, ``n`` =
 files a chunk writes)::
 
     lam, rho                    (feature,)                        float64, chunks (C,)
@@ -13,8 +13,10 @@ files a chunk writes)::
     order_counts                (objective, depth, eps, chunk, bin)      int64, chunks (O, D, E, 1, B)
     order_edges                 (edge,)                           float64
     order_corr_lam, order_corr_rho  (objective, depth, eps, chunk)       float64, chunks (O, D, E, 1)
-    gd_critical_step            (objective, depth, eps, lr, feature)     float64, chunks (O, D, E, R, C)
-    gd_status                   (objective, depth, eps, lr, feature)     int8,  chunks (O, D, E, R, C)
+    gd_critical_step            (objective, depth, eps, imbalance, lr, feature)
+                                                                  float64, chunks (O, D, E, I, R, C)
+    gd_status                   (objective, depth, eps, imbalance, lr, feature)
+                                                                  int8,  chunks (O, D, E, I, R, C)
     gd_stable_lr                (objective, depth, feature)              float64, chunks (O, D, C)
     chunk_done                  (chunk,)                          uint8, chunks (1,)
     chunk_record                (chunk, record)                   uint64, chunks (1, 2 + 2 n)
@@ -119,8 +121,9 @@ ATTRS = {
                                     "features with status 0", "units": "1",
                        "comment": "NaN where rho or t* is constant in the chunk"},
     "gd_critical_step": {
-        "long_name": "first gradient-descent step k with w_i(k) >= p w_i(inf), from w(0) = eps "
-                     "at learning rate lr (fastdyn.gd_critical_step)",
+        "long_name": "first gradient-descent step k with w_i(k) >= p w_i(limit), from w(0) = eps "
+                     "(layers eps^(1/L) exp(imbalance z), rescaled) at learning rate lr "
+                     "(fastdyn.gd_critical_step)",
         "units": "steps (ODE time t = L lr k)",
         "comment": "an exact integer; NaN where gd_status is not 0"},
     "gd_status": {"long_name": "per-feature status of gd_critical_step (fastdyn.Status)",
@@ -178,7 +181,9 @@ def metadata(study: Study) -> dict:
         "n_chunks": study.n_chunks,
         "coords": {"objective": list(study.objectives), "depth": list(study.depths),
                    "eps": [float(e) for e in study.eps],
-                   **({} if study.lrs is None else {"lr": [float(x) for x in study.lrs]})},
+                   **({} if study.lrs is None else
+                      {"imbalance": [float(x) for x in study.imbalance],
+                       "lr": [float(x) for x in study.lrs]})},
     }
     # the comparison sees exactly what the store records
     return json.loads(json.dumps(meta))
@@ -202,7 +207,7 @@ class Layout:
         self.F, self.C = int(cfg["n_features"]), int(cfg["chunk_size"])
         self.K = -(-self.F // self.C)
         self.n_o, self.n_d, self.n_e = len(cfg["objectives"]), len(cfg["depths"]), len(cfg["eps"])
-        self.n_r = len(cfg.get("lr") or ())
+        self.n_i, self.n_r = len(cfg.get("imbalance") or ()), len(cfg.get("lr") or ())
         self.quantities = tuple(cfg["quantities"])
         self.times = None if cfg["times"] is None else np.asarray(cfg["times"], dtype=np.float64)
         self.edges = (None if cfg["order_edges"] is None
@@ -244,12 +249,10 @@ class Layout:
                 specs[name] = Spec(_COMBO_DIMS + ("chunk",), combo + (K,), combo + (1,), "float64",
                                    False)
         if "gd_critical_step" in self.quantities:
-            gd = combo + (self.n_r,)
+            gd, dims = combo + (self.n_i, self.n_r), _COMBO_DIMS + ("imbalance", "lr", "feature")
             # steps as exact integers (float32 would round them above 2**24): always float64
-            specs["gd_critical_step"] = Spec(_COMBO_DIMS + ("lr", "feature"), gd + (F,), gd + (C,),
-                                             "float64", True)
-            specs["gd_status"] = Spec(_COMBO_DIMS + ("lr", "feature"), gd + (F,), gd + (C,), "int8",
-                                      True)
+            specs["gd_critical_step"] = Spec(dims, gd + (F,), gd + (C,), "float64", True)
+            specs["gd_status"] = Spec(dims, gd + (F,), gd + (C,), "int8", True)
         if "gd_stable_lr" in self.quantities:
             specs["gd_stable_lr"] = Spec(("objective", "depth", "feature"), (n_o, n_d, F),
                                          (n_o, n_d, C), "float64", True)
@@ -276,8 +279,8 @@ class Layout:
                       self._key("order_corr_lam", (0, 0, 0, k)),
                       self._key("order_corr_rho", (0, 0, 0, k))]
         if "gd_critical_step" in specs:
-            files += [self._key("gd_critical_step", (0, 0, 0, 0, k)),
-                      self._key("gd_status", (0, 0, 0, 0, k))]
+            files += [self._key("gd_critical_step", (0, 0, 0, 0, 0, k)),
+                      self._key("gd_status", (0, 0, 0, 0, 0, k))]
         if "gd_stable_lr" in specs:
             files.append(self._key("gd_stable_lr", (0, 0, k)))
         return files
