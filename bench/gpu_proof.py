@@ -648,16 +648,18 @@ class Bench:
         host["momentum"] = rng.uniform(0.0, 0.9, n)
         host["layers"] = rng.uniform(0.25, 0.6, (n, 3)) * rng.choice([-1, 1], (n, 3))
         host["decoder"] = rng.uniform(0.02, 0.2, n)
-        dev.update({k: cp.asarray(host[k]) for k in ("momentum", "layers", "decoder")})
+        host["ema_time"] = np.exp(rng.uniform(np.log(0.3), np.log(30.0), n))
+        dev.update({k: cp.asarray(host[k]) for k in ("momentum", "layers", "decoder", "ema_time")})
         gd_cases = {
             "gd_stable_lr": (("jepa", "mae", "jepa-ema"), lambda a, o, kw: (fd.gd_stable_lr(
                 a["lam"], a["rho"], depth=a["depth"], objective=o, **kw), None)),
             "gd_critical_step": (("jepa", "mae", "jepa-ema"), lambda a, o, kw: fd.gd_critical_step(
                 a["lam"], a["rho"], depth=a["depth"], objective=o, lr=0.01, eps=a["eps_ct"],
                 max_steps=20000, return_status=True, **kw)),
-            "flow_trajectory": (("jepa", "mae"), lambda a, o, kw: fd.flow_trajectory(
+            "flow_trajectory": (("jepa", "mae", "jepa-ema"), lambda a, o, kw: fd.flow_trajectory(
                 a["t"], a["lam"], a["rho"], depth=3, objective=o, layers=a["layers"],
-                decoder=a["decoder"], max_steps=20000, return_status=True)),
+                decoder=a["decoder"], max_steps=20000, return_status=True,
+                **({"ema_time": a["ema_time"]} if o == "jepa-ema" else {}))),
         }
         for name, (objectives, fn) in gd_cases.items():
             for objective in objectives:

@@ -546,6 +546,8 @@ def flow_trajectory(
     eps: ArrayLike | None = None,
     layers: ArrayLike | None = None,
     decoder: ArrayLike | None = None,
+    target: ArrayLike | None = None,
+    ema_time: ArrayLike = 0.0,
     rtol: float = 1e-10,
     max_steps: int = DEFAULT_MAX_STEPS,
     return_status: bool = False,
@@ -562,14 +564,28 @@ def flow_trajectory(
     is then the better tool; this function is for the unbalanced starts the
     closed form does not cover.
 
+    ``objective="jepa-ema"``: the limit of gradient descent with an EMA target
+    at a fixed lag ``ema_time`` ``E = L lr m / (1 - m)`` in ODE time
+    (:func:`fastdyn.train.ema_time`): the target layers follow
+    ``db_l/dt = (a_l - b_l) / E``; the same conserved gaps reduce the online
+    network to ``v``, and the ``L + 1`` values ``(v, b_1..b_L)`` are integrated
+    together.  From the balanced start with ``b = a`` this is the two-state
+    system of :func:`trajectory` with ``objective="jepa-ema"``; ``E = 0`` is
+    JEPA.  The explicit steps are bounded by the target's relaxation rate
+    ``L / E``: the cost grows like ``t / E`` for small ``E``.
+
     Parameters
     ----------
     t : array_like, shape (T,)
         Non-decreasing ODE times ``t = L tau`` in ``[0, 1e300]``.
-    lam, rho, depth, objective, eps, layers, decoder
-        As for :func:`gd_trajectory` (``objective`` ``"jepa"`` or ``"mae"``).
+    lam, rho, depth, objective, eps, layers, decoder, target
+        As for :func:`gd_trajectory` (``target``: jepa-ema's initial target
+        layers, default a copy of the online layers).
+    ema_time : array_like, optional
+        jepa-ema only: the target's lag ``E`` in ODE time, in ``[0, 1e300]``
+        (broadcast with the per-feature parameters).
     rtol : float, optional
-        Local relative error per step, in [1e-14, 1e-2].
+        Local relative error per step (of every integrated value), in [1e-14, 1e-2].
     max_steps : int, optional
         Accepted plus rejected steps per feature (status ``MAX_STEPS`` beyond).
     return_status : bool, optional
@@ -586,5 +602,5 @@ def flow_trajectory(
     """
     return call(ops.flow_trajectory, dict(
         t=t, lam=lam, rho=rho, depth=depth, objective=objective, eps=eps, layers=layers,
-        decoder=decoder, target=None, lr=None, momentum=None, rtol=rtol, max_steps=max_steps,
-        return_status=return_status, backend=backend))
+        decoder=decoder, target=target, ema_time=ema_time, lr=None, momentum=None, rtol=rtol,
+        max_steps=max_steps, return_status=return_status, backend=backend))

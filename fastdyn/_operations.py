@@ -134,6 +134,13 @@ def _h_flow(c):
                   np.zeros(c.n, dtype=np.int64))
 
 
+def _h_flow_ema(c):
+    o = c.opts
+    call_parallel(_gd.flow_ema_kernel, c.t, c.f["depth"], c.f["lam"], c.f["rho"], c.f["ema_time"],
+                  o["layers"], o["decoder"], o["target"], o["rtol"], o["max_steps"], c.out,
+                  c.status, np.zeros(c.n, dtype=np.int64))
+
+
 def _h_stable_lr(c):
     c.launch(_gd.stable_lr_kernel, _gd.stable_lr_kernel_serial, c.objective, *_args(c), c.out)
 
@@ -177,6 +184,10 @@ def _d_gd_crossing(c):
 
 def _d_flow(c):
     _gpu().flow(c)
+
+
+def _d_flow_ema(c):
+    _gpu().flow(c, ema=True)
 
 
 def _d_stable_lr(c):
@@ -247,6 +258,8 @@ GD_CROSSING = Kernel("gd_critical_step", ("depth", "lam", "rho", "lr", "momentum
                      _h_gd_crossing, _d_gd_crossing, status=True, result=TIME)
 FLOW = Kernel("flow_trajectory", ("depth", "lam", "rho", "eps"), _h_flow, _d_flow, status=True,
               result=WEIGHT)
+FLOW_EMA = Kernel("flow_trajectory(objective='jepa-ema')", ("depth", "lam", "rho", "eps", "ema_time"),
+                  _h_flow_ema, _d_flow_ema, status=True, result=WEIGHT)
 # a few multiplications and two powers: about a trajectory point
 GD_STABLE_LR = Kernel("gd_stable_lr", ("depth", "lam", "rho", "momentum"), _h_stable_lr,
                       _d_stable_lr, result=TIME)
@@ -346,13 +359,17 @@ def _select_stable_lr(args):
 
 
 def _select_flow(args):
-    """Options of ``flow_trajectory`` (JEPA and MAE; the start as for gd_trajectory)."""
-    obj = objective_code(args["objective"], _JEPA_MAE)
-    args["momentum"] = None
+    """Options of ``flow_trajectory`` (the start as for gd_trajectory; jepa-ema: its target
+    lag ``ema_time`` instead of a momentum per step, a 0 placeholder in ``momentum``)."""
+    obj = objective_code(args["objective"], tuple(C.OBJECTIVES))
+    args["momentum"] = 0.0 if obj == C.JEPA_EMA else None
+    if obj != C.JEPA_EMA and not _is_default_zero(args["ema_time"]):
+        raise ValueError(f"`ema_time` applies to objective 'jepa-ema' only; got "
+                         f"objective={args['objective']!r}.")
     _, opts = _select_gd(args)
     opts.update(objective=obj, rtol=v.rtol_value(args["rtol"]),
                 max_steps=max_steps(args["max_steps"]))
-    return FLOW, opts
+    return (FLOW_EMA if obj == C.JEPA_EMA else FLOW), opts
 
 
 def _select_gd_crossing(args):
@@ -419,8 +436,8 @@ gd_trajectory = Operation("gd_trajectory", ("lam", "rho", "lr", "momentum", "eps
 gd_critical_step = Operation("gd_critical_step", ("lam", "rho", "lr", "momentum", "eps", "p", "depth"),
                              _select_gd_crossing, (GD_CROSSING,), prepare=_prepare_gd,
                              state=_STATE)
-flow_trajectory = Operation("flow_trajectory", ("lam", "rho", "eps", "depth"), _select_flow, (FLOW,),
-                            grid=True, prepare=_prepare_gd, state=_STATE)
+flow_trajectory = Operation("flow_trajectory", ("lam", "rho", "eps", "depth", "ema_time"), _select_flow,
+                            (FLOW, FLOW_EMA), grid=True, prepare=_prepare_gd, state=_STATE)
 fixed_point = Operation("fixed_point", ("rho", "depth"), _simple(FIXED_POINT), (FIXED_POINT,))
 gd_stable_lr = Operation("gd_stable_lr", ("lam", "rho", "momentum", "depth"), _select_stable_lr,
                          (GD_STABLE_LR,))

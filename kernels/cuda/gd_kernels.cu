@@ -12,6 +12,10 @@
 //     (flow::trajectory_feature, flow.h): w of feature i at the ODE time t[j]
 //     into w[j * n + i] (time-major), its accepted plus rejected steps into
 //     nsteps[i]; features depth, lam, rho, eps [not read].
+//   fd_flow_ema_trajectory: jepa-ema gradient flow (flow::ema_trajectory_feature)
+//     from a0, v0 and the target b0 (n, width), target lag ema_time[i]; no
+//     objective argument; features depth, lam, rho, eps [not read], ema_time;
+//     outputs as fd_flow_trajectory.
 //   fd_gd_stable_lr: the largest stable learning rate of feature i at the
 //     balanced fixed point (gd::stable_lr) into out[i]; features depth, lam,
 //     rho, momentum (the launch of fastdyn._gpu.elementwise).
@@ -82,5 +86,18 @@ FD_GLOBAL void fd_flow_trajectory(long long n, int objective, const long long* d
     FD_FOR_EACH(i, n) {
         status[i] = fastdyn::flow::trajectory_feature(objective, (int)depth[i], lam[i], rho[i], a0 + i * width,
                                                       v0[i], nt, t, rtol, max_steps, w + i, n, nsteps + i);
+    }
+}
+
+FD_GLOBAL void fd_flow_ema_trajectory(long long n, const long long* depth, const double* lam, const double* rho,
+                                      const double* eps, const double* ema_time, const double* a0,
+                                      const double* v0, const double* b0, long long width, long long nt,
+                                      const double* t, double rtol, long long max_steps, double* w,
+                                      signed char* status, long long* nsteps) {
+    (void)eps;
+    FD_FOR_EACH(i, n) {
+        status[i] = fastdyn::flow::ema_trajectory_feature((int)depth[i], lam[i], rho[i], a0 + i * width, v0[i],
+                                                          b0 + i * width, ema_time[i], nt, t, rtol, max_steps,
+                                                          w + i, n, nsteps + i);
     }
 }
