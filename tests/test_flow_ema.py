@@ -113,6 +113,18 @@ def test_step_budget_is_a_status():
     assert st == fd.Status.MAX_STEPS and np.isnan(w[1]) and w[0] == pytest.approx(0.165)
 
 
+def test_dask_inputs_give_the_numpy_values():
+    da = pytest.importorskip("dask.array")
+    lam = np.linspace(0.5, 2.0, 50)
+    lags = np.linspace(0.5, 5.0, 50)
+    kw = dict(depth=DEPTH, objective="jepa-ema", eps=1e-2)
+    lazy = fd.flow_trajectory([0.0, 1.0, 10.0], da.from_array(lam, chunks=20), RHO,
+                              ema_time=da.from_array(lags, chunks=20), **kw)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), fd.flow_trajectory(
+        [0.0, 1.0, 10.0], lam, RHO, ema_time=lags, **kw))
+
+
 # ---------------------------------------------------------------------------
 # the GPU entry point: host build and the CuPy stand-in
 # ---------------------------------------------------------------------------
