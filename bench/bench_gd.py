@@ -4,7 +4,9 @@ Feature-steps per second at N = 1e6 features, depth 5 (JEPA, MAE, jepa-ema),
 next to ``fastdyn.train.train`` on the same kind of problem (population
 gradient descent on diagonal data with an aligned initialisation, d = 100
 features as d x d matrices) in the same run: the ratio is what the per-feature
-recursion buys.  ``FASTDYN_GD_BENCH_N`` shortens the run (default 1e6).
+recursion buys.  ``FASTDYN_GD_BENCH_N`` shortens the run (default 1e6).  Also: the
+stability threshold ``fd.gd_stable_lr`` at N = 1e6, and gradient flow from unbalanced starts
+(``fd.flow_trajectory``, JEPA and jepa-ema at three target lags).
 """
 
 import os
@@ -58,3 +60,37 @@ def test_train_same_problem(benchmark, objective):
     gd = _RATE.get(("gd", objective))
     if gd is not None:
         benchmark.extra_info["gd_over_train"] = gd / rate
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae", "jepa-ema"])
+def test_gd_stable_lr_1e6(benchmark, objective):
+    """The derived threshold per feature (one C++ function, two powers): features/s."""
+    lam, rho = _features(N)
+    kw = {"momentum": 0.9} if objective == "jepa-ema" else {}
+    run = lambda: fd.gd_stable_lr(lam, rho, depth=DEPTH, objective=objective, **kw)
+    run()
+    lr_max = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert np.all(lr_max > 0)
+    record(benchmark, f"gd_stable_lr, depth {DEPTH}", objective, N, N, "features/s")
+
+
+FLOW_N, FLOW_TIMES = 5_000, np.geomspace(1e-2, 1e3, 16)
+
+
+@pytest.mark.parametrize("ema_time", [0.0, 0.1, 1.0, 10.0])
+def test_flow_trajectory_unbalanced(benchmark, ema_time):
+    """Gradient flow from unbalanced starts (JEPA; jepa-ema with the target lag E): the cost
+    of the L + 1 dimensional jepa-ema system grows like t / E (explicit steps)."""
+    lam, rho = _features(FLOW_N)
+    rng = np.random.default_rng(1)
+    layers = 0.3 * np.exp(0.2 * rng.standard_normal((FLOW_N, DEPTH)))
+    decoder = 0.3 * np.exp(0.2 * rng.standard_normal(FLOW_N))
+    objective = "jepa-ema" if ema_time > 0 else "jepa"
+    kw = {"ema_time": ema_time} if ema_time > 0 else {}
+    run = lambda: fd.flow_trajectory(FLOW_TIMES, lam, rho, depth=DEPTH, objective=objective,
+                                     layers=layers, decoder=decoder, **kw)
+    run()
+    w = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert np.all(np.isfinite(w))
+    record(benchmark, f"flow_trajectory E={ema_time:g}", objective, FLOW_N,
+           FLOW_N * FLOW_TIMES.size, "feature-times/s")

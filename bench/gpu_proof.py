@@ -48,8 +48,9 @@ downloaded).  This driver has four subcommands:
       on all of them; the ODE results also against their documented time-shift bounds
       (float64: ``tests/test_ode_vs_exact.py``; float32: the README's float32 section);
     * CPU/GPU parity of every public function (trajectory exact/ode, critical_time
-      exact/asymptotic/ode, time_to_reach, advance, fixed_point, rhs) on inputs across the
-      domain (depth 1..8, eps 1e-6..2: both sides of the fixed point).
+      exact/asymptotic/ode, time_to_reach, advance, fixed_point, rhs, gd_trajectory,
+      gd_critical_step, gd_stable_lr, flow_trajectory) on inputs across the domain (depth
+      1..8, eps 1e-6..2: both sides of the fixed point; unbalanced starts for the flow).
 
 ``mark-killed --out DIR``
     Record in the summary that the outer time limit of ``gpu_proof.sh`` ended the run.
@@ -631,6 +632,46 @@ class Bench:
                                             if np.array_equal(st_w, st_g) else math.inf)
             except Exception as exc:  # noqa: BLE001
                 rec["errors"][key] = f"{type(exc).__name__}: {exc}"[:500]
+
+        def with_status(fn):
+            """Device inputs against host inputs, statuses equal, shared NaN (failures) count 0."""
+            want, st_w = fn(host)
+            got, st_g = fn(dev)
+            self.sync()
+            got, st_g = got.get(), st_g.get()
+            same_nan = np.isnan(got) & np.isnan(want)
+            return (rel_diff(np.where(same_nan, 1.0, got), np.where(same_nan, 1.0, want))
+                    if np.array_equal(st_w, st_g) else math.inf)
+
+        # issue 15 on device inputs: the stability threshold, the critical step, gradient flow
+        # from unbalanced starts (one depth: the per-layer state)
+        host["momentum"] = rng.uniform(0.0, 0.9, n)
+        host["layers"] = rng.uniform(0.25, 0.6, (n, 3)) * rng.choice([-1, 1], (n, 3))
+        host["decoder"] = rng.uniform(0.02, 0.2, n)
+        host["ema_time"] = np.exp(rng.uniform(np.log(0.3), np.log(30.0), n))
+        dev.update({k: cp.asarray(host[k]) for k in ("momentum", "layers", "decoder", "ema_time")})
+        gd_cases = {
+            "gd_stable_lr": (("jepa", "mae", "jepa-ema"), lambda a, o, kw: (fd.gd_stable_lr(
+                a["lam"], a["rho"], depth=a["depth"], objective=o, **kw), None)),
+            "gd_critical_step": (("jepa", "mae", "jepa-ema"), lambda a, o, kw: fd.gd_critical_step(
+                a["lam"], a["rho"], depth=a["depth"], objective=o, lr=0.01, eps=a["eps_ct"],
+                max_steps=20000, return_status=True, **kw)),
+            "flow_trajectory": (("jepa", "mae", "jepa-ema"), lambda a, o, kw: fd.flow_trajectory(
+                a["t"], a["lam"], a["rho"], depth=3, objective=o, layers=a["layers"],
+                decoder=a["decoder"], max_steps=20000, return_status=True,
+                **({"ema_time": a["ema_time"]} if o == "jepa-ema" else {}))),
+        }
+        for name, (objectives, fn) in gd_cases.items():
+            for objective in objectives:
+                key = f"{name} [{objective}]"
+
+                def call(a, fn=fn, o=objective):
+                    return fn(a, o, {"momentum": a["momentum"]} if o == "jepa-ema" else {})
+                try:
+                    rec["max_rel_diff"][key] = (both(lambda a, call=call: call(a)[0])
+                                                if name == "gd_stable_lr" else with_status(call))
+                except Exception as exc:  # noqa: BLE001
+                    rec["errors"][key] = f"{type(exc).__name__}: {exc}"[:500]
         return rec
 
     def diffrax(self, objective, limit_s):

@@ -37,6 +37,7 @@ __all__ = [
     "fixed_point",
     "flow_trajectory",
     "gd_critical_step",
+    "gd_stable_lr",
     "gd_trajectory",
     "rhs",
     "time_to_reach",
@@ -398,9 +399,12 @@ def gd_trajectory(
         from the first step it could not be recorded).  Without it a diverged
         feature raises :class:`SolverError`.
     backend : {"auto", "cpu", "gpu"}, optional
-        ``"gpu"`` runs the recursion on the GPU (one thread per feature) from
-        NumPy inputs and returns NumPy; CuPy inputs are refused (the initial
-        state is built on the host).
+        As for :func:`trajectory`: CuPy inputs (the per-feature inputs, ``steps``,
+        ``layers``, ``decoder``, ``target``) run the recursion on their GPU (one
+        thread per feature) and give CuPy results; ``"gpu"`` with NumPy inputs
+        returns NumPy.  The initial state is checked and built on the host in
+        either case (CuPy inputs are copied there once: small next to the
+        recursion).
 
     Returns
     -------
@@ -472,6 +476,66 @@ def gd_critical_step(
         return_status=return_status, backend=backend))
 
 
+def gd_stable_lr(
+    lam: ArrayLike,
+    rho: ArrayLike,
+    *,
+    depth: ArrayLike,
+    objective: str,
+    momentum: ArrayLike | None = None,
+    backend: str = "auto",
+):
+    """The largest stable learning rate per feature: gradient descent's derived threshold.
+
+    Gradient descent (:func:`gd_trajectory`) converges to the balanced fixed
+    point (``w = rho^L`` JEPA, ``rho^(L/(L+1))`` MAE, corollary 3.3) for
+    ``lr < lr_max`` and leaves it for ``lr > lr_max``, with (``kernels/cuda/gd.h``
+    has the derivation: the Jacobian of the recursion at the fixed point has one
+    nonzero eigenvalue ``mu``, and ``x <- x - lr g(x)`` is stable for ``lr mu < 2``)::
+
+        JEPA      lr_max = 2 / (lam rho^(2L-1))
+        MAE       lr_max = 2 / ((L+1) lam rho^((L-1)/(L+1)))
+        jepa-ema  lr_max = min(2(1+m) / (1+m+2mL), (1+m) / (m(1+L))) / (lam rho^(2L-1))
+
+    (jepa-ema: the Jury conditions of the two-dimensional map of the online and
+    target deviations, EMA momentum ``m``; ``m = 0`` is JEPA's threshold).
+    Between ``lr_max / 2`` and ``lr_max`` the approach is oscillating
+    (:func:`gd_trajectory`'s status ``OSCILLATED``), above it the feature leaves
+    the fixed point (a period-2 orbit or ``DIVERGED``).  The threshold concerns
+    the end of learning: a feature may cross ``p`` of its limit
+    (:func:`gd_critical_step`) before it goes unstable.
+
+    Parameters
+    ----------
+    lam, rho : array_like
+        Per-feature data parameters, in ``[1e-6, 1e6]`` and ``[1e-3, 1e3]``
+        (broadcast together with ``depth`` and ``momentum``).
+    depth : int or array_like of int
+        Encoder depth ``L`` in 1..64.
+    objective : {"jepa", "mae", "jepa-ema"}
+    momentum : array_like, optional
+        EMA momentum per step in ``[0, 1)``, jepa-ema only (required there).
+    backend : {"auto", "cpu", "gpu"}, optional
+        See :func:`trajectory`: CuPy inputs run on their GPU and give CuPy results.
+
+    Returns
+    -------
+    lr_max : ndarray (batch shape) or float
+        Positive; ``inf`` where it lies beyond float64 (JEPA, ``rho`` near 1e-3 at
+        large depth: every learning rate is stable), ``0`` where it lies below
+        float64's smallest number (``rho`` near 1e3 at depths above about 50).
+        Never NaN.
+
+    Raises
+    ------
+    ValueError, TypeError
+        An input outside the domain or of the wrong kind (the message names
+        the parameter, the value and the first bad index).
+    """
+    return call(ops.gd_stable_lr, dict(lam=lam, rho=rho, depth=depth, objective=objective,
+                                       momentum=momentum, backend=backend))
+
+
 def flow_trajectory(
     t: ArrayLike,
     lam: ArrayLike,
@@ -482,6 +546,8 @@ def flow_trajectory(
     eps: ArrayLike | None = None,
     layers: ArrayLike | None = None,
     decoder: ArrayLike | None = None,
+    target: ArrayLike | None = None,
+    ema_time: ArrayLike = 0.0,
     rtol: float = 1e-10,
     max_steps: int = DEFAULT_MAX_STEPS,
     return_status: bool = False,
@@ -498,21 +564,35 @@ def flow_trajectory(
     is then the better tool; this function is for the unbalanced starts the
     closed form does not cover.
 
+    ``objective="jepa-ema"``: the limit of gradient descent with an EMA target
+    at a fixed lag ``ema_time`` ``E = L lr m / (1 - m)`` in ODE time
+    (:func:`fastdyn.train.ema_time`): the target layers follow
+    ``db_l/dt = (a_l - b_l) / E``; the same conserved gaps reduce the online
+    network to ``v``, and the ``L + 1`` values ``(v, b_1..b_L)`` are integrated
+    together.  From the balanced start with ``b = a`` this is the two-state
+    system of :func:`trajectory` with ``objective="jepa-ema"``; ``E = 0`` is
+    JEPA.  The explicit steps are bounded by the target's relaxation rate
+    ``L / E``: the cost grows like ``t / E`` for small ``E``.
+
     Parameters
     ----------
     t : array_like, shape (T,)
         Non-decreasing ODE times ``t = L tau`` in ``[0, 1e300]``.
-    lam, rho, depth, objective, eps, layers, decoder
-        As for :func:`gd_trajectory` (``objective`` ``"jepa"`` or ``"mae"``).
+    lam, rho, depth, objective, eps, layers, decoder, target
+        As for :func:`gd_trajectory` (``target``: jepa-ema's initial target
+        layers, default a copy of the online layers).
+    ema_time : array_like, optional
+        jepa-ema only: the target's lag ``E`` in ODE time, in ``[0, 1e300]``
+        (broadcast with the per-feature parameters).
     rtol : float, optional
-        Local relative error per step, in [1e-14, 1e-2].
+        Local relative error per step (of every integrated value), in [1e-14, 1e-2].
     max_steps : int, optional
         Accepted plus rejected steps per feature (status ``MAX_STEPS`` beyond).
     return_status : bool, optional
         Also return the per-feature status; without it a failed feature raises
         :class:`SolverError`.
-    backend : {"auto", "cpu"}, optional
-        The CPU only for now.
+    backend : {"auto", "cpu", "gpu"}, optional
+        As for :func:`gd_trajectory` (the same C++ integrator on both backends).
 
     Returns
     -------
@@ -522,5 +602,5 @@ def flow_trajectory(
     """
     return call(ops.flow_trajectory, dict(
         t=t, lam=lam, rho=rho, depth=depth, objective=objective, eps=eps, layers=layers,
-        decoder=decoder, target=None, lr=None, momentum=None, rtol=rtol, max_steps=max_steps,
-        return_status=return_status, backend=backend))
+        decoder=decoder, target=target, ema_time=ema_time, lr=None, momentum=None, rtol=rtol,
+        max_steps=max_steps, return_status=return_status, backend=backend))

@@ -153,7 +153,13 @@ class Operation:
         ``prepare(args, opts, flat, shape)``: checks and builds per-feature inputs
         that are not scalars per feature (the layers of ``gd_trajectory``) once
         the features' shape is known, into ``opts``: host arrays (the GPU path
-        uploads them chunk by chunk; CuPy inputs are refused for such operations).
+        uploads them chunk by chunk).  With CuPy inputs the per-feature inputs
+        and ``state`` are copied to the host once for it (checked there, with
+        the CPU path's messages); the kernel runs on the device and the results
+        stay there.
+    state : tuple of str
+        Further array arguments that ``prepare`` reads (``layers``, ``decoder``,
+        ``target``): part of backend selection like the features.
     """
 
     name: str
@@ -164,6 +170,7 @@ class Operation:
     out: bool = False
     grid_of: Callable = v.time_grid
     prepare: Callable | None = None
+    state: tuple[str, ...] = ()
 
 
 class Call:
@@ -273,7 +280,7 @@ def call(op: Operation, args: dict):
     if backend == "auto" and "cupy" not in sys.modules:
         where, on_device = "cpu", False  # no CuPy imported: no device array can exist
     else:
-        named = {k: args[k] for k in feats}
+        named = {k: args[k] for k in (*feats, *op.state)}
         if op.grid:
             named["t"] = args["t"]
         if op.out:
@@ -400,11 +407,11 @@ def _device(op: Operation, kernel: Kernel, opts: dict, args: dict, dtype, on_dev
         if dtype != _F64:
             v.representable("t", t, dtype, zero_ok=True)
     scalars = {}
-    if on_device:
-        if op.prepare is not None:  # its per-layer state is built from host arrays
-            raise TypeError(f"`{op.name}` takes NumPy inputs on the GPU (backend='gpu'); its "
-                            "initial state is built on the host. Pass NumPy arrays, e.g. "
-                            "`lam.get()`, with backend='gpu'.")
+    if on_device and op.prepare is not None:
+        # the per-layer initial state is checked and built on the host: one copy of the
+        # per-feature inputs there (small next to the kernel's work), the results stay here
+        args = {**args, **{k: _arrays.to_host(args[k]) for k in (*names, *op.state)}}
+    if on_device and op.prepare is None:
         inputs, shape, scalars = _gpu.device_inputs(cp, {k: args[k] for k in names}, dtype)
     else:
         flat, shape, scalars = _host_features(names, args, _F64)

@@ -264,9 +264,10 @@ class Inputs:
 
 def _put(inp: Inputs, i0: int, i1: int, *pairs) -> None:
     """Write device chunks into the call's outputs (device arrays, or host arrays via ``get``)."""
+    device = inp.cp.ndarray
     for dst, src in pairs:
         if dst is not None:
-            dst[i0:i1] = src if inp.on_device else src.get()
+            dst[i0:i1] = src if isinstance(dst, device) else src.get()
 
 
 def _sc(x, dtype=np.int64):
@@ -348,6 +349,37 @@ def gd(c, crossing: bool) -> None:
             _launch(cp, "gd_kernels.cu", "fd_gd_trajectory", n,
                     head + (_sc(nt), rec, scratch, st))
             _put(inp, i0, i1, (c.out, cp.ascontiguousarray(scratch.T)), (c.status, st))
+
+    _run_chunked(cp, c.n, bytes_per_feature, body)
+
+
+def flow(c, ema: bool = False) -> None:
+    """Gradient flow from an aligned start (``fd_flow_trajectory`` of gd_kernels.cu, flow.h;
+    ``ema``: ``fd_flow_ema_trajectory``, with the target): ``c.out`` is ``w`` at the ODE
+    times ``c.t`` (``(n, T)``); the initial state (``c.opts``: layers, decoder, target,
+    built on the host) is uploaded chunk by chunk."""
+    inp = c.inputs
+    cp = inp.cp
+    o = c.opts
+    width = o["layers"].shape[1]
+    nt = c.t.shape[0]
+    t_dev = cp.asarray(np.ascontiguousarray(c.t, dtype=np.float64))
+    bytes_per_feature = 8 * (2 * nt + 2 * width + 8) + 1
+
+    def body(i0, i1):
+        n = i1 - i0
+        st = cp.zeros(n, dtype=np.int8)
+        nsteps = cp.zeros(n, dtype=np.int64)
+        feats = tuple(inp.chunk(k, i0, i1) for k in c.kernel.features)
+        names = ("layers", "decoder", "target") if ema else ("layers", "decoder")
+        state = tuple(cp.asarray(np.ascontiguousarray(o[k][i0:i1])) for k in names)
+        scratch = cp.empty((nt, n), dtype=np.float64)
+        head = (_sc(n),) if ema else (_sc(n), _sc(c.objective, np.int32))
+        _launch(cp, "gd_kernels.cu", "fd_flow_ema_trajectory" if ema else "fd_flow_trajectory", n,
+                head + feats + state
+                + (_sc(width), _sc(nt), t_dev, _sc(o["rtol"], np.float64), _sc(o["max_steps"]),
+                   scratch, st, nsteps))
+        _put(inp, i0, i1, (c.out, cp.ascontiguousarray(scratch.T)), (c.status, st))
 
     _run_chunked(cp, c.n, bytes_per_feature, body)
 

@@ -134,6 +134,17 @@ def _h_flow(c):
                   np.zeros(c.n, dtype=np.int64))
 
 
+def _h_flow_ema(c):
+    o = c.opts
+    call_parallel(_gd.flow_ema_kernel, c.t, c.f["depth"], c.f["lam"], c.f["rho"], c.f["ema_time"],
+                  o["layers"], o["decoder"], o["target"], o["rtol"], o["max_steps"], c.out,
+                  c.status, np.zeros(c.n, dtype=np.int64))
+
+
+def _h_stable_lr(c):
+    c.launch(_gd.stable_lr_kernel, _gd.stable_lr_kernel_serial, c.objective, *_args(c), c.out)
+
+
 def _h_fixed_point(c):
     _ex.fixed_point_kernel(c.objective, *_args(c), c.out)
 
@@ -169,6 +180,18 @@ def _d_gd(c):
 
 def _d_gd_crossing(c):
     _gpu().gd(c, crossing=True)
+
+
+def _d_flow(c):
+    _gpu().flow(c)
+
+
+def _d_flow_ema(c):
+    _gpu().flow(c, ema=True)
+
+
+def _d_stable_lr(c):
+    _gpu().elementwise(c, "gd_kernels.cu", "fd_gd_stable_lr", pre=(_i32(c.objective),))
 
 
 def _d_time_to_reach(c):
@@ -233,8 +256,13 @@ GD = Kernel("gd_trajectory", ("depth", "lam", "rho", "lr", "momentum", "eps"), _
             status=True, result=WEIGHT, benign=(C.OSCILLATED,))
 GD_CROSSING = Kernel("gd_critical_step", ("depth", "lam", "rho", "lr", "momentum", "eps", "p"),
                      _h_gd_crossing, _d_gd_crossing, status=True, result=TIME)
-FLOW = Kernel("flow_trajectory", ("depth", "lam", "rho", "eps"), _h_flow, None, status=True,
+FLOW = Kernel("flow_trajectory", ("depth", "lam", "rho", "eps"), _h_flow, _d_flow, status=True,
               result=WEIGHT)
+FLOW_EMA = Kernel("flow_trajectory(objective='jepa-ema')", ("depth", "lam", "rho", "eps", "ema_time"),
+                  _h_flow_ema, _d_flow_ema, status=True, result=WEIGHT)
+# a few multiplications and two powers: about a trajectory point
+GD_STABLE_LR = Kernel("gd_stable_lr", ("depth", "lam", "rho", "momentum"), _h_stable_lr,
+                      _d_stable_lr, result=TIME)
 FIXED_POINT = Kernel("fixed_point", ("depth", "rho"), _h_fixed_point, _d_fixed_point,
                      result=WEIGHT)
 RHS = Kernel("rhs", ("depth", "w", "lam", "rho"), _h_rhs, _d_rhs, result=RATE)
@@ -280,6 +308,19 @@ def _select_critical_time(args):
             "ode": CRITICAL_ODE}[method], opts
 
 
+def _momentum_option(args, obj: int) -> None:
+    """``momentum``: required by jepa-ema, refused by the others (a 0 placeholder there)."""
+    if obj == C.JEPA_EMA:
+        if args["momentum"] is None:
+            raise TypeError("objective 'jepa-ema' needs `momentum` (the EMA momentum per step).")
+        return
+    # 0 (the placeholder below, as a dask block re-enters here) is no momentum
+    if args["momentum"] is not None and not _is_default_zero(args["momentum"]):
+        raise ValueError(f"`momentum` applies to objective 'jepa-ema' only; got "
+                         f"objective={args['objective']!r}.")
+    args["momentum"] = 0.0
+
+
 def _select_gd(args):
     """Options of ``gd_trajectory``; fills the placeholders of unused per-feature inputs.
 
@@ -304,28 +345,31 @@ def _select_gd(args):
     elif args["eps"] is None:
         raise TypeError("gd_trajectory() needs `eps` (the balanced initialisation) or "
                         "`layers` and `decoder`.")
-    if obj == C.JEPA_EMA:
-        if args["momentum"] is None:
-            raise TypeError("objective 'jepa-ema' needs `momentum` (the EMA momentum per step).")
-    else:
-        # 0 (the placeholder below, as a dask block re-enters here) is no momentum
-        if args["momentum"] is not None and not _is_default_zero(args["momentum"]):
-            raise ValueError(f"`momentum` applies to objective 'jepa-ema' only; got "
-                             f"objective={args['objective']!r}.")
-        if args["target"] is not None:
-            raise ValueError("`target` applies to objective 'jepa-ema' only.")
-        args["momentum"] = 0.0
+    _momentum_option(args, obj)
+    if obj != C.JEPA_EMA and args["target"] is not None:
+        raise ValueError("`target` applies to objective 'jepa-ema' only.")
     return GD, opts
 
 
+def _select_stable_lr(args):
+    """Options of ``gd_stable_lr``: the objective; ``momentum`` as for gd_trajectory."""
+    obj = objective_code(args["objective"], tuple(C.OBJECTIVES))
+    _momentum_option(args, obj)
+    return GD_STABLE_LR, {"objective": obj}
+
+
 def _select_flow(args):
-    """Options of ``flow_trajectory`` (JEPA and MAE; the start as for gd_trajectory)."""
-    obj = objective_code(args["objective"], _JEPA_MAE)
-    args["momentum"] = None
+    """Options of ``flow_trajectory`` (the start as for gd_trajectory; jepa-ema: its target
+    lag ``ema_time`` instead of a momentum per step, a 0 placeholder in ``momentum``)."""
+    obj = objective_code(args["objective"], tuple(C.OBJECTIVES))
+    args["momentum"] = 0.0 if obj == C.JEPA_EMA else None
+    if obj != C.JEPA_EMA and not _is_default_zero(args["ema_time"]):
+        raise ValueError(f"`ema_time` applies to objective 'jepa-ema' only; got "
+                         f"objective={args['objective']!r}.")
     _, opts = _select_gd(args)
     opts.update(objective=obj, rtol=v.rtol_value(args["rtol"]),
                 max_steps=max_steps(args["max_steps"]))
-    return FLOW, opts
+    return (FLOW_EMA if obj == C.JEPA_EMA else FLOW), opts
 
 
 def _select_gd_crossing(args):
@@ -375,6 +419,8 @@ def _simple(kernel):
 # ---------------------------------------------------------------------------
 # operations
 # ---------------------------------------------------------------------------
+#: the per-layer initial state of the gradient-descent operations (``_prepare_gd``)
+_STATE = ("layers", "decoder", "target")
 trajectory = Operation("trajectory", ("lam", "rho", "eps", "depth", "ema_time"),
                        _select_trajectory, (TRAJECTORY_EXACT, TRAJECTORY_ODE, TRAJECTORY_EMA),
                        grid=True, out=True)
@@ -385,10 +431,14 @@ critical_time = Operation("critical_time", ("lam", "rho", "eps", "p", "depth"),
 advance = Operation("advance", ("w", "dt", "lam", "rho", "depth"), _simple(ADVANCE), (ADVANCE,),
                     out=True)
 gd_trajectory = Operation("gd_trajectory", ("lam", "rho", "lr", "momentum", "eps", "depth"),
-                          _select_gd, (GD,), grid=True, grid_of=v.step_grid, prepare=_prepare_gd)
+                          _select_gd, (GD,), grid=True, grid_of=v.step_grid, prepare=_prepare_gd,
+                          state=_STATE)
 gd_critical_step = Operation("gd_critical_step", ("lam", "rho", "lr", "momentum", "eps", "p", "depth"),
-                             _select_gd_crossing, (GD_CROSSING,), prepare=_prepare_gd)
-flow_trajectory = Operation("flow_trajectory", ("lam", "rho", "eps", "depth"), _select_flow, (FLOW,),
-                            grid=True, prepare=_prepare_gd)
+                             _select_gd_crossing, (GD_CROSSING,), prepare=_prepare_gd,
+                             state=_STATE)
+flow_trajectory = Operation("flow_trajectory", ("lam", "rho", "eps", "depth", "ema_time"), _select_flow,
+                            (FLOW, FLOW_EMA), grid=True, prepare=_prepare_gd, state=_STATE)
 fixed_point = Operation("fixed_point", ("rho", "depth"), _simple(FIXED_POINT), (FIXED_POINT,))
+gd_stable_lr = Operation("gd_stable_lr", ("lam", "rho", "momentum", "depth"), _select_stable_lr,
+                         (GD_STABLE_LR,))
 rhs = Operation("rhs", ("w", "lam", "rho", "depth"), _simple(RHS), (RHS,))

@@ -143,3 +143,31 @@ def flow_kernel(t, objective, depth, lam, rho, a, v, rtol, max_steps, w_out, sta
                                             tc.shape[0], data_ptr(tc), rtol, max_steps,
                                             ptr_at(w_out, i), w_out.strides[1] // w_out.itemsize,
                                             ptr_at(nsteps, i))
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def stable_lr_kernel(objective, depth, lam, rho, momentum, out):
+    """``out[i]``: the largest stable learning rate of feature ``i`` at the balanced fixed
+    point (``gd::stable_lr`` of ``kernels/cuda/gd.h``: +inf beyond float64, 0 below)."""
+    for i in prange(lam.shape[0]):
+        out[i] = ext.gd_stable_lr(objective, depth[i], lam[i], rho[i], momentum[i])
+
+
+@njit(cache=True, error_model="numpy")
+def stable_lr_kernel_serial(objective, depth, lam, rho, momentum, out):
+    """:func:`stable_lr_kernel` without threads."""
+    for i in range(lam.shape[0]):
+        out[i] = ext.gd_stable_lr(objective, depth[i], lam[i], rho[i], momentum[i])
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def flow_ema_kernel(t, depth, lam, rho, ema_time, a, v, b, rtol, max_steps, w_out, status, nsteps):
+    """``w_out[i, j]``: jepa-ema gradient flow of feature ``i`` from its aligned state (``a``
+    (n, L), ``v`` (n,)) and target ``b`` (n, L), target lag ``ema_time[i]`` in ODE time, at
+    the ODE times ``t`` (``kernels/cuda/flow.h``, ema_trajectory_feature)."""
+    tc = np.ascontiguousarray(t)
+    for i in prange(lam.shape[0]):
+        status[i] = ext.flow_ema_trajectory_row(depth[i], lam[i], rho[i], ptr_at(a, i), v[i],
+                                                ptr_at(b, i), ema_time[i], tc.shape[0], data_ptr(tc),
+                                                rtol, max_steps, ptr_at(w_out, i),
+                                                w_out.strides[1] // w_out.itemsize, ptr_at(nsteps, i))

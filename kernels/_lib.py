@@ -119,6 +119,12 @@ SIGNATURES = {
     # objective, depth, lam, rho, a (depth), v, nt, t, rtol, max_steps, w_out, stride, *nsteps
     "flow_trajectory_row": ("i8", ("i64", "i64", "f64", "f64", "p_f64", "f64", "i64", "p_f64", "f64",
                                    "i64", "p_f64", "i64", "p_i64")),
+    # objective, depth, lam, rho, momentum
+    "gd_stable_lr": ("f64", ("i64", "i64", "f64", "f64", "f64")),
+    # depth, lam, rho, a (depth), v, b (depth), ema_time, nt, t, rtol, max_steps, w_out, stride,
+    # *nsteps
+    "flow_ema_trajectory_row": ("i8", ("i64", "f64", "f64", "p_f64", "f64", "p_f64", "f64", "i64",
+                                       "p_f64", "f64", "i64", "p_f64", "i64", "p_i64")),
     # a0, b0, dt, depth, log_k, beta, out (2)
     "ema_linear_tail": ("void", ("f64", "f64", "f64", "f64", "f64", "f64", "p_f64")),
     # nt, t, objective, depth*, lam*, rho*, eps*, first, n, out, row stride, time stride, status*,

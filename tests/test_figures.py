@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fastdyn as fd
 from fastdyn import analysis as an
 from fastdyn._figures import cli
 
@@ -256,6 +257,22 @@ def test_fig7_jepa_favours_rho_more_than_mae_at_every_learning_rate():
     # and at small lr the measured taus are the theory's own
     for o in ("jepa", "mae"):
         assert abs(d["tau_rho"][o][0] - d["tau_flow_rho"][o]) < 0.01
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_fig7_lr_max_is_the_smallest_derived_threshold(objective):
+    """lr_max comes from fd.gd_stable_lr (one source), equal to the threshold written out."""
+    from fastdyn._figures import fig7
+
+    d = _data(7)
+    lam, rho, _ = fig7.features(d["n"], fig7.PARAMS["seed"])
+    L = d["depth"]
+    if objective == "jepa":
+        want = 2.0 / (lam * rho ** (2 * L - 1))
+    else:
+        want = 2.0 / ((L + 1) * lam * rho ** ((L - 1) / (L + 1)))
+    assert d["lr_max"][objective] == pytest.approx(want.min(), rel=1e-14)
+    assert d["lr_max"][objective] == fd.gd_stable_lr(lam, rho, depth=L, objective=objective).min()
 
 
 def test_fig7_cli_refuses_the_gpu(capsys):

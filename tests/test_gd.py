@@ -433,8 +433,8 @@ def test_flow_statuses_and_inputs():
                                    max_steps=2, return_status=True)
     assert status == fd.Status.MAX_STEPS and np.isnan(w[1])
     assert w[0] == pytest.approx(1e-3, rel=4e-16)  # |prod a_l(0)|, the rounded root cubed
-    with pytest.raises(ValueError, match=r"`objective` must be 'jepa' or 'mae'; got 'jepa-ema'"):
-        fd.flow_trajectory([1.0], 1.0, 0.8, depth=3, objective="jepa-ema", eps=1e-3)
+    with pytest.raises(ValueError, match=r"`objective` must be 'jepa', 'mae' or 'jepa-ema'; got 'byol'"):
+        fd.flow_trajectory([1.0], 1.0, 0.8, depth=3, objective="byol", eps=1e-3)
     with pytest.raises(TypeError, match=r"needs `eps`"):
         fd.flow_trajectory([1.0], 1.0, 0.8, depth=3, objective="jepa")
 

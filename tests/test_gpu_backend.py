@@ -165,10 +165,109 @@ def test_gradient_descent_parity(cp, objective):
     np.testing.assert_array_equal(k, k_want)
 
 
-def test_gradient_descent_refuses_device_inputs(cp):
-    with pytest.raises(TypeError, match=r"`gd_trajectory` takes NumPy inputs on the GPU"):
+@pytest.mark.parametrize("objective", ["jepa", "mae", "jepa-ema"])
+@pytest.mark.parametrize("start", ["balanced", "layers"])
+def test_gradient_descent_device_inputs_give_device_results(cp, objective, start):
+    """CuPy inputs (the backend follows the array type): CuPy results, the CPU's values."""
+    lam, rho, _, _ = _params(n=130, seed=12)
+    rng = np.random.default_rng(13)
+    lr = 10.0 ** rng.uniform(-2.5, 0.5, lam.size)  # monotone, oscillating and diverging features
+    kw = {"momentum": rng.uniform(0.0, 0.9, lam.size)} if objective == "jepa-ema" else {}
+    if start == "balanced":
+        init = {"eps": 10.0 ** rng.uniform(-3, -1, lam.size)}
+    else:
+        init = {"layers": rng.uniform(0.05, 0.5, (lam.size, 3)) * rng.choice([-1, 1], (lam.size, 3)),
+                "decoder": rng.uniform(0.05, 0.5, lam.size)}
+        if objective == "jepa-ema":
+            init["target"] = rng.uniform(0.05, 0.5, (lam.size, 3))
+    steps = np.array([0, 1, 10, 100, 400])
+    want, st_want = fd.gd_trajectory(steps, lam, rho, depth=3, objective=objective, lr=lr,
+                                     return_status=True, **init, **kw)
+    assert len(set(st_want.tolist())) == 3
+    dev = {k: cp.asarray(x) for k, x in {**init, **kw}.items()}
+    got, st = fd.gd_trajectory(cp.asarray(steps), cp.asarray(lam), cp.asarray(rho), depth=3,
+                               objective=objective, lr=cp.asarray(lr), return_status=True, **dev)
+    assert isinstance(got, cp.ndarray) and isinstance(st, cp.ndarray)
+    got = _get(got)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))  # the diverged features' NaN
+    _close(got[~np.isnan(want)], want[~np.isnan(want)])
+    np.testing.assert_array_equal(_get(st), st_want)
+    k_want, ks_want = fd.gd_critical_step(lam, rho, depth=3, objective=objective, lr=lr / 10,
+                                          max_steps=2000, return_status=True, **init, **kw)
+    k, ks = fd.gd_critical_step(cp.asarray(lam), cp.asarray(rho), depth=3, objective=objective,
+                                lr=cp.asarray(lr / 10), max_steps=2000, return_status=True, **dev)
+    assert isinstance(k, cp.ndarray)
+    np.testing.assert_array_equal(_get(k), k_want)
+    np.testing.assert_array_equal(_get(ks), ks_want)
+
+
+def test_gradient_descent_device_inputs_are_checked_like_the_cpu_ones(cp):
+    with pytest.raises(ValueError, match=r"`lr` must be in \(0, 1e\+300\].*lr\[1\] = -1.0"):
+        fd.gd_trajectory([0, 1], cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa",
+                         lr=cp.asarray([0.1, -1.0]), eps=1e-3)
+    with pytest.raises(ValueError, match=r"`layers` must be nonzero.*layers\[1, 0\] = 0.0"):
+        fd.gd_critical_step(cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa", lr=0.1,
+                            layers=cp.asarray([[0.1, 0.2], [0.0, 0.2]]), decoder=0.1)
+    with pytest.raises(TypeError, match=r"mixed NumPy and CuPy inputs: `lam` on the GPU, "
+                                        r"`layers` on the CPU"):
         fd.gd_trajectory([0, 1], cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa", lr=0.1,
-                         eps=1e-3)
+                         layers=np.full((2, 2), 0.1), decoder=0.1)
+    with pytest.raises(fd.SolverError, match=r"the first is at index 1 \(DIVERGED\)"):
+        fd.gd_trajectory([0, 1000], cp.asarray([1.0, 2.0]), 0.8, depth=2, objective="jepa",
+                         lr=cp.asarray([0.1, 1e4]), eps=1e-1)
+
+
+def _flow_problem(objective, n=90, seed=14):
+    """Unbalanced aligned starts (negative layers among them; |a_l| > v, so that no layer
+    has to pass through 0 on the way to the limit)."""
+    rng = np.random.default_rng(seed)
+    lam = 10.0 ** rng.uniform(-1, 1, n)
+    rho = rng.uniform(0.5, 1.5, n)
+    layers = rng.uniform(0.25, 0.6, (n, 3)) * rng.choice([-1, 1], (n, 3))
+    decoder = rng.uniform(0.02, 0.2, n)
+    t = np.concatenate([[0.0], np.geomspace(1e-2, 1e4 if objective == "jepa" else 1e2, 9)])
+    return lam, rho, layers, decoder, t
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+@pytest.mark.parametrize("max_steps", [150, 100_000])
+def test_flow_trajectory_entry_point_on_the_host_equals_the_cpu_kernel(objective, max_steps):
+    """fd_flow_trajectory (gd_kernels.cu) built for the host: bit for bit the CPU kernel."""
+    lam, rho, layers, decoder, t = _flow_problem(objective)
+    n, nt = lam.size, t.size
+    want, st_want = fd.flow_trajectory(t, lam, rho, depth=3, objective=objective, layers=layers,
+                                       decoder=decoder, max_steps=max_steps, return_status=True)
+    if max_steps == 150:  # a budget some features exhaust
+        assert {int(x) for x in st_want} == {fd.Status.SUCCESS, fd.Status.MAX_STEPS}
+    w = np.full((nt, n), -1.0)
+    status = np.full(n, -1, dtype=np.int8)
+    nsteps = np.zeros(n, dtype=np.int64)
+    cuda_host.call("gd_kernels.cu", "fd_flow_trajectory", np.int64(n),
+                   np.int32(0 if objective == "jepa" else 1), np.full(n, 3, dtype=np.int64), lam, rho,
+                   np.ones(n), np.ascontiguousarray(layers), decoder, np.int64(3), np.int64(nt), t,
+                   np.float64(1e-10), np.int64(max_steps), w, status, nsteps)
+    np.testing.assert_array_equal(w.T, want)
+    np.testing.assert_array_equal(status, st_want)
+    assert np.all(nsteps > 0)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_flow_trajectory_on_the_device(cp, objective):
+    lam, rho, layers, decoder, t = _flow_problem(objective, seed=15)
+    want = fd.flow_trajectory(t, lam, rho, depth=3, objective=objective, layers=layers,
+                              decoder=decoder)
+    got = fd.flow_trajectory(cp.asarray(t), cp.asarray(lam), cp.asarray(rho), depth=3,
+                             objective=objective, layers=cp.asarray(layers),
+                             decoder=cp.asarray(decoder))
+    assert isinstance(got, cp.ndarray)
+    _close(_get(got), want)
+    host_in, st = fd.flow_trajectory(t, lam, rho, depth=3, objective=objective, eps=1e-2,
+                                     backend="gpu", return_status=True)
+    assert type(host_in) is np.ndarray and not st.any()
+    _close(host_in, fd.flow_trajectory(t, lam, rho, depth=3, objective=objective, eps=1e-2))
+    with pytest.raises(fd.SolverError, match=r"MAX_STEPS"):
+        fd.flow_trajectory(t, lam, rho, depth=3, objective=objective, eps=1e-2, backend="gpu",
+                           max_steps=3)
 
 
 @pytest.mark.parametrize("ema_time", [0.0, 0.5, 20.0])

@@ -139,8 +139,11 @@ def test_host_bench_produces_every_figure(host_bench):
             assert ode["time_shift_bound"]["within_bound"], ode
     par = st["parity"]
     assert par["errors"] == {}
-    assert len(par["max_rel_diff"]) == 21  # nine functions and methods x two objectives, gd x 3
-    assert {f"gd_trajectory [{o}]" for o in ("jepa", "mae", "jepa-ema")} <= set(par["max_rel_diff"])
+    # nine functions and methods x two objectives; gd_trajectory, gd_critical_step,
+    # gd_stable_lr and flow_trajectory x three
+    assert len(par["max_rel_diff"]) == 18 + 4 * 3
+    for name in ("gd_trajectory", "gd_critical_step", "gd_stable_lr", "flow_trajectory"):
+        assert {f"{name} [{o}]" for o in ("jepa", "mae", "jepa-ema")} <= set(par["max_rel_diff"])
     assert max(par["max_rel_diff"].values()) <= gpu_proof.TARGET_PARITY
 
 

@@ -10,7 +10,8 @@ theory's:
 (a) Kendall's tau between the gradient-descent order and the gradient-flow
     order (exact critical times, eq. 11), against the learning rate as a
     fraction of the smallest derived stability threshold over the features
-    (``2 / (lam rho^(2L-1))`` JEPA, ``2 / ((L+1) lam rho^((L-1)/(L+1)))`` MAE);
+    (:func:`fastdyn.gd_stable_lr`: ``2 / (lam rho^(2L-1))`` JEPA,
+    ``2 / ((L+1) lam rho^((L-1)/(L+1)))`` MAE);
 (b) the same against the imbalance of the initialisation at ``lr = 0.1`` of
     the threshold: every layer and the predictor/decoder ``eps^(1/L)
     exp(delta z)`` with independent standard normal ``z`` per layer and
@@ -77,20 +78,12 @@ def features(n: int, seed: int):
     return lam, rho, rng
 
 
-def stable_lr(objective: str, depth: int, lam, rho):
-    """The derived threshold of ``kernels/cuda/gd.h`` per feature."""
-    if objective == "jepa":
-        return 2.0 / (lam * rho ** (2 * depth - 1))
-    return 2.0 / ((depth + 1) * lam * rho ** ((depth - 1) / (depth + 1)))
-
-
 def unbalanced(rng, n: int, depth: int, eps: float, delta: float):
-    """Layers (n, L) and decoder (n,) = eps^(1/L) exp(delta z), rescaled to prod = eps."""
-    root = eps ** (1.0 / depth)
-    layers = root * np.exp(delta * rng.standard_normal((n, depth)))
-    layers *= (eps / np.prod(layers, axis=1))[:, None] ** (1.0 / depth)
-    decoder = root * np.exp(delta * rng.standard_normal(n))
-    return layers, decoder
+    """Layers (n, L) and decoder (n,) = eps^(1/L) exp(delta z), rescaled to prod = eps
+    (the construction of the sweeps' ``imbalance``; z: the layers' draws first)."""
+    from .._sweep._config import imbalanced_start
+
+    return imbalanced_start(rng.standard_normal((n, depth)), rng.standard_normal(n), eps, delta)
 
 
 def _orders_tau(a, b):
@@ -128,7 +121,7 @@ def data(*, quick: bool = False, backend: str = "cpu", progress: bool = False) -
              for d in deltas]
     flow = {}
     for o in OBJECTIVES:
-        lr_max = float(stable_lr(o, depth, lam, rho).min())
+        lr_max = float(_api.gd_stable_lr(lam, rho, depth=depth, objective=o).min())
         out["lr_max"][o] = lr_max
         for e in (eps, PARAMS["eps_second"]):
             flow[o, e] = _api.critical_time(lam, rho, depth=depth, eps=e, objective=o, p=p)

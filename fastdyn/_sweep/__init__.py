@@ -60,7 +60,12 @@ def sweep(
     learning-order summaries (per chunk: a histogram of ``log10 t*`` and the
     Spearman correlations of ``t*`` with ``lam`` and with ``rho``, over the
     chunk's features whose status is SUCCESS; NaN where a parameter or ``t*``
-    is constant within the chunk, as a correlation is then undefined).
+    is constant within the chunk, as a correlation is then undefined).  The
+    gradient-descent quantities run the per-feature recursion at a finite
+    learning rate from the balanced start ``w(0) = eps``:
+    ``gd_critical_step`` (:func:`fastdyn.gd_critical_step` for every learning
+    rate of the config's ``lr``, step budget ``gd_max_steps``; its statuses in
+    ``gd_status``) and ``gd_stable_lr`` (:func:`fastdyn.gd_stable_lr`).
 
     Features whose ``lam`` or ``rho`` falls outside the documented domain
     (``fastdyn.kernels._constants``) are not computed: their status is

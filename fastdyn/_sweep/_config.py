@@ -16,6 +16,22 @@ A study is given as a TOML file (``fastdyn sweep CONFIG.toml``) or as a dict
     compression = "none"           # or "zstd"
     chunk_size = 65536             # features per chunk (default: see ``default_chunk_size``)
     order_bins = {low = -3.0, high = 30.0, per_decade = 10}
+    lr = [1e-2, 1e-1]              # learning rates of the gradient-descent quantities
+    gd_max_steps = 100_000         # step budget per feature of gd_critical_step
+    imbalance = [0.0, 0.2]         # imbalance delta of gd_critical_step's initialisation
+
+The gradient-descent quantities (population gradient descent per feature at a
+finite learning rate, from the balanced start ``w(0) = eps``; objectives JEPA
+and MAE): ``gd_critical_step`` (:func:`fastdyn.gd_critical_step` at fraction
+``p``, for every learning rate of ``lr`` and imbalance of ``imbalance``) and
+``gd_stable_lr`` (:func:`fastdyn.gd_stable_lr`, which depends on neither
+``eps`` nor ``lr``).  An imbalance ``delta > 0`` starts every layer and the
+predictor/decoder at ``eps^(1/L) exp(delta z)``, independent standard normal
+``z`` per layer and feature, the layers rescaled so that ``w(0) = eps`` still
+(:func:`imbalanced_start`); ``delta = 0`` is the balanced start of assumption
+3.1.  The draws ``z`` of chunk ``k`` and depth ``L`` come from
+``SeedSequence(seed, spawn_key=(k, 1, L))``: the same for every objective,
+``eps`` and ``delta`` (common random numbers), independent of ``lam`` and ``rho``.
 
     [lam]                          # per-feature covariance lam_i = Syx_ii
     distribution = "loguniform"    # uniform | loguniform | lognormal | constant
@@ -60,6 +76,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels._constants import (
+    DEFAULT_GD_STEPS,
     DEFAULT_MAX_STEPS,
     EPS_MAX,
     EPS_MIN,
@@ -77,10 +94,10 @@ from ..kernels._constants import (
 _TOP_KEYS = {
     "n_features", "seed", "objectives", "depths", "eps", "quantities", "times", "method",
     "rtol", "max_steps", "p", "dtype", "compression", "chunk_size", "order_bins", "lam", "rho",
-    "model",
+    "model", "lr", "gd_max_steps", "imbalance",
 }
 _MODELS = ("gaussian", "random_masking", "temporal")
-_QUANTITIES = ("trajectory", "critical_time", "learning_order")
+_QUANTITIES = ("trajectory", "critical_time", "learning_order", "gd_critical_step", "gd_stable_lr")
 _DISTRIBUTIONS = {
     "uniform": ("low", "high"),
     "loguniform": ("low", "high"),
@@ -90,6 +107,9 @@ _DISTRIBUTIONS = {
 # Largest chunk of a trajectory array, in feature-times: 2**22 float64 = 32 MiB.
 _CHUNK_FEATURE_TIMES = 2**22
 _CHUNK_MAX_FEATURES = 2**20
+#: the largest imbalance delta: exp(delta z) stays far inside gd_critical_step's bound on
+#: layer values (1e12) for any realistic number of standard normal draws
+IMBALANCE_MAX = 1.0
 #: the documented domain of the per-feature parameters (fastdyn.kernels._constants)
 DOMAIN = {"lam": (LAM_MIN, LAM_MAX), "rho": (RHO_MIN, RHO_MAX)}
 #: a lognormal whose mean +- this many sigmas (in log space) misses the domain is refused:
@@ -136,6 +156,9 @@ class Study:
     lam: Param
     rho: Param
     model: dict | None = None
+    lrs: tuple[float, ...] | None = None     # with quantity gd_critical_step
+    gd_max_steps: int | None = None          # with quantity gd_critical_step
+    imbalance: tuple[float, ...] | None = None   # with quantity gd_critical_step
 
     @property
     def n_chunks(self) -> int:
@@ -171,6 +194,10 @@ class Study:
             "lam": self.lam.normalized(),
             "rho": self.rho.normalized(),
             "model": self.model,
+            # only with gradient descent: the identity of every other study is unchanged
+            **({} if self.lrs is None else {"lr": [float(x) for x in self.lrs],
+                                            "gd_max_steps": self.gd_max_steps,
+                                            "imbalance": [float(x) for x in self.imbalance]}),
         }
 
 
@@ -495,8 +522,29 @@ def _validate(raw: dict, base: str) -> Study:
     edges = _order_edges(raw.get("order_bins")) if "learning_order" in quantities else None
     if "order_bins" in raw and edges is None:
         raise ValueError("config key `order_bins` is given but quantity 'learning_order' is not requested.")
+    lrs = gd_max_steps = imbalance = None
+    if "gd_critical_step" in quantities:
+        if "lr" not in raw:
+            raise ValueError("config key `lr` is required with quantity 'gd_critical_step'.")
+        lrs = [_real(f"lr[{i}]", x, lo=0.0, hi=T_MAX) for i, x in enumerate(_list("lr", raw["lr"]))]
+        _no_duplicates("lr", lrs)
+        gd_max_steps = _int("gd_max_steps", raw.get("gd_max_steps", DEFAULT_GD_STEPS), lo=1,
+                            hi=MAX_STEPS_LIMIT)
+        imbalance = [_real(f"imbalance[{i}]", x, lo=0.0, hi=IMBALANCE_MAX, lo_open=False)
+                     for i, x in enumerate(_list("imbalance", raw.get("imbalance", [0.0])))]
+        _no_duplicates("imbalance", imbalance)
+        if seed is None and any(imbalance):
+            raise ValueError("config key `seed` is required when `imbalance` has a nonzero value "
+                             "(the initialisation is random).")
+        lrs, imbalance = tuple(lrs), tuple(imbalance)
+    else:
+        for k in ("lr", "gd_max_steps", "imbalance"):
+            if k in raw:
+                raise ValueError(f"config key `{k}` is given but quantity 'gd_critical_step' is "
+                                 "not requested.")
     return Study(n, seed, tuple(objectives), tuple(depths), tuple(eps), tuple(quantities), times,
-                 method, rtol, max_steps, p, dtype, compression, chunk, edges, lam, rho, model)
+                 method, rtol, max_steps, p, dtype, compression, chunk, edges, lam, rho, model,
+                 lrs, gd_max_steps, imbalance)
 
 
 def _jsonable(x):
@@ -582,3 +630,27 @@ def in_domain(lam: np.ndarray, rho: np.ndarray) -> np.ndarray:
     """Boolean mask of the features whose ``lam`` and ``rho`` lie in the documented domain."""
     return ((lam >= LAM_MIN) & (lam <= LAM_MAX)) & ((rho >= RHO_MIN) & (rho <= RHO_MAX))
 
+
+
+def start_noise(study: Study, chunk: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """The standard normal draws ``(z_layers (C, L), z_decoder (C,))`` of an imbalanced start.
+
+    From ``SeedSequence(seed, spawn_key=(chunk, 1, depth))``: independent of the
+    chunk's ``lam, rho`` (spawn key ``(chunk,)``) and of every other chunk and depth.
+    """
+    lo, hi = study.chunk_bounds(chunk)
+    rng = np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence(study.seed, spawn_key=(chunk, 1, depth))))
+    return rng.standard_normal((hi - lo, depth)), rng.standard_normal(hi - lo)
+
+
+def imbalanced_start(z_layers: np.ndarray, z_decoder: np.ndarray, eps: float, delta: float):
+    """Layers ``(n, L)`` and decoder ``(n,)`` = ``eps^(1/L) exp(delta z)``, the layers rescaled
+    so that their product is ``eps`` (``w(0) = eps``, up to rounding): an aligned
+    initialisation ``delta`` away from the balanced one of assumption 3.1 (figure 7, sweeps)."""
+    depth = z_layers.shape[1]
+    root = eps ** (1.0 / depth)
+    layers = root * np.exp(delta * z_layers)
+    layers *= (eps / np.prod(layers, axis=1))[:, None] ** (1.0 / depth)
+    decoder = root * np.exp(delta * z_decoder)
+    return layers, decoder

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..kernels._constants import NON_FINITE, OUT_OF_DOMAIN, SUCCESS
 from . import _lock, _store
-from ._config import Study, draw, in_domain
+from ._config import Study, draw, imbalanced_start, in_domain, start_noise
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class SweepReport:
     failed_features : int
         Feature-combinations, in the chunks computed by this call, whose
         status is not SUCCESS (all of them are recorded in the store's
-        ``status`` array), out-of-domain ones included.
+        ``status`` array, and ``gd_status`` for ``gd_critical_step``),
+        out-of-domain ones included.
     seconds : float
         Wall-clock time of this call.
     out_of_domain : int
@@ -132,6 +133,79 @@ def _solver(backend: str):
     import fastdyn as fd
 
     return fd.trajectory, fd.critical_time, {"backend": backend}
+
+
+def _gd_solvers():
+    """``(gd_critical_step, gd_stable_lr)``: the public gradient-descent functions."""
+    import fastdyn as fd
+
+    return fd.gd_critical_step, fd.gd_stable_lr
+
+
+def _stable_lr(func, ok: np.ndarray, lam: np.ndarray, rho: np.ndarray, **kw) -> np.ndarray:
+    """``func(lam, rho, ...)`` on the in-domain features; NaN elsewhere (never fails inside)."""
+    if ok.all():
+        return func(lam, rho, **kw)
+    vals = np.full(ok.shape[0], np.nan)
+    if ok.any():
+        vals[ok] = func(lam[ok], rho[ok], **kw)
+    return vals
+
+
+def _critical_step(func, ok: np.ndarray, lam, rho, start: dict, **kw):
+    """``func`` (gd_critical_step) on the in-domain features with their part of the start."""
+    if ok.all():
+        return func(lam, rho, return_status=True, **start, **kw)
+    vals = np.full(ok.shape[0], np.nan)
+    st = np.full(ok.shape[0], OUT_OF_DOMAIN, dtype=np.int8)
+    if ok.any():
+        part = {k: (x if np.ndim(x) == 0 else x[ok]) for k, x in start.items()}
+        vals[ok], st[ok] = func(lam[ok], rho[ok], return_status=True, **part, **kw)
+    return vals, st
+
+
+def _gd_chunk(study: Study, chunk: int, lam, rho, ok, extra: dict):
+    """The gradient-descent quantities of one chunk: ``(steps, gd_status, stable_lr)``.
+
+    ``steps``, ``gd_status``: ``(O, D, E, I, R, C)`` or None; ``stable_lr``: ``(O, D, C)``
+    or None.  A NaN step (any failure) never keeps status SUCCESS (``_store_values``).
+    Imbalance 0 is the balanced start (``eps``); the others start from
+    :func:`imbalanced_start` with the chunk's draws of :func:`start_noise` per depth.
+    """
+    crit, stable = _gd_solvers()
+    q, m = study.quantities, lam.shape[0]
+    combo = (len(study.objectives), len(study.depths))
+    steps = status = lr_max = None
+    if "gd_critical_step" in q:
+        gd = combo + (len(study.eps), len(study.imbalance), len(study.lrs))
+        steps = np.full(gd + (m,), np.nan)
+        status = np.empty(gd + (m,), dtype=np.int8)
+    if "gd_stable_lr" in q:
+        lr_max = np.full(combo + (m,), np.nan)
+    for idp, depth in enumerate(study.depths):
+        noise = (start_noise(study, chunk, depth)
+                 if steps is not None and any(study.imbalance) else None)
+        for io, obj in enumerate(study.objectives):
+            if lr_max is not None:
+                lr_max[io, idp] = _stable_lr(stable, ok, lam, rho, depth=depth, objective=obj,
+                                             **extra)
+            if steps is None:
+                continue
+            for ie, eps in enumerate(study.eps):
+                for ii, delta in enumerate(study.imbalance):
+                    if delta == 0.0:
+                        start = {"eps": eps}
+                    else:
+                        layers, decoder = imbalanced_start(*noise, eps, delta)
+                        start = {"layers": layers, "decoder": decoder}
+                    for ir, lr in enumerate(study.lrs):
+                        k, st = _critical_step(crit, ok, lam, rho, start, objective=obj,
+                                               depth=depth, lr=lr, p=study.p,
+                                               max_steps=study.gd_max_steps, **extra)
+                        st = np.array(st, dtype=np.int8)
+                        steps[io, idp, ie, ii, ir] = _store_values(k, st, "float64", inf_ok=False)
+                        status[io, idp, ie, ii, ir] = st
+    return steps, status, lr_max
 
 
 def check_backend(backend: str) -> None:
@@ -248,8 +322,16 @@ def write_chunk(study: Study, path: str, layout: _store.Layout, chunk: int, back
                         counts[io, idp, ie, 0] = _order_counts(tc[good], study.order_edges)
                         corr_lam[io, idp, ie, 0] = _spearman(tc[good], lam[good])
                         corr_rho[io, idp, ie, 0] = _spearman(tc[good], rho[good])
+    gd_steps = gd_status = gd_lr = None
+    if "gd_critical_step" in q or "gd_stable_lr" in q:
+        gd_steps, gd_status, gd_lr = _gd_chunk(study, chunk, lam, rho, ok, extra)
     root["lam"][lo:hi] = lam
     root["rho"][lo:hi] = rho
+    if gd_steps is not None:
+        root["gd_critical_step"][..., lo:hi] = gd_steps
+        root["gd_status"][..., lo:hi] = gd_status
+    if gd_lr is not None:
+        root["gd_stable_lr"][..., lo:hi] = gd_lr
     if tc_all is not None:
         root["critical_time"][..., lo:hi] = tc_all
     root["status"][..., lo:hi] = status
@@ -260,6 +342,9 @@ def write_chunk(study: Study, path: str, layout: _store.Layout, chunk: int, back
     rec = _store.chunk_record(path, layout, chunk) if record else None
     failed = int(np.count_nonzero(status))
     ood = int(np.count_nonzero(status == OUT_OF_DOMAIN))
+    if gd_status is not None:  # the gradient-descent feature-combinations count too
+        failed += int(np.count_nonzero(gd_status))
+        ood += int(np.count_nonzero(gd_status == OUT_OF_DOMAIN))
     return chunk, m, failed, ood, rec
 
 

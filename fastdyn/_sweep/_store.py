@@ -1,8 +1,9 @@
 """The Zarr (v3) store of a sweep: layout, atomic creation, completion records, verification.
 
 Layout (``F`` features, ``T`` times, ``C`` features per chunk, ``K`` chunks,
-``B`` histogram bins, ``O, D, E`` = number of objectives, depths, eps; ``R = 2
-+ 2 n``, ``n`` = files a chunk writes)::
+``B`` histogram bins, ``O, D, E, I, R`` = number of objectives, depths, eps,
+imbalances and learning rates; a chunk's completion record holds ``2 + 2 n`` numbers, ``n`` =
+files a chunk writes)::
 
     lam, rho                    (feature,)                        float64, chunks (C,)
     time                        (time,)                           float64
@@ -12,8 +13,13 @@ Layout (``F`` features, ``T`` times, ``C`` features per chunk, ``K`` chunks,
     order_counts                (objective, depth, eps, chunk, bin)      int64, chunks (O, D, E, 1, B)
     order_edges                 (edge,)                           float64
     order_corr_lam, order_corr_rho  (objective, depth, eps, chunk)       float64, chunks (O, D, E, 1)
+    gd_critical_step            (objective, depth, eps, imbalance, lr, feature)
+                                                                  float64, chunks (O, D, E, I, R, C)
+    gd_status                   (objective, depth, eps, imbalance, lr, feature)
+                                                                  int8,  chunks (O, D, E, I, R, C)
+    gd_stable_lr                (objective, depth, feature)              float64, chunks (O, D, C)
     chunk_done                  (chunk,)                          uint8, chunks (1,)
-    chunk_record                (chunk, record)                   uint64, chunks (1, R)
+    chunk_record                (chunk, record)                   uint64, chunks (1, 2 + 2 n)
 
 Every chunk file ends with Zarr's ``crc32c`` checksum of its bytes (the
 ``crc32c`` codec), so any reader, xarray included, detects a flipped byte.
@@ -58,7 +64,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..kernels._constants import MAX_STEPS, NO_CONVERGENCE, NON_FINITE, OUT_OF_DOMAIN, SUCCESS
+from ..kernels._constants import (
+    DIVERGED,
+    MAX_STEPS,
+    NO_CONVERGENCE,
+    NON_FINITE,
+    OUT_OF_DOMAIN,
+    SUCCESS,
+)
 from ._config import Study
 
 FORMAT = 2
@@ -70,12 +83,14 @@ _COMBO_DIMS = ("objective", "depth", "eps")
 #: (and ``zarr.json``) is recognised as a fastdyn store, even with damaged metadata
 KNOWN_NAMES = frozenset({"lam", "rho", "time", "trajectory", "critical_time", "status",
                          "order_counts", "order_edges", "order_corr_lam", "order_corr_rho",
-                         DONE, RECORD})
+                         "gd_critical_step", "gd_status", "gd_stable_lr", DONE, RECORD})
 _CREATING, _TRASH = "creating", "trash"
 
 #: the meaning and units of every array, stored as its Zarr (hence xarray) attributes
 _STATUS_FLAGS = {SUCCESS: "success", MAX_STEPS: "max_steps", NON_FINITE: "non_finite",
                  NO_CONVERGENCE: "no_convergence", OUT_OF_DOMAIN: "out_of_domain"}
+_GD_STATUS_FLAGS = {SUCCESS: "success", MAX_STEPS: "max_steps", NON_FINITE: "non_finite",
+                    OUT_OF_DOMAIN: "out_of_domain", DIVERGED: "diverged"}
 ATTRS = {
     "lam": {"long_name": "lam_i = Syx_ii, covariance of feature i between input and target",
             "units": "1", "comment": "per-feature parameter of eq. 7, 8 (data variance units)"},
@@ -105,6 +120,24 @@ ATTRS = {
     "order_corr_rho": {"long_name": "Spearman rank correlation of t* with rho over the chunk's "
                                     "features with status 0", "units": "1",
                        "comment": "NaN where rho or t* is constant in the chunk"},
+    "gd_critical_step": {
+        "long_name": "first gradient-descent step k with w_i(k) >= p w_i(limit), from w(0) = eps "
+                     "(layers eps^(1/L) exp(imbalance z), rescaled) at learning rate lr "
+                     "(fastdyn.gd_critical_step)",
+        "units": "steps (ODE time t = L lr k)",
+        "comment": "an exact integer; NaN where gd_status is not 0"},
+    "gd_status": {"long_name": "per-feature status of gd_critical_step (fastdyn.Status)",
+                  "units": "1", "flag_values": list(_GD_STATUS_FLAGS),
+                  "flag_meanings": " ".join(_GD_STATUS_FLAGS.values()),
+                  "comment": "max_steps: not reached within gd_max_steps steps; diverged: a layer "
+                             "value left 1e12 first; out_of_domain: lam or rho outside the "
+                             "documented domain, nothing computed"},
+    "gd_stable_lr": {
+        "long_name": "largest stable learning rate at the balanced fixed point "
+                     "(fastdyn.gd_stable_lr)",
+        "units": "learning rate per step",
+        "comment": "inf: beyond float64 (every learning rate is stable); NaN only where lam or "
+                   "rho is outside the documented domain (status out_of_domain)"},
     DONE: {"long_name": "completion flag of each chunk of features (1: done and recorded)",
            "units": "1"},
     RECORD: {"long_name": "completion record of each chunk: [identity, n_files, (size, crc32c) "
@@ -147,7 +180,10 @@ def metadata(study: Study) -> dict:
         "config": study.normalized(),
         "n_chunks": study.n_chunks,
         "coords": {"objective": list(study.objectives), "depth": list(study.depths),
-                   "eps": [float(e) for e in study.eps]},
+                   "eps": [float(e) for e in study.eps],
+                   **({} if study.lrs is None else
+                      {"imbalance": [float(x) for x in study.imbalance],
+                       "lr": [float(x) for x in study.lrs]})},
     }
     # the comparison sees exactly what the store records
     return json.loads(json.dumps(meta))
@@ -171,6 +207,7 @@ class Layout:
         self.F, self.C = int(cfg["n_features"]), int(cfg["chunk_size"])
         self.K = -(-self.F // self.C)
         self.n_o, self.n_d, self.n_e = len(cfg["objectives"]), len(cfg["depths"]), len(cfg["eps"])
+        self.n_i, self.n_r = len(cfg.get("imbalance") or ()), len(cfg.get("lr") or ())
         self.quantities = tuple(cfg["quantities"])
         self.times = None if cfg["times"] is None else np.asarray(cfg["times"], dtype=np.float64)
         self.edges = (None if cfg["order_edges"] is None
@@ -211,6 +248,14 @@ class Layout:
             for name in ("order_corr_lam", "order_corr_rho"):
                 specs[name] = Spec(_COMBO_DIMS + ("chunk",), combo + (K,), combo + (1,), "float64",
                                    False)
+        if "gd_critical_step" in self.quantities:
+            gd, dims = combo + (self.n_i, self.n_r), _COMBO_DIMS + ("imbalance", "lr", "feature")
+            # steps as exact integers (float32 would round them above 2**24): always float64
+            specs["gd_critical_step"] = Spec(dims, gd + (F,), gd + (C,), "float64", True)
+            specs["gd_status"] = Spec(dims, gd + (F,), gd + (C,), "int8", True)
+        if "gd_stable_lr" in self.quantities:
+            specs["gd_stable_lr"] = Spec(("objective", "depth", "feature"), (n_o, n_d, F),
+                                         (n_o, n_d, C), "float64", True)
         specs[DONE] = Spec(("chunk",), (K,), (1,), "uint8", False)
         n = len(self._chunk_files(0, specs))
         specs[RECORD] = Spec(("chunk", "record"), (K, 2 + 2 * n), (1, 2 + 2 * n), "uint64", False)
@@ -233,6 +278,11 @@ class Layout:
             files += [self._key("order_counts", (0, 0, 0, k, 0)),
                       self._key("order_corr_lam", (0, 0, 0, k)),
                       self._key("order_corr_rho", (0, 0, 0, k))]
+        if "gd_critical_step" in specs:
+            files += [self._key("gd_critical_step", (0, 0, 0, 0, 0, k)),
+                      self._key("gd_status", (0, 0, 0, 0, 0, k))]
+        if "gd_stable_lr" in specs:
+            files.append(self._key("gd_stable_lr", (0, 0, k)))
         return files
 
     def chunk_files(self, k: int) -> list[str]:

@@ -66,7 +66,7 @@ def _sweep(args: argparse.Namespace) -> int:
             extra = (f" ({report.out_of_domain} with lam or rho outside the documented domain)"
                      if report.out_of_domain else "")
             print(f"fastdyn sweep: {report.failed_features} feature-combinations failed{extra}; "
-                  "see the store's `status` array", file=sys.stderr)
+                  "see the store's `status` (and `gd_status`) arrays", file=sys.stderr)
     return 0
 
 

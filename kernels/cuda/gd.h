@@ -180,6 +180,27 @@ FD_HD double flow_limit(int objective, int depth, double rho, const double* a, d
     return w;
 }
 
+/// The largest stable learning rate at the balanced fixed point (the derivation above):
+/// lr_max = k_max / mu with mu = sigma^2 wbar*^2 (JEPA, jepa-ema: lam rho^(2L-1)) or
+/// sigma^2 wbar*^2 (1 + L) (MAE: (L+1) lam rho^((L-1)/(L+1))), and k_max = 2 (JEPA, MAE) or
+/// min(2(1+m)/(1+m+2mL), (1+m)/(m(1+L))) (jepa-ema, momentum m; m = 0 is JEPA's 2).  The
+/// recursion converges to the fixed point for lr < lr_max and leaves it above.  JEPA's
+/// threshold spans beyond float64 over the domain (rho^(2L-1) from 1e-381 to 1e381): rho's
+/// power is taken in two halves, each inside float64, so that the result is correctly
+/// rounded to a few ulps wherever it is a normal number; +inf above float64 (every
+/// learning rate is stable), 0 below it.
+FD_HD double stable_lr(int objective, int depth, double lam, double rho, double momentum) {
+    if (objective == MAE)
+        return 2.0 / (double(depth + 1) * lam) / fd_pow(rho, double(depth - 1) / double(depth + 1));
+    double k_max = 2.0;
+    if (objective == JEPA_EMA && momentum > 0.0) {
+        const double m = momentum, L = double(depth);
+        k_max = py_min(2.0 * (1.0 + m) / (1.0 + m + 2.0 * m * L), (1.0 + m) / (m * (1.0 + L)));
+    }
+    // k_max / (lam rho^(2L-1)) = (k_max / lam) rho^-(L-1) rho^-L
+    return k_max / lam * fd_pow(rho, -double(depth - 1)) * fd_pow(rho, -double(depth));
+}
+
 /// The first step k (as a double, exact below 2^53) at which w_k >= p w_lim, w_lim the
 /// flow limit of the initial state (flow_limit); 0 when w_0 is already there.  Statuses:
 /// SUCCESS, MAX_STEPS (not reached after max_steps steps: NaN), DIVERGED (NaN).  The

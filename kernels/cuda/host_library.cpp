@@ -264,6 +264,18 @@ FD_EXPORT void fdh_gd_crossing_lanes(i64 objective, i64 depth, const double* lam
                                 k, status);
 }
 
+/// The largest stable learning rate at the balanced fixed point (gd::stable_lr).
+FD_EXPORT double fdh_gd_stable_lr(i64 objective, i64 depth, double lam, double rho, double momentum) {
+    return gd::stable_lr((int)objective, (int)depth, lam, rho, momentum);
+}
+
+/// jepa-ema gradient flow from an aligned state and target (flow::ema_trajectory_feature).
+FD_EXPORT i8 fdh_flow_ema_trajectory_row(i64 depth, double lam, double rho, const double* a, double v,
+                                         const double* b, double ema_time, i64 nt, const double* t, double rtol,
+                                         i64 max_steps, double* w_out, i64 stride, i64* nsteps) {
+    return flow::ema_trajectory_feature((int)depth, lam, rho, a, v, b, ema_time, nt, t, rtol, max_steps, w_out,
+                                        stride, nsteps);
+
 // ---- the exact solver across features (simd.h) ------------------------------------
 
 /// fdh_trajectory_row for features [first, first + n) in blocks of simd::W lanes:
