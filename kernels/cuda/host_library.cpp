@@ -275,6 +275,7 @@ FD_EXPORT i8 fdh_flow_ema_trajectory_row(i64 depth, double lam, double rho, cons
                                          i64 max_steps, double* w_out, i64 stride, i64* nsteps) {
     return flow::ema_trajectory_feature((int)depth, lam, rho, a, v, b, ema_time, nt, t, rtol, max_steps, w_out,
                                         stride, nsteps);
+}
 
 // ---- the exact solver across features (simd.h) ------------------------------------
 
