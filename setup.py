@@ -42,7 +42,9 @@ _spec = importlib.util.spec_from_file_location("_fastdyn_source_hash", ROOT / "k
 _source_hash = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_source_hash)
 
-UNIX_FLAGS = ["-std=c++17", "-O3", "-g0", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fno-fast-math",
+# -fno-fast-math first: it turns -fmath-errno and -ftrapping-math back on, so after it
+# the two -fno- flags would be lost (and with them the vector loops of simd.h: 3.4x)
+UNIX_FLAGS = ["-std=c++17", "-O3", "-g0", "-fno-fast-math", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd",
               "-ffp-contract=off", "-fvisibility=hidden", "-fno-exceptions", "-fno-rtti", "-Wall"]
 MSVC_FLAGS = ["/std:c++17", "/O2", "/fp:precise", "/W3"]
 

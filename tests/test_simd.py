@@ -281,7 +281,8 @@ def test_the_workload_takes_the_vector_path():
 # one result on every instruction set
 # ---------------------------------------------------------------------------
 MARCHES = {"x86-64": None, "x86-64-v3": ("avx2",), "x86-64-v4": ("avx512f",)}
-FLAGS = ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fno-fast-math",
+# the CPU library's flags (setup.py), -fno-fast-math before the -fno- flags it would reset
+FLAGS = ["-std=c++17", "-O3", "-fno-fast-math", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd",
          "-ffp-contract=off", "-DFD_NO_SIMD_CLONES", "-fPIC", "-shared"]
 
 
