@@ -882,10 +882,13 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             if (bound.lower_growth(lp) > fd_log(L::max - t))
                 return {SUCCESS, nsteps, inf};
         } else {
-            // The bound is log_tc = log_add(a, b) >= m = max(a, b).  Where m lies
-            // above both log_back + log t and log t_out[j] (plus a margin far above
-            // the rounding of exp and log), neither test below can pass: log_tc
-            // and exp(log_tc) need not be evaluated (every plateau step).
+            // The bound is log_tc = log_add(a, b) >= m = max(a, b), equal to m
+            // where one term is -inf.  Where m > log_back + log t the first test
+            // cannot pass, and the second (t + exp(log_tc) <= t_out[j]) cannot
+            // where m > log t_out[j] (plus a margin far above the rounding of exp
+            // and log) or where t + exp(m) (1 - 8 eps) > t_out[j] (exp(log_tc) is
+            // at least that, up to the rounding of exp): then log_tc need not be
+            // evaluated.  `certain`: neither test passes.
             const TimeParts<Real> tp = bound.parts(lp);
             const Real m = py_max(tp.plateau, tp.sigma);
             bool certain = false;
@@ -895,6 +898,19 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                     j_logged = j;
                 }
                 certain = m > log_tj + log_margin * (one + fd_fabs(log_tj));
+                if (!certain) {
+                    const Real em = fd_exp(m);
+                    if (tp.plateau == -inf || tp.sigma == -inf) {
+                        // log_tc == m: this is the second test itself
+                        if (t + em <= t_out[j]) {
+                            row.fill(j, n_out, w_fp);
+                            return {SUCCESS, nsteps, nan};
+                        }
+                        certain = true;
+                    } else {
+                        certain = t + em * (one - Real(8) * L::eps) > t_out[j];
+                    }
+                }
             }
             if (!certain) {
                 const Real log_tc = log_add(tp.plateau, tp.sigma);
