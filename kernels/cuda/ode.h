@@ -1021,16 +1021,26 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         if (!have_logs) {
             en = zero;
         } else {
-            if (!have_log_k1) {
-                log_k1 = fd_log(fd_fabs(k1));
-                have_log_k1 = true;
-            }
-            log_k7 = fd_log(fd_fabs(st.k7));
+            const Real abs_k7 = fd_fabs(st.k7);
+            log_k7 = fd_log(abs_k7);
             log_t_new = fd_log(t_new);
-            Real log_g = py_min(log_k1, log_k7);
-            if (phase == PHASE_DECAY)
-                log_g = py_min(log_k1 - decay_log_scale(tau, log_tau),
-                               log_k7 - decay_log_scale(tau_new, log_tau + h));
+            Real log_g;
+            if (phase != PHASE_DECAY && !have_log_k1 &&
+                abs_k7 < fd_fabs(k1) * (one - Real(4096) * L::eps)) {
+                // |k7| below |k1| by far more than the rounding of log: log |k1| >
+                // log |k7|, and the minimum is log |k7| without evaluating log |k1|
+                // (every GROW step: |dz/dt| = r (1 - psi) only falls)
+                log_g = log_k7;
+            } else {
+                if (!have_log_k1) {
+                    log_k1 = fd_log(fd_fabs(k1));
+                    have_log_k1 = true;
+                }
+                log_g = py_min(log_k1, log_k7);
+                if (phase == PHASE_DECAY)
+                    log_g = py_min(log_k1 - decay_log_scale(tau, log_tau),
+                                   log_k7 - decay_log_scale(tau_new, log_tau + h));
+            }
             Real log_tol = log_back + log_t_new;
             if (!crossing) log_tol = py_max(log_tol, log_rtol - sens_lp);
             // a shift of dt in t is dt / 2^m in the phase's time unit
@@ -1049,7 +1059,9 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         }
 
         // accepted: dense output at the requested times inside (t, t_new]
-        const Dense<Real> dc = dense_coefficients(k1, st.k2, st.k3, st.k4, st.k5, st.k6, st.k7);
+        // (the interpolant's coefficients only where a value inside the step is wanted)
+        Dense<Real> dc;
+        bool have_dc = false;
         if (!crossing) {
             while (j < n_out && t_out[j] <= t_new) {
                 Real lpj;
@@ -1064,6 +1076,10 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                     else
                         theta = (t_out[j] - t) / h;
                     theta = py_min(py_max(theta, zero), one);
+                    if (!have_dc) {
+                        dc = dense_coefficients(k1, st.k2, st.k3, st.k4, st.k5, st.k6, st.k7);
+                        have_dc = true;
+                    }
                     lpj = phase_log_psi(phase, dense_eval(y0, h, dc, theta), lp, q, branch);
                     // the interpolant cannot leave the branch
                     lpj = branch == GROWTH ? py_min(lpj, zero) : py_max(lpj, zero);
@@ -1074,6 +1090,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             if (j == n_out) return {SUCCESS, nsteps, nan};
         } else if (lp1 >= lp_star) {
             const Real target = phase_y_of_log_psi(phase, lp_star, lp, q);
+            dc = dense_coefficients(k1, st.k2, st.k3, st.k4, st.k5, st.k6, st.k7);
             bool ok = true;
             const Real theta = solve_dense(y0, h, dc, target, &ok);
             return {ok ? SUCCESS : NO_CONVERGENCE, nsteps,
