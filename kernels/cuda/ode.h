@@ -110,6 +110,33 @@
 // phase is 0.05 times the natural time scale of its variable (1/|dz/dt|;
 // for sigma 1/(|dsigma/dt| max(1, (q-1)|1-psi|))).
 //
+// Cost.  A step is bounded by its transcendental calls (~50 instructions each
+// on the host, in one dependency chain from stage to stage and on to the next
+// step size).  The right-hand side needs two per stage in the plateau (a
+// fractional power of the phase variable: log1p, expm1) and three in SIGMA;
+// everything else a step needs is evaluated at most once per value: the
+// feature's constants of the time bound, of log R and of the conversion to w
+// once per feature (TimeBound, Sensitivity, w_scale), log t and log |k1|
+// carried from the previous step (and log |k1| not at all where |k7| is
+// smaller by far more than the rounding of log: every GROW step), log psi at
+// the end of the step from its last stage, the interpolant's coefficients only
+// for a step with an output inside it, and the time bound itself only where it
+// could end the integration (its larger term within a margin of the tests).
+// These reuse values, never change them: the results are those of the plain
+// evaluation to the bit.  On the benchmark workload (depth 5, eps 1e-3, 64
+// times, rtol 1e-8; bench/bench_ode.py) that leaves ~1540 (JEPA) and ~2300
+// (MAE) host instructions per feature-time, about 1000 of them per step in
+// the six stages, ~350 in the error test and step size (log |err|, log |k7|,
+// log t, exp, pow) and ~80 per output (dense value, log1p, exp).  MAE pays
+// for 79 steps per feature, 33 of them rejected: approaching the end of the
+// plateau its allowed step shrinks by ~0.85 per step, faster than the I
+// controller anticipates, so every second step fails the error test.  (A
+// predictive controller, Gustafsson's, takes 50 steps there at equal or better
+// accuracy on that workload, but its accepted steps use more of the tolerance
+// where the error estimate is unreliable, at rtol 1e-4 with huge plateau
+// steps: test_ode_kernel.py's ill-conditioned JEPA depth-5 case then misses its
+// bound by ~80.)
+//
 // Layers: (a) scalar functions (right-hand sides, one DP step with its error
 // estimate, dense output and its root, time bounds); (b) integrate_feature, one
 // feature with its own step size; (c) the per-feature drivers of the entry
@@ -227,17 +254,25 @@ FD_HD Real log_rate_typed(int objective, int depth, Real lam, Real rho) {
 /// and the rounding is that of the product form.  h is normal whenever |log(w/w*)|
 /// < 174, i.e. on the whole float32 domain (|log(w/w*)| <= 158); beyond it w =
 /// exp((log rho + lp)/b) directly (rounding (|log w*| + 2 |log w|) eps/2).
+///
+/// `w_scale` is exp(log(rho)/b) (w*, the factor of family.h's w_of_log_psi),
+/// evaluated once per feature by the integrator.
 template <typename Real>
-FD_HD Real w_of_log_psi_typed(int objective, int depth, Real lp, Real rho) {
+FD_HD Real w_of_log_psi_scaled(Real b, Real lp, Real rho, Real w_scale) {
     typedef OdeLimits<Real> L;
-    const Real b = family_b<Real>(objective, depth);
     const Real x = lp / b;
     const Real ratio = fd_exp(x);
     // same operations as family.h's w_of_log_psi, without evaluating exp(lp/b) twice
-    if (ratio >= L::min_normal && ratio <= L::max) return fd_exp(fd_log(rho) / b) * ratio;
+    if (ratio >= L::min_normal && ratio <= L::max) return w_scale * ratio;
     const Real half = fd_exp(Real(0.5) * x);
-    if (half >= L::min_normal && half <= L::max) return (fd_exp(fd_log(rho) / b) * half) * half;
+    if (half >= L::min_normal && half <= L::max) return (w_scale * half) * half;
     return fd_exp((fd_log(rho) + lp) / b);
+}
+
+template <typename Real>
+FD_HD Real w_of_log_psi_typed(int objective, int depth, Real lp, Real rho) {
+    const Real b = family_b<Real>(objective, depth);
+    return w_of_log_psi_scaled<Real>(b, lp, rho, fd_exp(fd_log(rho) / b));
 }
 
 // ---------------------------------------------------------------------------
@@ -248,20 +283,41 @@ FD_HD Real w_of_log_psi_typed(int objective, int depth, Real lp, Real rho) {
 /// offset of the independent variable from the start of the step (only DECAY
 /// is non-autonomous); `par` is r_n (GROW), c_n (DECAY), unused (SIGMA).
 /// NaN outside the domain (z <= 0; sigma <= 0 on the decay branch).
+///
+/// `*lp_at` receives log(psi) at y, the value phase_log_psi(phase, y, ...) gives
+/// wherever the result is finite (NaN where the result is NaN for leaving the
+/// domain): the step takes its end point's log psi from its last stage.
 template <typename Real>
-FD_HD Real phase_rhs(int phase, Real s, Real y, Real lpn, Real par, Real q, Real log_k,
-                     int branch) {
+FD_HD Real phase_rhs_lp(int phase, Real s, Real y, Real lpn, Real par, Real q, Real log_k,
+                        int branch, Real* lp_at) {
     if (phase == PHASE_SIGMA) {
-        if (branch == DECAY && !(y > Real(0))) return fd_nan<Real>();
-        return fd_exp(log_k + (q - Real(1)) * log_psi_of_sigma(y, branch));
+        if (branch == DECAY && !(y > Real(0))) {
+            *lp_at = fd_nan<Real>();
+            return fd_nan<Real>();
+        }
+        const Real lp = log_psi_of_sigma(y, branch);
+        *lp_at = lp;
+        return fd_exp(log_k + (q - Real(1)) * lp);
     }
     if (phase == PHASE_GROW) {
-        if (!(y > Real(-1))) return fd_nan<Real>();
+        if (!(y > Real(-1))) {
+            *lp_at = fd_nan<Real>();
+            return fd_nan<Real>();
+        }
         const Real lp = lpn - fd_log1p(y) / (q - Real(1));
+        *lp_at = lp;
         return par * fd_expm1(lp);
     }
     const Real lp = lpn - y / q;
+    *lp_at = lp;
     return -fd_exp(s - y + par) * fd_expm1(-lp);
+}
+
+template <typename Real>
+FD_HD Real phase_rhs(int phase, Real s, Real y, Real lpn, Real par, Real q, Real log_k,
+                     int branch) {
+    Real lp;
+    return phase_rhs_lp(phase, s, y, lpn, par, q, log_k, branch, &lp);
 }
 
 /// log(psi) from the local variable y of `phase`.
@@ -287,11 +343,12 @@ FD_HD Real phase_y_of_log_psi(int phase, Real lp, Real lpn, Real q) {
 template <typename Real>
 struct Step {
     Real y1, err, k2, k3, k4, k5, k6, k7;
+    Real lp1;  // log psi at y1 (phase_log_psi; NaN where k7 is NaN for leaving the domain)
 };
 
 /// One Dormand-Prince 5(4) step of size h from y0 (k1 = f(0, y0)): the
-/// fifth-order solution y1, the local error estimate h sum(E k) and the
-/// stages (k7 = f(h, y1) is the FSAL stage).
+/// fifth-order solution y1, the local error estimate h sum(E k), the
+/// stages (k7 = f(h, y1) is the FSAL stage) and log psi at y1.
 template <typename Real>
 FD_HD Step<Real> dp_step(int phase, Real y0, Real h, Real k1, Real lpn, Real par, Real q,
                          Real log_k, int branch) {
@@ -313,7 +370,7 @@ FD_HD Step<Real> dp_step(int phase, Real y0, Real h, Real k1, Real lpn, Real par
                      lpn, par, q, log_k, branch);
     r.y1 = y0 + h * (Real(B1) * k1 + Real(B2) * r.k2 + Real(B3) * r.k3 + Real(B4) * r.k4 +
                      Real(B5) * r.k5 + Real(B6) * r.k6);
-    r.k7 = phase_rhs(phase, h, r.y1, lpn, par, q, log_k, branch);
+    r.k7 = phase_rhs_lp(phase, h, r.y1, lpn, par, q, log_k, branch, &r.lp1);
     r.err = h * (Real(E1) * k1 + Real(E2) * r.k2 + Real(E3) * r.k3 + Real(E4) * r.k4 +
                  Real(E5) * r.k5 + Real(E6) * r.k6 + Real(E7) * r.k7);
     return r;
@@ -572,6 +629,138 @@ FD_HD Real log_sensitivity(int branch, Real lp, Real q, Real log_k, Real b) {
 }
 
 // ---------------------------------------------------------------------------
+// the per-step bounds with their feature constants evaluated once
+// ---------------------------------------------------------------------------
+// The integrator evaluates the bound on the time left (log_time_upper, towards
+// a fixed target) before every step and the sensitivity log R in the error
+// test of every step.  Most of their logarithms depend on the feature only:
+// the structs below evaluate those once and then perform the remaining
+// operations of the functions above in the same order, so that their values
+// are the same to the bit (a part that depends on lp is never rewritten).
+
+/// log_time_upper(branch, lp, lp_to, q, log_k, lp_sw) for one target lp_to, as
+/// its two terms: `plateau` (-inf when lp is past the switch) and `sigma` (-inf
+/// when the target lies inside the plateau); the bound is log_add(plateau, sigma).
+template <typename Real>
+struct TimeParts {
+    Real plateau, sigma;
+};
+
+template <typename Real>
+struct TimeBound {
+    int branch;
+    Real lp_to, q, log_k, lp_sw;
+    Real log_qm1;     // log(q - 1)
+    Real log_gap;     // growth: log(-expm1(min(lp_to, lp_sw)))
+    Real plateau_dc;  // decay: the (constant) plateau term
+    Real sig_to;      // sigma_of_log_psi(lp_to)
+    Real sig_sw;      // the sigma term from the switch point (lp_b = lp_sw)
+
+    FD_HD static TimeBound make(int branch, Real lp_to, Real q, Real log_k, Real lp_sw) {
+        TimeBound tb;
+        tb.branch = branch;
+        tb.lp_to = lp_to;
+        tb.q = q;
+        tb.log_k = log_k;
+        tb.lp_sw = lp_sw;
+        tb.log_qm1 = fd_log(q - Real(1));
+        tb.sig_to = sigma_of_log_psi(lp_to);
+        tb.log_gap = Real(0);
+        tb.plateau_dc = Real(0);
+        tb.sig_sw = -fd_inf<Real>();
+        if (branch == GROWTH) {
+            tb.log_gap = fd_log(-fd_expm1(py_min(lp_to, lp_sw)));
+            if (lp_to > lp_sw) {
+                const Real dsig = tb.sig_to - sigma_of_log_psi(lp_sw);
+                tb.sig_sw = fd_log(dsig) - log_k - (q - Real(1)) * lp_sw;
+            }
+        } else {
+            const Real lp_a = py_max(lp_to, lp_sw);
+            tb.plateau_dc = -q * lp_a - fd_log(q) - log_k - fd_log(-fd_expm1(-lp_a));
+            if (lp_to < lp_sw) {
+                const Real dsig = tb.sig_to - sigma_of_log_psi(lp_sw);
+                tb.sig_sw = fd_log(dsig) - log_k;
+            }
+        }
+        return tb;
+    }
+
+    /// The two terms of log_time_upper from lp_from.
+    FD_HD TimeParts<Real> parts(Real lp_from) const {
+        TimeParts<Real> r{-fd_inf<Real>(), -fd_inf<Real>()};
+        Real lp_b = lp_from;
+        if (branch == GROWTH) {
+            if (lp_from < lp_sw) {
+                r.plateau = -(log_qm1 + log_k + (q - Real(1)) * lp_from) - log_gap;
+                if (lp_to > lp_sw) r.sigma = sig_sw;
+                return r;
+            }
+            if (lp_to > lp_b) {
+                const Real dsig = sig_to - sigma_of_log_psi(lp_b);
+                r.sigma = fd_log(dsig) - log_k - (q - Real(1)) * lp_b;
+            }
+        } else {
+            if (lp_from > lp_sw) {
+                r.plateau = plateau_dc;
+                if (lp_to < lp_sw) r.sigma = sig_sw;
+                return r;
+            }
+            if (lp_to < lp_b) {
+                const Real dsig = sig_to - sigma_of_log_psi(lp_b);
+                r.sigma = fd_log(dsig) - log_k;
+            }
+        }
+        return r;
+    }
+
+    /// log_time_upper(branch, lp_from, lp_to, q, log_k, lp_sw).
+    FD_HD Real upper(Real lp_from) const {
+        const TimeParts<Real> r = parts(lp_from);
+        return log_add(r.plateau, r.sigma);
+    }
+
+    /// log_time_lower_growth(lp_from, lp_to, q, log_k, lp_sw).
+    FD_HD Real lower_growth(Real lp_from) const {
+        if (lp_from < lp_sw) {
+            const Real lp_a = py_min(lp_to, lp_sw);
+            return fd_log(-fd_expm1(-(q - Real(1)) * (lp_a - lp_from))) -
+                   (log_qm1 + log_k + (q - Real(1)) * lp_from);
+        }
+        const Real dsig = sigma_of_log_psi(lp_to) - sigma_of_log_psi(lp_from);
+        return fd_log(dsig) - log_k - (q - Real(1)) * lp_to;
+    }
+};
+
+/// log_sensitivity(branch, lp, q, log_k, b) with log((q-1)/q), log b and the
+/// value on the growth plateau (lp below the steepest point) evaluated once.
+template <typename Real>
+struct Sensitivity {
+    bool clamp;     // growth with q > 1: lp is raised to lp_peak
+    Real q, log_k, lp_peak, log_b, at_peak;
+
+    FD_HD static Sensitivity make(int branch, Real q, Real log_k, Real b) {
+        Sensitivity s;
+        s.clamp = branch == GROWTH && q > Real(1);
+        s.q = q;
+        s.log_k = log_k;
+        s.log_b = fd_log(b);
+        s.lp_peak = s.clamp ? fd_log((q - Real(1)) / q) : Real(0);
+        s.at_peak = s.clamp ? s.eval(s.lp_peak) : Real(0);
+        return s;
+    }
+    FD_HD Real eval(Real lp) const {
+        return log_k + (q - Real(1)) * lp + fd_log(fd_fabs(fd_expm1(lp))) - log_b;
+    }
+    FD_HD Real operator()(Real lp) const {
+        if (clamp) {
+            lp = py_max(lp, lp_peak);
+            if (lp == lp_peak) return at_peak;
+        }
+        return eval(lp);
+    }
+};
+
+// ---------------------------------------------------------------------------
 // (b) one feature
 // ---------------------------------------------------------------------------
 
@@ -668,6 +857,13 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
     else  // q == 1: sigma only
         lp_sw = branch == GROWTH ? -inf : inf;
     const Real log_q = fd_log(q);
+    // the feature's constants of the per-step bounds and of the conversion to w
+    const TimeBound<Real> bound =
+        TimeBound<Real>::make(branch, crossing ? lp_star : lp_conv, q, log_k, lp_sw);
+    const Sensitivity<Real> sens = Sensitivity<Real>::make(branch, q, log_k, b);
+    const Real w_scale = fd_exp(fd_log(rho) / b);
+    // margin of the collapse test's shortcut (below): a few ulps of exp and log, amply
+    const Real log_margin = Real(16) * L::eps;
 
     Real t = zero;
     long long nsteps = 0;
@@ -680,24 +876,64 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
     TimeUnit<Real> tu{false, false, one, one, zero};
     Real log_k_ph = log_k;
     bool rejected = false;
+    // Values carried between iterations (each the same function of the same
+    // argument as before, evaluated once): log t, log |k1| (valid while
+    // have_log_k1), log R at lp, and log t_out[j] for j == j_logged.
+    Real log_t = -inf;  // t == 0
+    Real log_k1 = zero;
+    bool have_log_k1 = false;
+    Real sens_lp = crossing ? zero : sens(lp);
+    Real log_tj = zero;
+    long long j_logged = -1;
     for (;;) {
         // converged: w is its fixed point in this precision from here on
         if ((branch == GROWTH && lp >= lp_conv) || (branch == DECAY && lp <= lp_conv)) {
             row.fill(j, n_out, w_fp);
             return {SUCCESS, nsteps, crossing ? t : nan};
         }
-        const Real log_t = t > zero ? fd_log(t) : -inf;
         if (crossing) {
-            const Real log_tx = log_time_upper(branch, lp, lp_star, q, log_k, lp_sw);
+            const Real log_tx = bound.upper(lp);
             if (log_tx <= log_back + log_t)
                 return {SUCCESS, nsteps, t + Real(0.5) * fd_exp(log_tx)};
-            if (log_time_lower_growth(lp, lp_star, q, log_k, lp_sw) > fd_log(L::max - t))
+            if (bound.lower_growth(lp) > fd_log(L::max - t))
                 return {SUCCESS, nsteps, inf};
         } else {
-            const Real log_tc = log_time_upper(branch, lp, lp_conv, q, log_k, lp_sw);
-            if (log_tc <= log_back + log_t || t + fd_exp(log_tc) <= t_out[j]) {
-                row.fill(j, n_out, w_fp);
-                return {SUCCESS, nsteps, nan};
+            // The bound is log_tc = log_add(a, b) >= m = max(a, b), equal to m
+            // where one term is -inf.  Where m > log_back + log t the first test
+            // cannot pass, and the second (t + exp(log_tc) <= t_out[j]) cannot
+            // where m > log t_out[j] (plus a margin far above the rounding of exp
+            // and log) or where t + exp(m) (1 - 8 eps) > t_out[j] (exp(log_tc) is
+            // at least that, up to the rounding of exp): then log_tc need not be
+            // evaluated.  `certain`: neither test passes.
+            const TimeParts<Real> tp = bound.parts(lp);
+            const Real m = py_max(tp.plateau, tp.sigma);
+            bool certain = false;
+            if (m > log_back + log_t) {
+                if (j_logged != j) {
+                    log_tj = fd_log(t_out[j]);
+                    j_logged = j;
+                }
+                certain = m > log_tj + log_margin * (one + fd_fabs(log_tj));
+                if (!certain) {
+                    const Real em = fd_exp(m);
+                    if (tp.plateau == -inf || tp.sigma == -inf) {
+                        // log_tc == m: this is the second test itself
+                        if (t + em <= t_out[j]) {
+                            row.fill(j, n_out, w_fp);
+                            return {SUCCESS, nsteps, nan};
+                        }
+                        certain = true;
+                    } else {
+                        certain = t + em * (one - Real(8) * L::eps) > t_out[j];
+                    }
+                }
+            }
+            if (!certain) {
+                const Real log_tc = log_add(tp.plateau, tp.sigma);
+                if (log_tc <= log_back + log_t || t + fd_exp(log_tc) <= t_out[j]) {
+                    row.fill(j, n_out, w_fp);
+                    return {SUCCESS, nsteps, nan};
+                }
             }
         }
 
@@ -737,6 +973,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             // rates are normal on the documented domain except K in the SIGMA phase of
             // decays with K < 2.2e-308, which starts after t ~ 1e305 (tested).
             k1 = phase_rhs(phase, zero, y0, lp, par, q, log_k_ph, branch);
+            have_log_k1 = false;
             if (phase == PHASE_SIGMA)
                 h = h0_fraction<Real>() /
                     (fd_fabs(k1) * py_max(one, (q - one) * fd_fabs(fd_expm1(lp))));
@@ -766,7 +1003,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         }
         const Step<Real> st = dp_step(phase, y0, h, k1, lp, par, q, log_k_ph, branch);
         ++nsteps;
-        const Real lp1 = phase_log_psi(phase, st.y1, lp, q, branch);
+        const Real lp1 = st.lp1;  // phase_log_psi(phase, st.y1, lp, q, branch) where valid
         bool valid = fd_isfinite(st.y1) && fd_isfinite(st.err) && fd_isfinite(st.k7) &&
                      fd_isfinite(lp1);
         if (valid) {
@@ -795,16 +1032,33 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
 
         // error as a time shift: |err| / |dy/dt| <= tol_t
         Real en;
-        if (st.err == zero) {
+        Real log_k7 = zero, log_t_new = zero;
+        const bool have_logs = st.err != zero;  // log |k7| and log t_new evaluated
+        if (!have_logs) {
             en = zero;
         } else {
-            Real log_g = py_min(fd_log(fd_fabs(k1)), fd_log(fd_fabs(st.k7)));
-            if (phase == PHASE_DECAY)
-                log_g = py_min(fd_log(fd_fabs(k1)) - decay_log_scale(tau, log_tau),
-                               fd_log(fd_fabs(st.k7)) - decay_log_scale(tau_new, log_tau + h));
-            Real log_tol = log_back + fd_log(t_new);
-            if (!crossing)
-                log_tol = py_max(log_tol, log_rtol - log_sensitivity(branch, lp, q, log_k, b));
+            const Real abs_k7 = fd_fabs(st.k7);
+            log_k7 = fd_log(abs_k7);
+            log_t_new = fd_log(t_new);
+            Real log_g;
+            if (phase != PHASE_DECAY && !have_log_k1 &&
+                abs_k7 < fd_fabs(k1) * (one - Real(4096) * L::eps)) {
+                // |k7| below |k1| by far more than the rounding of log: log |k1| >
+                // log |k7|, and the minimum is log |k7| without evaluating log |k1|
+                // (every GROW step: |dz/dt| = r (1 - psi) only falls)
+                log_g = log_k7;
+            } else {
+                if (!have_log_k1) {
+                    log_k1 = fd_log(fd_fabs(k1));
+                    have_log_k1 = true;
+                }
+                log_g = py_min(log_k1, log_k7);
+                if (phase == PHASE_DECAY)
+                    log_g = py_min(log_k1 - decay_log_scale(tau, log_tau),
+                                   log_k7 - decay_log_scale(tau_new, log_tau + h));
+            }
+            Real log_tol = log_back + log_t_new;
+            if (!crossing) log_tol = py_max(log_tol, log_rtol - sens_lp);
             // a shift of dt in t is dt / 2^m in the phase's time unit
             if (tu.scaled) log_tol = log_tol - tu.log_unit;
             en = fd_exp(fd_log(fd_fabs(st.err)) - log_g - log_tol);
@@ -821,7 +1075,9 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         }
 
         // accepted: dense output at the requested times inside (t, t_new]
-        const Dense<Real> dc = dense_coefficients(k1, st.k2, st.k3, st.k4, st.k5, st.k6, st.k7);
+        // (the interpolant's coefficients only where a value inside the step is wanted)
+        Dense<Real> dc;
+        bool have_dc = false;
         if (!crossing) {
             while (j < n_out && t_out[j] <= t_new) {
                 Real lpj;
@@ -836,16 +1092,21 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
                     else
                         theta = (t_out[j] - t) / h;
                     theta = py_min(py_max(theta, zero), one);
+                    if (!have_dc) {
+                        dc = dense_coefficients(k1, st.k2, st.k3, st.k4, st.k5, st.k6, st.k7);
+                        have_dc = true;
+                    }
                     lpj = phase_log_psi(phase, dense_eval(y0, h, dc, theta), lp, q, branch);
                     // the interpolant cannot leave the branch
                     lpj = branch == GROWTH ? py_min(lpj, zero) : py_max(lpj, zero);
                 }
-                row.set(j, w_of_log_psi_typed<Real>(objective, depth, lpj, rho));
+                row.set(j, w_of_log_psi_scaled<Real>(b, lpj, rho, w_scale));
                 ++j;
             }
             if (j == n_out) return {SUCCESS, nsteps, nan};
         } else if (lp1 >= lp_star) {
             const Real target = phase_y_of_log_psi(phase, lp_star, lp, q);
+            dc = dense_coefficients(k1, st.k2, st.k3, st.k4, st.k5, st.k6, st.k7);
             bool ok = true;
             const Real theta = solve_dense(y0, h, dc, target, &ok);
             return {ok ? SUCCESS : NO_CONVERGENCE, nsteps,
@@ -857,18 +1118,25 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         if (phase == PHASE_SIGMA) {
             y0 = st.y1;
             k1 = st.k7;
+            log_k1 = log_k7;
+            have_log_k1 = have_logs;
         } else if (phase == PHASE_GROW) {
             const Real z1 = one + st.y1;
             k1 = st.k7 / z1;
             par = par / z1;
+            have_log_k1 = false;
         } else {
             par = par + (h - st.y1);
             k1 = st.k7;
+            log_k1 = log_k7;
+            have_log_k1 = have_logs;
             tau = tau_new;
             log_tau = log_tau + h;
         }
         t = t_new;
+        log_t = t_new > zero ? (have_logs ? log_t_new : fd_log(t_new)) : -inf;
         lp = lp1;
+        if (!crossing) sens_lp = sens(lp);
         Real factor = en == zero ? max_factor<Real>()
                                  : py_min(max_factor<Real>(), safety<Real>() * fd_pow(en, Real(-0.2)));
         if (rejected) factor = py_min(one, factor);
