@@ -1,0 +1,216 @@
+"""Issue 16's table: the exact solver across features against the scalar path, scipy and the ODE.
+
+One run (``pytest bench/bench_core.py bench/bench_simd.py --benchmark-enable``)
+measures, at N = 1e6 features of the core workload (depth 5, eps 1e-3, 64
+times), on the machine's cores:
+
+* the exact trajectory and the exact critical time through the public API
+  (the CPU library's block path, ``kernels/cuda/simd.h``: features in vector
+  registers) and through the scalar path (``exact.h``'s per-feature functions
+  in a ``prange`` loop, what the kernels ran before: the baseline of the same
+  run), each with its ratio to scipy's ``solve_ivp`` where it is a trajectory;
+* the per-feature cost of the flow map in a user's own ``@njit`` loop
+  (``fastdyn.kernels.advance_batch``, every feature at its own weight), and
+  of the scalar ``advance_weight_tabulated`` called per feature;
+* instructions per feature-time (valgrind's callgrind, collection switched on
+  only inside the library function, so the Python driver costs nothing),
+  block path against scalar path: repeatable where the timings of this shared
+  machine are not.  Valgrind emulates no AVX-512, so it runs the AVX2 clone
+  (4 lanes); the timings run the best clone the machine has.
+
+The ODE rows of the table are bench_core's ``test_trajectory_ode``; the advance
+per-call row is bench_core's ``test_advance_100_features``.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from numba import njit, prange
+
+import fastdyn as fd
+from fastdyn.kernels import JEPA, MAE, _inverse, advance_batch, advance_weight_tabulated
+from fastdyn.kernels._lib import PATH, data_ptr, ext, ptr_at
+from workload import DEPTH, EPS, N_TIMES, _RESULTS, record, workload
+
+N = 1_000_000
+CODE = {"jepa": JEPA, "mae": MAE}
+
+
+@njit(parallel=True, cache=True)
+def _scalar_trajectory(t, objective, depth, lam, rho, eps, out, status, ts, td):
+    """The scalar path: exact.h's trajectory_row, one feature per iteration."""
+    for i in prange(lam.shape[0]):
+        status[i] = ext.trajectory_row(t.shape[0], data_ptr(t), objective, depth, lam[i], rho[i], eps,
+                                       ptr_at(out, i), 1, data_ptr(ts), data_ptr(td))
+
+
+@njit(parallel=True, cache=True)
+def _scalar_critical(objective, depth, lam, rho, eps, p, f_star, out):
+    for i in prange(lam.shape[0]):
+        out[i] = ext.critical_time(objective, depth, lam[i], rho[i], eps, p, f_star)
+
+
+def _scipy_rate(objective):
+    from bench_core import scipy_rate
+
+    return scipy_rate(objective)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_trajectory_exact_scalar_path(benchmark, objective):
+    t, lam, rho = workload(objective, N)
+    code = CODE[objective]
+    ts, td = _inverse.tables_for_range(code, DEPTH, DEPTH)
+    out = np.empty((N, N_TIMES))
+    status = np.empty(N, dtype=np.int8)
+    run = lambda: _scalar_trajectory(t, code, DEPTH, lam, rho, EPS, out, status, ts, td)
+    run()
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    # the same values as the block path, to the accuracy bound's rounding
+    vec = fd.trajectory(t, lam[:20_000], rho[:20_000], depth=DEPTH, eps=EPS, objective=objective)
+    benchmark.extra_info["max_rel_vs_block_path"] = float(np.max(np.abs(vec / out[:20_000] - 1)))
+    record(benchmark, "trajectory exact, scalar path", objective, N, N * N_TIMES, "feature-times/s",
+           _scipy_rate(objective))
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_critical_time_exact_scalar_path(benchmark, objective):
+    _, lam, rho = workload(objective, N)
+    code = CODE[objective]
+    f_star = float(ext_level(code))
+    out = np.empty(N)
+    run = lambda: _scalar_critical(code, DEPTH, lam, rho, EPS, 0.5, f_star, out)
+    run()
+    benchmark.pedantic(run, rounds=5, iterations=1)
+    record(benchmark, "critical_time exact, scalar path", objective, N, N, "features/s")
+
+
+def ext_level(code):
+    from fastdyn.kernels._lib import lib
+
+    return lib.fdh_critical_level(code, DEPTH, 0.5)
+
+
+# ---------------------------------------------------------------------------
+# the flow map inside a user's @njit loop
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def _user_batch_steps(objective, depth, lam, rho, w, dt, steps, status, ts, td):
+    for _ in range(steps):
+        advance_batch(objective, depth, lam, rho, w, dt, w, status, ts, td)
+
+
+@njit(cache=True)
+def _user_scalar_steps(objective, depth, lam, rho, w, dt, steps, ts, td):
+    worst = 0
+    for _ in range(steps):
+        for i in range(w.shape[0]):
+            w[i], st = advance_weight_tabulated(objective, depth[i], lam[i], rho[i], w[i], dt[i], ts, td)
+            worst = max(worst, st)
+    return worst
+
+
+@pytest.mark.parametrize("how", ["advance_batch", "advance_weight_tabulated"])
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_flow_map_in_a_users_njit_loop(benchmark, objective, how):
+    """ns per feature-step of the exact flow map, every feature at its own weight (1e5 features)."""
+    n, steps = 100_000, 4
+    _, lam, rho = workload(objective, n)
+    code = CODE[objective]
+    ts, td = _inverse.flow_tables(code, DEPTH, DEPTH)
+    depth = np.full(n, DEPTH, dtype=np.int64)
+    rng = np.random.default_rng(1)
+    w0 = fd.trajectory(np.array([1.0]), lam, rho, depth=DEPTH, eps=EPS, objective=objective)[:, 0]
+    w0 = w0 * (1.0 + 1e-3 * rng.uniform(size=n))  # no two features at one weight
+    dt = np.full(n, 0.5)
+    status = np.zeros(n, dtype=np.int8)
+    w = w0.copy()
+    if how == "advance_batch":
+        run = lambda: _user_batch_steps(code, depth, lam, rho, w, dt, steps, status, ts, td)
+    else:
+        run = lambda: _user_scalar_steps(code, depth, lam, rho, w, dt, steps, ts, td)
+    run()
+    benchmark.pedantic(run, setup=lambda: w.__setitem__(slice(None), w0), rounds=5, iterations=1)
+    ns = benchmark.stats.stats.min / (n * steps) * 1e9
+    benchmark.extra_info["ns_per_feature_step"] = ns
+    _RESULTS.append((f"flow map in user @njit: {how}", objective, n, ns, "ns/feature-step", None))
+
+
+# ---------------------------------------------------------------------------
+# instructions per feature-time (callgrind)
+# ---------------------------------------------------------------------------
+_DRIVER = textwrap.dedent("""
+    import array, ctypes, sys
+    lib_path, data, op, path, objective, depth, eps = sys.argv[1:8]
+    lib = ctypes.CDLL(lib_path)
+    D, L, P = ctypes.c_double, ctypes.c_longlong, ctypes.c_void_p
+    a = array.array("d")
+    with open(data, "rb") as fh:
+        a.frombytes(fh.read())
+    nt, n = int(a[0]), int(a[1])
+    t = (D * nt)(*a[2:2 + nt])
+    lam = (D * n)(*a[2 + nt:2 + nt + n]); rho = (D * n)(*a[2 + nt + n:2 + nt + 2 * n])
+    tab = a[2 + nt + 2 * n:]; half = len(tab) // 2
+    ts = (D * half)(*tab[:half]); td = (D * half)(*tab[half:])
+    objective, depth, eps = int(objective), int(depth), float(eps)
+    deps = (L * n)(*([depth] * n)); epss = (D * n)(*([eps] * n)); ps = (D * n)(*([0.5] * n))
+    levels = (D * 65)(*([float("nan")] * 65))
+    out = (D * (n * nt))(); st = (ctypes.c_int8 * n)()
+    if op == "trajectory" and path == "vector":
+        f = lib.fdh_trajectory_block
+        f.argtypes = [L, P, L, P, P, P, P, L, L, P, L, L, P, P, P]
+        f(nt, t, objective, deps, lam, rho, epss, 0, n, out, nt, 1, st, ts, td)
+    elif op == "trajectory":
+        f = lib.fdh_trajectory_row
+        f.restype = ctypes.c_int8
+        f.argtypes = [L, P, L, L, D, D, D, P, L, P, P]
+        for i in range(n):
+            f(nt, t, objective, depth, lam[i], rho[i], eps, ctypes.byref(out, 8 * i * nt), 1, ts, td)
+    elif path == "vector":
+        f = lib.fdh_critical_block
+        f.argtypes = [L, P, P, P, P, P, P, L, L, P]
+        f(objective, deps, lam, rho, epss, ps, levels, 0, n, out)
+    else:
+        f = lib.fdh_critical_time
+        f.restype = D
+        f.argtypes = [L, L, D, D, D, D, D]
+        for i in range(n):
+            f(objective, depth, lam[i], rho[i], eps, 0.5, float("nan"))
+""")
+_COLLECT = {("trajectory", "vector"): "fdh_trajectory_block", ("trajectory", "scalar"): "fdh_trajectory_row",
+            ("critical", "vector"): "fdh_critical_block", ("critical", "scalar"): "fdh_critical_time"}
+N_COUNTED = 2000
+
+
+def count_instructions(op, path, objective, tmp_path):
+    t, lam, rho = workload(objective, N_COUNTED)
+    ts, td = _inverse.tables_for_range(CODE[objective], DEPTH, DEPTH)
+    data = tmp_path / "data.bin"
+    np.concatenate([[t.size, N_COUNTED], t, lam, rho, ts.ravel(), td.ravel()]).astype("<f8").tofile(data)
+    driver = tmp_path / "driver.py"
+    driver.write_text(_DRIVER)
+    out_file = tmp_path / "callgrind.out"
+    subprocess.run(["valgrind", "--tool=callgrind", f"--toggle-collect={_COLLECT[op, path]}*",
+                    f"--callgrind-out-file={out_file}", sys.executable, str(driver), str(PATH), str(data), op,
+                    path, str(CODE[objective]), str(DEPTH), repr(EPS)], capture_output=True, text=True,
+                   check=True)
+    total = int(re.search(r"^(?:totals|summary): (\d+)", out_file.read_text(), re.M).group(1))
+    return total / (N_COUNTED * (t.size if op == "trajectory" else 1))
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.parametrize("op", ["trajectory", "critical"])
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_instructions_block_against_scalar_path(objective, op, tmp_path):
+    unit = "instr/feature-time" if op == "trajectory" else "instr/feature"
+    counts = {path: count_instructions(op, path, objective, tmp_path) for path in ("scalar", "vector")}
+    for path, c in counts.items():
+        _RESULTS.append((f"{op} exact instructions, {path} (AVX2)", objective, N_COUNTED, c, unit, None))
+    print(f"\n{objective} {op}: {counts['scalar']:.0f} -> {counts['vector']:.0f} {unit} "
+          f"({counts['scalar'] / counts['vector']:.2f}x fewer)")
