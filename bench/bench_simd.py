@@ -22,12 +22,11 @@ The ODE rows of the table are bench_core's ``test_trajectory_ode``; the advance
 per-call row is bench_core's ``test_advance_100_features``.
 """
 
+import ast
 import re
 import shutil
 import subprocess
-import sys
-import textwrap
-import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,7 +34,7 @@ from numba import njit, prange
 
 import fastdyn as fd
 from fastdyn.kernels import JEPA, MAE, _inverse, advance_batch, advance_weight_tabulated
-from fastdyn.kernels._lib import PATH, data_ptr, ext, ptr_at
+from fastdyn.kernels._lib import data_ptr, ext, ptr_at
 from workload import DEPTH, EPS, N_TIMES, _RESULTS, record, workload
 
 N = 1_000_000
@@ -145,71 +144,48 @@ def test_flow_map_in_a_users_njit_loop(benchmark, objective, how):
 # ---------------------------------------------------------------------------
 # instructions per feature-time (callgrind)
 # ---------------------------------------------------------------------------
-_DRIVER = textwrap.dedent("""
-    import array, ctypes, sys
-    lib_path, data, op, path, objective, depth, eps = sys.argv[1:8]
-    lib = ctypes.CDLL(lib_path)
-    D, L, P = ctypes.c_double, ctypes.c_longlong, ctypes.c_void_p
-    a = array.array("d")
-    with open(data, "rb") as fh:
-        a.frombytes(fh.read())
-    nt, n = int(a[0]), int(a[1])
-    t = (D * nt)(*a[2:2 + nt])
-    lam = (D * n)(*a[2 + nt:2 + nt + n]); rho = (D * n)(*a[2 + nt + n:2 + nt + 2 * n])
-    tab = a[2 + nt + 2 * n:]; half = len(tab) // 2
-    ts = (D * half)(*tab[:half]); td = (D * half)(*tab[half:])
-    objective, depth, eps = int(objective), int(depth), float(eps)
-    deps = (L * n)(*([depth] * n)); epss = (D * n)(*([eps] * n)); ps = (D * n)(*([0.5] * n))
-    levels = (D * 65)(*([float("nan")] * 65))
-    out = (D * (n * nt))(); st = (ctypes.c_int8 * n)()
-    if op == "trajectory" and path == "vector":
-        f = lib.fdh_trajectory_block
-        f.argtypes = [L, P, L, P, P, P, P, L, L, P, L, L, P, P, P]
-        f(nt, t, objective, deps, lam, rho, epss, 0, n, out, nt, 1, st, ts, td)
-    elif op == "trajectory":
-        f = lib.fdh_trajectory_row
-        f.restype = ctypes.c_int8
-        f.argtypes = [L, P, L, L, D, D, D, P, L, P, P]
-        for i in range(n):
-            f(nt, t, objective, depth, lam[i], rho[i], eps, ctypes.byref(out, 8 * i * nt), 1, ts, td)
-    elif path == "vector":
-        f = lib.fdh_critical_block
-        f.argtypes = [L, P, P, P, P, P, P, L, L, P]
-        f(objective, deps, lam, rho, epss, ps, levels, 0, n, out)
-    else:
-        f = lib.fdh_critical_time
-        f.restype = D
-        f.argtypes = [L, L, D, D, D, D, D]
-        for i in range(n):
-            f(objective, depth, lam[i], rho[i], eps, 0.5, float("nan"))
-""")
-_COLLECT = {("trajectory", "vector"): "fdh_trajectory_block", ("trajectory", "scalar"): "fdh_trajectory_row",
-            ("critical", "vector"): "fdh_critical_block", ("critical", "scalar"): "fdh_critical_time"}
+# the driver: bench/simd_callgrind.cpp, the headers built with the CPU library's flags (read from
+# setup.py, the one definition); callgrind counts only inside its function fd_bench_run (the
+# library's exported wrappers tail-call into ifunc'd clones, which callgrind attributes badly)
+DRIVER = Path(__file__).resolve().parent / "simd_callgrind.cpp"
+ROOT = DRIVER.parents[1]
 N_COUNTED = 2000
 
 
-def count_instructions(op, path, objective, tmp_path):
-    t, lam, rho = workload(objective, N_COUNTED)
-    ts, td = _inverse.tables_for_range(CODE[objective], DEPTH, DEPTH)
-    data = tmp_path / "data.bin"
-    np.concatenate([[t.size, N_COUNTED], t, lam, rho, ts.ravel(), td.ravel()]).astype("<f8").tofile(data)
-    driver = tmp_path / "driver.py"
-    driver.write_text(_DRIVER)
-    out_file = tmp_path / "callgrind.out"
-    subprocess.run(["valgrind", "--tool=callgrind", f"--toggle-collect={_COLLECT[op, path]}*",
-                    f"--callgrind-out-file={out_file}", sys.executable, str(driver), str(PATH), str(data), op,
-                    path, str(CODE[objective]), str(DEPTH), repr(EPS)], capture_output=True, text=True,
-                   check=True)
-    total = int(re.search(r"^(?:totals|summary): (\d+)", out_file.read_text(), re.M).group(1))
-    return total / (N_COUNTED * (t.size if op == "trajectory" else 1))
+def library_flags():
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "UNIX_FLAGS":
+            return [f for f in ast.literal_eval(node.value) if f not in ("-fvisibility=hidden", "-g0")]
+    raise LookupError("UNIX_FLAGS not found in setup.py")
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    cxx = shutil.which("g++")
+    if cxx is None:
+        pytest.skip("no g++")
+    exe = tmp_path_factory.mktemp("callgrind") / "simd_callgrind"
+    subprocess.run([cxx, *library_flags(), f"-I{ROOT / 'kernels' / 'cuda'}", str(DRIVER), "-o", str(exe)],
+                   check=True, capture_output=True, text=True)
+    return exe
+
+
+def count_instructions(driver, op, path, objective):
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=fd_bench_run",
+                           "--callgrind-out-file=/dev/null", str(driver), op, str(CODE[objective]),
+                           str(N_COUNTED), path], capture_output=True, text=True, check=True)
+    total = int(re.search(r"Collected : (\d+)", proc.stderr).group(1))
+    assert total > 0, "callgrind collected nothing inside fd_bench_run"
+    return total / (N_COUNTED * (N_TIMES if op == "trajectory" else 1))
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
-@pytest.mark.parametrize("op", ["trajectory", "critical"])
 @pytest.mark.parametrize("objective", ["jepa", "mae"])
-def test_instructions_block_against_scalar_path(objective, op, tmp_path):
+@pytest.mark.parametrize("op", ["trajectory", "critical", "advance"])
+def test_instructions_block_against_scalar_path(objective, op, driver):
     unit = "instr/feature-time" if op == "trajectory" else "instr/feature"
-    counts = {path: count_instructions(op, path, objective, tmp_path) for path in ("scalar", "vector")}
+    counts = {path: count_instructions(driver, op, path, objective) for path in ("scalar", "vector")}
     for path, c in counts.items():
         _RESULTS.append((f"{op} exact instructions, {path} (AVX2)", objective, N_COUNTED, c, unit, None))
     print(f"\n{objective} {op}: {counts['scalar']:.0f} -> {counts['vector']:.0f} {unit} "

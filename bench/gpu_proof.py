@@ -68,6 +68,7 @@ import json
 import math
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -310,11 +311,16 @@ def install(python: str, out: Path, timeout: float, env: dict) -> tuple[dict, di
 # pytest -m gpu
 # ---------------------------------------------------------------------------------------------
 def _module_has_gpu_tests(dotted: str, root: Path = ROOT) -> bool:
-    """Does the test module ``tests.test_x`` (a JUnit name) hold gpu-marked tests?  Unknown: yes."""
+    """Does the test module ``tests.test_x`` (a JUnit name) hold gpu-marked tests?  Unknown: yes.
+
+    gpu-marked: a ``mark.gpu`` in the module, or a test taking tests/conftest.py's ``cp`` fixture
+    (whose "gpu" parameter carries the mark).
+    """
     try:
-        return "mark.gpu" in (root / (dotted.replace(".", "/") + ".py")).read_text()
+        text = (root / (dotted.replace(".", "/") + ".py")).read_text()
     except OSError:
         return True
+    return "mark.gpu" in text or re.search(r"def test_\w+\([^)]*\bcp\b", text) is not None
 
 
 def junit_summary(xml_path: Path) -> dict:

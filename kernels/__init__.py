@@ -47,13 +47,15 @@ fixed_point(objective, depth, rho)
 advance_weight(objective, depth, lam, rho, w, dt) -> (w_new, status)
     Exact flow map over a time ``dt >= 0``.
 advance_batch(objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsigma)
-    The exact flow map over arrays (one feature per element, serially), at the
-    kernel's per-feature cost: ``out[i], status[i]`` from ``w[i]`` a time
-    ``dt[i]`` later (``depth`` int64 array; ``out`` may be ``w``).  The same
-    values as :func:`fastdyn.advance`.  ``tab_sigma, tab_dsigma`` come from
+    The exact flow map over arrays (serially, blocks of features in vector
+    registers), at the kernel's per-feature cost: ``out[i], status[i]`` from
+    ``w[i]`` a time ``dt[i]`` later (``depth`` int64 array; ``out`` may be
+    ``w``).  The same values as :func:`fastdyn.advance`, to the bit.  ``tab_sigma, tab_dsigma`` come from
     :func:`flow_tables`, called once outside the ``@njit`` code.
 advance_weight_tabulated(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma)
-    The scalar flow map with the tables: ``(w_new, status)``.
+    The scalar flow map with the tables: ``(w_new, status)``; equal to
+    :func:`fastdyn.advance` to rounding (1e-12 relative: the scalar solver
+    against the array kernels' vector math).
 flow_tables(objective, depth_lo, depth_hi) -> (tab_sigma, tab_dsigma)
     Plain Python: the inverse tables (built once per process and depth) that
     seed the flow map's root find; pass them into your ``@njit`` function.

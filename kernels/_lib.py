@@ -137,10 +137,6 @@ SIGNATURES = {
     # objective, depth*, lam*, rho*, eps*, p*, levels*, first, n, out*
     "critical_block": ("void", ("i64", "p_i64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64", "i64", "i64",
                                 "p_f64")),
-    # objective, depth, lam, rho, eps, p, f_star
-    "critical_lane": ("f64", ("i64", "i64", "f64", "f64", "f64", "f64", "f64")),
-    # objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma, *status
-    "advance_lane": ("f64", ("i64", "i64", "f64", "f64", "f64", "f64", "p_f64", "p_f64", "p_i8")),
     "simd_lanes": ("i64", ()),
     # which (0 exp, 1 expm1, 2 log, 3 log1p), n, x, out
     "vm_eval": ("void", ("i64", "i64", "p_f64", "p_f64")),

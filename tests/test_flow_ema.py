@@ -15,15 +15,11 @@ Checked against independent references:
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
 import cuda_host
-import fake_cupy
 import fastdyn as fd
-from fastdyn import _gpu
 
 LAM, RHO, DEPTH = 1.3, 0.9, 3
 LAYERS, DECODER, TARGET = np.array([0.6, -0.5, 0.55]), 0.3, np.array([0.5, -0.6, 0.45])
@@ -157,19 +153,6 @@ def test_gpu_entry_point_on_the_host_equals_the_cpu_kernel(max_steps):
                    status, nsteps)
     np.testing.assert_array_equal(w.T, want)
     np.testing.assert_array_equal(status, st_want)
-
-
-@pytest.fixture(params=["host", pytest.param("gpu", marks=pytest.mark.gpu)])
-def cp(request, monkeypatch):
-    if request.param == "host":
-        fake_cupy.reset()
-        monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
-        module = fake_cupy
-    else:
-        module = cuda_host.real_cupy_or_skip()
-    monkeypatch.setattr(_gpu, "_MODULES", {})
-    yield module
-    fake_cupy.reset()
 
 
 def test_device_inputs_give_device_results(cp):

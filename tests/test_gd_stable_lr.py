@@ -17,8 +17,6 @@ Checked against independent references:
 
 from __future__ import annotations
 
-import sys
-
 import mpmath
 import numpy as np
 import pytest
@@ -26,9 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cuda_host
-import fake_cupy
 import fastdyn as fd
-from fastdyn import _gpu
 from fastdyn.kernels import _constants as C
 
 #: the result takes at most seven roundings of one ulp (k_max, the quotient, two powers,
@@ -197,20 +193,6 @@ def test_gpu_entry_point_on_the_host_equals_the_cpu_kernel(objective):
     if objective != "mae":  # the corners: beyond and below float64
         assert np.isinf(want).any() and (want == 0).any() and np.isfinite(want).any()
     np.testing.assert_array_equal(out, want)
-
-
-@pytest.fixture(params=["host", pytest.param("gpu", marks=pytest.mark.gpu)])
-def cp(request, monkeypatch):
-    """A CuPy namespace: the stand-in on the host, or the real one on a GPU."""
-    if request.param == "host":
-        fake_cupy.reset()
-        monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
-        module = fake_cupy
-    else:
-        module = cuda_host.real_cupy_or_skip()
-    monkeypatch.setattr(_gpu, "_MODULES", {})
-    yield module
-    fake_cupy.reset()
 
 
 @pytest.mark.parametrize("objective", ["jepa", "mae", "jepa-ema"])

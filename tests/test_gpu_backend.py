@@ -28,21 +28,6 @@ from fastdyn import _gpu
 PARITY_RTOL = 1e-12
 
 
-@pytest.fixture(params=["host", pytest.param("gpu", marks=pytest.mark.gpu)])
-def cp(request, monkeypatch):
-    """A CuPy namespace: the fake on the host, or the real one on a GPU."""
-    if request.param == "host":
-        fake_cupy.reset()
-        monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
-        module = fake_cupy
-    else:
-        module = cuda_host.real_cupy_or_skip()
-    monkeypatch.setattr(_gpu, "_MODULES", {})
-    monkeypatch.setattr(_gpu, "_TABLES", {})
-    yield module
-    fake_cupy.reset()
-
-
 @pytest.fixture
 def fake(monkeypatch):
     """The host stand-in only (tests of chunking and launches)."""

@@ -303,26 +303,6 @@ FD_EXPORT void fdh_critical_block(i64 objective, const i64* depth, const double*
     simd::critical_features((int)objective, depth, lam, rho, eps, p, levels, first, n, out);
 }
 
-/// fdh_critical_time of one feature through the block path (a block of one lane): the
-/// same result as fdh_critical_block gives that feature.  f_star: F(sigma*) or NaN.
-FD_EXPORT double fdh_critical_lane(i64 objective, i64 depth, double lam, double rho, double eps, double p,
-                                   double f_star) {
-    double levels[MAX_DEPTH + 1];
-    for (int d = 0; d <= MAX_DEPTH; ++d) levels[d] = f_star;
-    double out;
-    simd::critical_features((int)objective, &depth, &lam, &rho, &eps, &p, levels, 0, 1, &out);
-    return out;
-}
-
-/// fdh_advance of one feature through the block path (a block of one lane): the
-/// same result as fdh_advance_block gives that feature in any call.
-FD_EXPORT double fdh_advance_lane(i64 objective, i64 depth, double lam, double rho, double w, double dt,
-                                  const double* tab_sigma, const double* tab_dsigma, i8* status) {
-    double out;
-    simd::advance_features((int)objective, &depth, &lam, &rho, &w, &dt, 0, 1, &out, status, tab_sigma, tab_dsigma);
-    return out;
-}
-
 /// The lanes of a block (simd::W).
 FD_EXPORT i64 fdh_simd_lanes() { return simd::W; }
 

@@ -237,6 +237,12 @@ FD_SIMD_INLINE void solve_lanes(const Block& bk, const double* t, const double* 
         solve_lanes_of<false>(bk, t, lo, tab_sigma, tab_dsigma, out);
 }
 
+/// dst[l] = src[first + l] for the n lanes in use; the unused lanes repeat lane 0
+/// (any valid feature: their results are never stored).
+FD_SIMD_INLINE void gather_lanes(const double* src, long long first, int n, double* dst) {
+    for (int l = 0; l < W; ++l) dst[l] = src[first + (l < n ? l : 0)];
+}
+
 /// A growing feature's start in vector registers: start_of's constants and
 /// growth_tau0's closed forms for W lanes of one (objective, depth) at weights
 /// w0[l] (lam, rho, w0: W values each).  ok[l] = 1 where the lane is on the
@@ -372,12 +378,9 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
     bk.b = family_b<double>(objective, d0);
     bk.q = family_q<double>(objective, d0);
     double la[W], ra[W], wa[W];
-    for (int l = 0; l < W; ++l) {
-        const long long i = first + (l < n ? l : 0);
-        la[l] = lam[i];
-        ra[l] = rho[i];
-        wa[l] = w0[i];
-    }
+    gather_lanes(lam, first, n, la);
+    gather_lanes(rho, first, n, ra);
+    gather_lanes(w0, first, n, wa);
     // the common start in vector registers (growth below psi = 1/2), else start_of's
     StartLanes sl;
     start_lanes(objective, d0, la, ra, wa, sl);
@@ -602,12 +605,12 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
     const double dm = double(m);
     double la[W], ra[W], ea[W], pa[W], fs[W], res[W], ok[W];
     double ds_[W], gl_[W], far_[W];
+    gather_lanes(lam, first, n, la);
+    gather_lanes(rho, first, n, ra);
+    gather_lanes(eps, first, n, ea);
+    gather_lanes(p, first, n, pa);
     for (int l = 0; l < W; ++l) {
         const long long i = first + (l < n ? l : 0);
-        la[l] = lam[i];
-        ra[l] = rho[i];
-        ea[l] = eps[i];
-        pa[l] = p[i];
         const double f = levels[d0];
         fs[l] = f == f ? f : critical_level(objective, d0, p[i]);
     }
