@@ -73,8 +73,7 @@ namespace simd {
 constexpr int W = 8;  // lanes of a block: one AVX-512 register of doubles
 
 /// Per-lane constants of a block's solve (scalar start_of, once per feature).
-struct Block {
-    int n;         // lanes in use (<= W); lanes n..W-1 repeat lane 0
+struct Block {  // lanes beyond those in use repeat lane 0
     int m;         // integer_m of (objective, depth)
     int depth;
     int objective;
@@ -87,7 +86,7 @@ struct Block {
 
 /// Result of one vector solve per lane.
 struct Solved {
-    double sigma[W], lp[W], w[W], sgn[W], lg[W];
+    double sigma[W], w[W], sgn[W], lg[W];
     double ok[W];  // 1: solved; 0: finish with the scalar solver
 };
 
@@ -222,7 +221,6 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         // log psi at x + step to second order (g = 1 - psi)
         const double lp = lp_[l] + omp * step * (1.0 - 0.5 * (1.0 - omp) * step);
         out.sigma[l] = x + step;
-        out.lp[l] = lp;
         out.w[l] = bk.w_star[l] * vm::exp(lp / bk.b);
         out.ok[l] = ok;
     }
@@ -370,7 +368,6 @@ FD_SIMD_INLINE bool one_depth(const long long* depth, long long first, int n) {
 FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const double* lam, const double* rho,
                         const double* w0, long long first, int n, Block& bk) {
     const int d0 = int(depth[first]);
-    bk.n = n;
     bk.depth = d0;
     bk.objective = objective;
     bk.m = integer_m(objective, d0);
