@@ -90,6 +90,24 @@ struct Solved {
     double ok[W];  // 1: solved; 0: finish with the scalar solver
 };
 
+/// JEPA's Poly(y) = sum_j C(m,j)/j y^j in both Horner forms at z[l] = e^-|sigma|
+/// (chi_growth_integer's): sigma >= 0, Poly = z ha(z) (j = m..1); sigma < 0,
+/// Poly = y^m hb(z) (j = 1..m, Horner in 1/y = z).
+FD_SIMD_INLINE void poly_forms(int m, const double* z, double* ha, double* hb) {
+    const double c_top = cj(m, m), c_one = cj(m, 1);
+    FD_LANES {
+        ha[l] = c_top;
+        hb[l] = c_one;
+    }
+    for (int i = 0; i < m - 1; ++i) {
+        const double ca = cj(m, m - 1 - i), cb = cj(m, 2 + i);
+        FD_LANES {
+            ha[l] = ha[l] * z[l] + ca;
+            hb[l] = hb[l] * z[l] + cb;
+        }
+    }
+}
+
 /// Steps 1-4 for every lane at times t[l] from the lower bounds lo[l]: JEPA
 /// (integer q) or MAE (plateau series).  Three passes over the lanes with the
 /// polynomial between them, lanes innermost (GCC vectorizes loops over lanes
@@ -147,19 +165,8 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
     }
     if (JEPA_KIND) {
         // Poly(y) = sum_j C(m,j)/j y^j: x >= 0 as z hA(z) (Horner in y = z), x < 0 as
-        // y^m hB(z) (Horner in 1/y = z): pa_ runs j = m-1..1, pb_ j = 2..m
-        const double c_top = cj(m, m), c_one = cj(m, 1);
-        FD_LANES {
-            pa_[l] = c_top;
-            pb_[l] = c_one;
-        }
-        for (int i = 0; i < m - 1; ++i) {
-            const double ca = cj(m, m - 1 - i), cb = cj(m, 2 + i);
-            FD_LANES {
-                pa_[l] = pa_[l] * z_[l] + ca;
-                pb_[l] = pb_[l] * z_[l] + cb;
-            }
-        }
+        // y^m hB(z): poly_forms
+        poly_forms(m, z_, pa_, pb_);
     } else {
         // MAE: R(psi)/(n s^2) = sum_k psi^k/(2 + k n), psi = s^n <= 2^-n on the plateau:
         // 57/n + 2 terms reach 1e-17 (Horner from the smallest term)
@@ -659,22 +666,13 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
             const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
             za[l] = vm::exp(s0 < 0.0 ? s0 : -s0);
             zb[l] = vm::exp(s1 < 0.0 ? s1 : -s1);
-            ha[l] = hb[l] = cj(m, m);
-            ga[l] = gb[l] = cj(m, 1);
         }
-        for (int i = 0; i < m - 1; ++i) {
-            const double ca = cj(m, m - 1 - i), cb = cj(m, 2 + i);
-            FD_LANES {
-                ha[l] = ha[l] * za[l] + ca;
-                hb[l] = hb[l] * zb[l] + ca;
-                ga[l] = ga[l] * za[l] + cb;
-                gb[l] = gb[l] * zb[l] + cb;
-            }
-        }
+        poly_forms(m, za, ha, ga);
+        poly_forms(m, zb, hb, gb);
         FD_LANES {
             const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
             const double p0 = s0 >= 0.0 ? ha[l] * za[l] : ga[l] * vm::exp(-dm * s0);
-            const double p1 = s1 >= 0.0 ? hb[l] * zb[l] : gb[l] * vm::exp(-dm * (s1 < 0.0 ? s1 : 0.0));
+            const double p1 = s1 >= 0.0 ? hb[l] * zb[l] : gb[l] * vm::exp(-dm * s1);
             const double df = ds_[l] + (p0 - p1);
             res[l] = far_[l] != 0.0 ? df * vm::exp(-lk_[l]) : res[l];
         }
