@@ -139,7 +139,7 @@ SIGNATURES = {
                                 "p_f64")),
     "simd_lanes": ("i64", ()),
     # which (0 exp, 1 expm1, 2 log, 3 log1p), n, x, out
-    "vm_eval": ("void", ("i64", "i64", "p_f64", "p_f64")),
+    "vm_eval": ("void", ("i64", "i64", "p_f64", "p_f64", "p_f64")),
 }
 
 

@@ -7,7 +7,9 @@ using namespace fastdyn;
 typedef long long i64;
 
 extern "C" {
-void probe_vm_eval(i64 which, i64 n, const double* x, double* out) { simd::vm_eval((int)which, n, x, out); }
+void probe_vm_eval(i64 which, i64 n, const double* x, const double* y, double* out) {
+    simd::vm_eval((int)which, n, x, y, out);
+}
 
 void probe_trajectory(i64 nt, const double* t, i64 objective, const i64* depth, const double* lam, const double* rho,
                       const double* eps, i64 n, double* out, signed char* status, const double* ts,

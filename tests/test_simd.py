@@ -43,7 +43,9 @@ P = ctypes.POINTER(ctypes.c_double)
 P8 = ctypes.POINTER(ctypes.c_int8)
 P64 = ctypes.POINTER(ctypes.c_int64)
 FUNCS = {"exp": (0, mpmath.exp, np.exp), "expm1": (1, mpmath.expm1, np.expm1), "log": (2, mpmath.log, np.log),
-         "log1p": (3, mpmath.log1p, np.log1p)}
+         "log1p": (3, mpmath.log1p, np.log1p), "atan": (4, mpmath.atan, np.arctan)}
+ATAN2 = 5  # vm_eval's code of atan2(x, y)
+ATAN2_ULP = 1.5  # atan2's bound: the rounding of y/x adds up to half an ulp (the others: 1)
 TOL = 1e-12
 
 
@@ -51,10 +53,13 @@ def ptr(a, t=P):
     return a.ctypes.data_as(t)
 
 
-def vm_eval(name, x, fn=None):
+def vm_eval(name, x, fn=None, y=None):
+    """vecmath.h's function `name` at x (atan2: at (x, y))."""
     x = np.ascontiguousarray(x, dtype=np.float64)
+    y = x if y is None else np.ascontiguousarray(y, dtype=np.float64)
     out = np.empty_like(x)
-    (fn or lib.fdh_vm_eval)(FUNCS[name][0], x.size, ptr(x), ptr(out))
+    code = ATAN2 if name == "atan2" else FUNCS[name][0]
+    (fn or lib.fdh_vm_eval)(code, x.size, ptr(x), ptr(y), ptr(out))
     return out
 
 
@@ -78,6 +83,9 @@ RANGES = {
     "log": [(-744.0, 709.0, "exp"), (0.5, 2.0, "uniform"), (0.9999, 1.0001, "uniform"),
             (-744.4, -708.0, "exp")],
     "log1p": [(-60.0, 40.0, "exp"), (-0.5, 1.0, "uniform"), (-60.0, -1e-9, "negexp")],
+    # every interval of the reduction and its breakpoints (7/16, 11/16, 19/16, 39/16), both signs
+    "atan": [(-4.0, 4.0, "uniform"), (-700.0, 700.0, "exp"), (0.42, 0.46, "uniform"), (0.67, 0.70, "uniform"),
+             (1.17, 1.20, "uniform"), (2.42, 2.45, "uniform"), (-2.45, -0.42, "uniform")],
 }
 CASES = [(name, lo, hi, kind) for name, rs in RANGES.items() for lo, hi, kind in rs]
 
@@ -101,6 +109,60 @@ def test_vector_math_is_within_one_ulp_thorough(name, lo, hi, kind):
     x = draw(lo, hi, kind, 200_000, seed=1 + hash((name, lo)) % 2**32)
     err = ulps(vm_eval(name, x), x, FUNCS[name][1])
     assert err.max() <= 1.0, f"{name} on {kind}[{lo}, {hi}]: {err.max():.3f} ulp at x={x[err.argmax()]!r}"
+
+
+def atan2_ulps(y, x):
+    errs = np.empty(x.size)
+    got = vm_eval("atan2", y, y=x)
+    with mpmath.workprec(200):
+        for i, (g, yi, xi) in enumerate(zip(got, y, x)):
+            r = mpmath.atan2(mpmath.mpf(float(yi)), mpmath.mpf(float(xi)))
+            errs[i] = float(abs(mpmath.mpf(float(g)) - r) / max(np.spacing(abs(float(r))), 5e-324))
+    return errs
+
+
+# angles in every octant (uniform on the circle), radii over the whole range, and the
+# solver's use: y = sin(2 pi k/n) > 0, x = s - cos(2 pi k/n), s in (1/2, 1]
+ATAN2_CASES = ["circle", "radii", "solver"]
+
+
+def atan2_args(kind, n, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "circle":
+        a = rng.uniform(-np.pi, np.pi, n)
+        return np.sin(a), np.cos(a)
+    if kind == "radii":
+        return rng.choice([-1, 1], n) * 10.0 ** rng.uniform(-300, 300, n), rng.choice([-1, 1], n) * 10.0 ** rng.uniform(-300, 300, n)
+    th = 2 * np.pi * rng.integers(1, 33, n) / rng.integers(66, 130, n)
+    return np.sin(th), rng.uniform(0.5, 1.0, n) - np.cos(th)
+
+
+@pytest.mark.parametrize("kind", ATAN2_CASES)
+def test_vector_atan2_is_within_its_bound(kind):
+    y, x = atan2_args(kind, 4000, seed=ATAN2_CASES.index(kind))
+    err = atan2_ulps(y, x)
+    assert err.max() <= ATAN2_ULP, f"atan2 on {kind}: {err.max():.3f} ulp at y, x = {y[err.argmax()]!r}, {x[err.argmax()]!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ATAN2_CASES)
+def test_vector_atan2_is_within_its_bound_thorough(kind):
+    y, x = atan2_args(kind, 200_000, seed=10 + ATAN2_CASES.index(kind))
+    err = atan2_ulps(y, x)
+    assert err.max() <= ATAN2_ULP, f"atan2 on {kind}: {err.max():.3f} ulp at y, x = {y[err.argmax()]!r}, {x[err.argmax()]!r}"
+
+
+ATAN2_SPECIAL = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1e300, -1e300]
+
+
+def test_vector_atan2_special_values_are_the_c_librarys():
+    y, x = (a.ravel() for a in np.meshgrid(ATAN2_SPECIAL, ATAN2_SPECIAL))
+    want = np.arctan2(y, x)
+    got = vm_eval("atan2", y, y=x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    assert np.array_equal(np.signbit(got[ok]), np.signbit(want[ok]))
+    assert np.all(np.abs(got[ok] - want[ok]) <= np.spacing(np.abs(want[ok])))
 
 
 SPECIAL = np.array([0.0, -0.0, -1.0, 1.0, np.inf, -np.inf, np.nan, 5e-324, 1e-310, 2.2250738585072014e-308,
@@ -307,7 +369,7 @@ def probe(march):
                    capture_output=True, text=True)
     so = ctypes.CDLL(str(out))
     i64 = ctypes.c_int64
-    so.probe_vm_eval.argtypes = [i64, i64, P, P]
+    so.probe_vm_eval.argtypes = [i64, i64, P, P, P]
     so.probe_trajectory.argtypes = [i64, P, i64, P64, P, P, P, i64, P, P8, P, P]
     so.probe_advance.argtypes = [i64, P64, P, P, P, P, i64, P, P8, P, P]
     so.probe_critical.argtypes = [i64, P64, P, P, P, P, P, i64, P]
@@ -324,6 +386,9 @@ def test_every_instruction_set_gives_the_same_bits(march):
         x = draw(-700.0, 700.0, "uniform", 5000, 2) if name.startswith("exp") else draw(-700, 700, "exp", 5000, 2)
         np.testing.assert_array_equal(vm_eval(name, x, so.probe_vm_eval).view(np.int64),
                                       vm_eval(name, x).view(np.int64))
+    y, x = atan2_args("circle", 5000, 3)
+    np.testing.assert_array_equal(vm_eval("atan2", y, so.probe_vm_eval, y=x).view(np.int64),
+                                  vm_eval("atan2", y, y=x).view(np.int64))
     n = 200
     lam, rho = 10.0 ** rng.uniform(-2, 2, n), 10.0 ** rng.uniform(-2, 0.5, n)
     eps = 10.0 ** rng.uniform(-20, 0, n)

@@ -515,8 +515,9 @@ FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const d
 }
 
 /// vecmath.h's functions over an array, in lane loops like the solver's (the tests'
-/// window on them): which = 0 exp, 1 expm1, 2 log, 3 log1p.
-FD_SIMD_INLINE void vm_eval(int which, long long n, const double* x, double* out) {
+/// window on them): which = 0 exp, 1 expm1, 2 log, 3 log1p, 4 atan, 5 atan2(x, y)
+/// (y: the second argument of atan2, else unused).
+FD_SIMD_INLINE void vm_eval(int which, long long n, const double* x, const double* y, double* out) {
     if (which == 0) {
 #pragma omp simd
         for (long long i = 0; i < n; ++i) out[i] = vm::exp(x[i]);
@@ -526,9 +527,15 @@ FD_SIMD_INLINE void vm_eval(int which, long long n, const double* x, double* out
     } else if (which == 2) {
 #pragma omp simd
         for (long long i = 0; i < n; ++i) out[i] = vm::log(x[i]);
-    } else {
+    } else if (which == 3) {
 #pragma omp simd
         for (long long i = 0; i < n; ++i) out[i] = vm::log1p(x[i]);
+    } else if (which == 4) {
+#pragma omp simd
+        for (long long i = 0; i < n; ++i) out[i] = vm::atan(x[i]);
+    } else {
+#pragma omp simd
+        for (long long i = 0; i < n; ++i) out[i] = vm::atan2(x[i], y[i]);
     }
 }
 

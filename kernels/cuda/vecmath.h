@@ -1,4 +1,4 @@
-// Branch-free exp, expm1, log and log1p in double precision, for loops the host
+// Branch-free exp, expm1, log, log1p, atan and atan2 in double precision, for loops the host
 // compiler vectorizes across features (simd.h).  Host only: the GPU build keeps
 // CUDA's libdevice functions (one thread per feature needs no vector math).
 //
@@ -12,8 +12,9 @@
 // nor on the machine.  Accuracy (tests/test_simd.py, against mpmath at 200
 // bits on 4000 arguments per function and range, 200,000 in the slow run, and
 // the special values): at
-// most 1 ulp for exp, expm1, log and log1p over their whole domain, subnormals
-// included; +-inf, NaN, 0 and negative arguments give the C library's values.
+// most 1 ulp for exp, expm1, log, log1p and atan over their whole domain,
+// subnormals included, and 1.5 ulp for atan2 (the rounding of y/x adds up to
+// half an ulp); +-inf, NaN, 0 and negative arguments give the C library's values.
 //
 // The polynomials are truncated Taylor series (coefficients 1/k! and
 // 2/(2j+1), exact or correctly rounded from their definition) on reduced
@@ -27,7 +28,14 @@
 //   expm1: e^r - 1 = r + r^2 Q(r) on the same reduction, recombined with
 //         2^n - 1 by an exact two-term sum (below);
 //   log1p: the log of u = 1 + y with the rounding of u corrected to first
-//         order, c = (y - (u - 1))/u, added to the low-order terms.
+//         order, c = (y - (u - 1))/u, added to the low-order terms;
+//   atan: |x| = tan(c + u') with c in {0, atan(1/2), pi/4, atan(3/2), pi/2} by
+//         the interval of |x| (breakpoints 7/16, 11/16, 19/16, 39/16), so that
+//         the reduced u = tan(u') = (|x| - tan c)/(1 + |x| tan c) (-1/|x| for
+//         c = pi/2) has |u| <= 7/16; atan(u) = u + u z S(z), z = u^2, S to
+//         degree 21 (z^23/47 < 1e-18 relative), c carried as head + tail;
+//   atan2: atan of the smaller of |y|/|x|, |x|/|y| (in [0, 1]), placed in its
+//         octant as pi/2 -+ r or pi - r with pi/2, pi as head + tail.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +81,16 @@ constexpr double INV_FACT[12] = {1.0 / 2.0,
                                  1.0 / 39916800.0,
                                  1.0 / 479001600.0,
                                  1.0 / 6227020800.0};
+// atan's reduction: the five centres c (head, tail: the tail is c - head rounded,
+// from mpmath at 300 bits; atan_centres_ok checks the heads at compile time)
+constexpr double ATAN_C_HI[5] = {0.0, 0x1.dac670561bb4fp-2, 0x1.921fb54442d18p-1, 0x1.f730bd281f69bp-1,
+                                 0x1.921fb54442d18p+0};
+constexpr double ATAN_C_LO[5] = {0.0, 0x1.a2b7f222f65e2p-56, 0x1.1a62633145c07p-55, 0x1.007887af0cbbdp-56,
+                                 0x1.1a62633145c07p-54};
+constexpr double PI_HI = 0x1.921fb54442d18p+1, PI_LO = 0x1.1a62633145c07p-53;
+constexpr double PIO2_HI = 0x1.921fb54442d18p+0, PIO2_LO = 0x1.1a62633145c07p-54;
+constexpr int ATAN_TERMS = 22;  // S(z) = sum_{k=1}^{22} (-1)^k z^(k-1)/(2k+1)
+
 // 2/(2j+1), j = 1..10
 constexpr double ATANH_C[10] = {2.0 / 3.0,  2.0 / 5.0,  2.0 / 7.0,  2.0 / 9.0,  2.0 / 11.0,
                                 2.0 / 13.0, 2.0 / 15.0, 2.0 / 17.0, 2.0 / 19.0, 2.0 / 21.0};
@@ -91,6 +109,27 @@ constexpr bool tables_ok() {
     return LN2_HI + LN2_LO == 0.6931471805599453;
 }
 static_assert(tables_ok(), "Taylor coefficients and the split of ln 2");
+
+/// atan(x) for 0 <= x < 1 by its alternating series in double (compile time only:
+/// rounding errors of a few ulps: near() allows 2e-15, enough to catch a wrong entry).
+constexpr double atan_series(double x) {
+    double term = x, total = 0.0;
+    for (int k = 0; k < 400; ++k) {
+        total += (k % 2 == 0 ? term : -term) / double(2 * k + 1);
+        term *= x * x;
+    }
+    return total;
+}
+constexpr bool near(double a, double b) { return (a - b < 0 ? b - a : a - b) <= 2e-15 * (b < 0 ? -b : b); }
+constexpr bool atan_centres_ok() {
+    // pi/4 = 4 atan(1/5) - atan(1/239) (Machin); atan(3/2) = pi/2 - atan(2/3)
+    const double pio4 = 4.0 * atan_series(0.2) - atan_series(1.0 / 239.0);
+    return near(ATAN_C_HI[1], atan_series(0.5)) && near(ATAN_C_HI[2], pio4) &&
+           near(ATAN_C_HI[3], 2.0 * pio4 - atan_series(2.0 / 3.0)) && ATAN_C_HI[4] == 2.0 * ATAN_C_HI[2] &&
+           ATAN_C_LO[4] == 2.0 * ATAN_C_LO[2] && PIO2_HI == ATAN_C_HI[4] && PI_HI == 2.0 * PIO2_HI &&
+           PI_LO == 2.0 * PIO2_LO;
+}
+static_assert(atan_centres_ok(), "atan's centres and the split of pi");
 static_assert(ROUND_MAGIC == 6755399441055744.0, "1.5 * 2^52");
 static_assert(EXP_MIN < -745.0 && EXP_MAX > 709.78, "exp range");
 
@@ -197,6 +236,47 @@ FD_VM double log1p(double y) {
     // |y| < 2^-53: log1p(y) = y (1 - y/2 + ...) rounds to y
     const double res = u == 1.0 ? y : log_corrected(u, c);
     return y != y ? y : res;
+}
+
+FD_VM double copysign_of(double mag, double sgn) {  // |mag| with the sign bit of sgn
+    return as_double((as_bits(mag) & 0x7fffffffffffffffULL) | (as_bits(sgn) & 0x8000000000000000ULL));
+}
+
+/// atan(x), at most 1 ulp; +-pi/2 at +-inf, NaN for NaN, -0 for -0.
+FD_VM double atan(double x) {
+    const double ax = x < 0.0 ? -x : x;
+    // the interval of |x| (NaN: the last; the result is replaced below), as selects on
+    // doubles (an integer index into the tables would keep the loops scalar)
+    const bool i0 = ax < 0.4375, i1 = ax < 0.6875, i2 = ax < 1.1875, i3 = ax < 2.4375;
+#define FD_VM_PICK(a, b, c, d, e) (i0 ? (a) : (i1 ? (b) : (i2 ? (c) : (i3 ? (d) : (e)))))
+    const double num = FD_VM_PICK(ax, 2.0 * ax - 1.0, ax - 1.0, ax - 1.5, -1.0);  // exact (Sterbenz)
+    const double den = FD_VM_PICK(1.0, 2.0 + ax, ax + 1.0, 1.0 + 1.5 * ax, ax);
+    const double c_hi = FD_VM_PICK(ATAN_C_HI[0], ATAN_C_HI[1], ATAN_C_HI[2], ATAN_C_HI[3], ATAN_C_HI[4]);
+    const double c_lo = FD_VM_PICK(ATAN_C_LO[0], ATAN_C_LO[1], ATAN_C_LO[2], ATAN_C_LO[3], ATAN_C_LO[4]);
+#undef FD_VM_PICK
+    const double u = num / den;
+    const double z = u * u;
+    double sz = (ATAN_TERMS % 2 == 0 ? 1.0 : -1.0) / double(2 * ATAN_TERMS + 1);
+    for (int k = ATAN_TERMS - 1; k >= 1; --k) sz = sz * z + (k % 2 == 0 ? 1.0 : -1.0) / double(2 * k + 1);
+    const double res = c_hi + (c_lo + (u + u * (z * sz)));
+    return x != x ? x : copysign_of(res, x);
+}
+
+/// atan2(y, x), at most 1.5 ulp; the C library's values at zeros, infinities and NaN.
+FD_VM double atan2(double y, double x) {
+    const double ax = x < 0.0 ? -x : x, ay = y < 0.0 ? -y : y;
+    const bool swap = ay > ax;  // r = atan(|x|/|y|), the angle from the y axis
+    const double inf = __builtin_huge_val();
+    double t = swap ? ax / ay : ay / ax;
+    t = (ax == ay && (ax == 0.0 || ax == inf)) ? (ax == 0.0 ? 0.0 : 1.0) : t;  // 0/0, inf/inf
+    const double r = atan(t);  // in [0, pi/4]
+    const bool neg = (as_bits(x) >> 63) != 0;  // x < 0 or x = -0
+    // swap: pi/2 -+ r;  else r, or pi - r for x < 0
+    const double c_hi = swap ? PIO2_HI : (neg ? PI_HI : 0.0);
+    const double c_lo = swap ? PIO2_LO : (neg ? PI_LO : 0.0);
+    const double sr = (swap ? !neg : neg) ? -r : r;
+    const double res = c_hi + (sr + c_lo);
+    return (x != x || y != y) ? x + y : copysign_of(res, y);
 }
 
 }  // namespace vm
