@@ -1,12 +1,24 @@
 // The vector paths of kernels/cuda/simd.h built for one instruction set
 // (tests/test_simd.py compiles this file with -march=x86-64, x86-64-v3 and
-// x86-64-v4 and checks that every build gives the installed library's bits).
+// x86-64-v4 and checks that every build gives the installed library's bits), and
+// counts the results the scalar solver computes (simd.h's FD_SIMD_ON_FALLBACK:
+// which lanes leave the vector path).  Single-threaded use only.
+static long long probe_fallbacks[3];
+#define FD_SIMD_ON_FALLBACK(kind, count) (probe_fallbacks[kind] += (count))
 #include "simd.h"
 
 using namespace fastdyn;
 typedef long long i64;
 
 extern "C" {
+/// The scalar solver's results since the last call (kind: 0 trajectory entries, 1 flow
+/// map, 2 critical times); resets the count.
+i64 probe_take_fallbacks(i64 kind) {
+    const i64 n = probe_fallbacks[kind];
+    probe_fallbacks[kind] = 0;
+    return n;
+}
+
 void probe_vm_eval(i64 which, i64 n, const double* x, const double* y, double* out) {
     simd::vm_eval((int)which, n, x, y, out);
 }

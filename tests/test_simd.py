@@ -20,6 +20,7 @@ exp, expm1, log and log1p.  Here:
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import shutil
@@ -320,23 +321,61 @@ def test_the_block_path_agrees_with_the_scalar_solver(batch, t):
     assert_close(crit, crit_want)
 
 
-def test_the_workload_takes_the_vector_path():
-    """Depth 5, eps 1e-3: JEPA's every lane and MAE's plateau lanes are solved in vector registers.
+def vector_path_counts(objective, depth, lam, rho, eps, t, w, dt, p):
+    """Results the scalar solver computed (simd_probe's count) for a trajectory, a flow map and a critical time."""
+    so = probe("x86-64-v3" if cpu_has(("avx2",)) else "x86-64")
+    for kind in range(3):
+        so.probe_take_fallbacks(kind)
+    run_trajectory(t, objective, depth, lam, rho, eps, so.probe_trajectory)
+    run_advance(objective, depth, lam, rho, w, dt, so.probe_advance)
+    run_critical(objective, depth, lam, rho, eps, p, so.probe_critical)
+    return [so.probe_take_fallbacks(kind) for kind in range(3)]
 
-    Checked through the instruction count a fallback would leave: the block
-    result differs from the scalar solver's bits (vector exp/log) on most
-    entries, and agrees to TOL on all.
-    """
+
+@pytest.mark.parametrize("objective", [0, 1])
+def test_the_workload_takes_the_vector_path(objective):
+    """Depth 5, eps 1e-3 (bench/'s workload): every lane of every operation in vector registers."""
     rng = np.random.default_rng(3)
     n = 256
     lam, rho = 0.5 * 4.0 ** rng.uniform(0, 1, n), rng.uniform(0.3, 1.0, n)
     depth, eps = np.full(n, 5, dtype=np.int64), np.full(n, 1e-3)
     t = np.geomspace(1e-2, 1e5, 32)
-    for objective, share in [(0, 0.1), (1, 0.05)]:
-        out, _ = run_trajectory(t, objective, depth, lam, rho, eps)
-        want, _ = scalar_trajectory(t, objective, depth, lam, rho, eps)
-        assert_close(out, want)
-        assert np.mean(out != want) > share
+    counts = vector_path_counts(objective, depth, lam, rho, eps, t, 2 * eps, np.full(n, 0.5), np.full(n, 0.5))
+    assert counts == [0, 0, 0]
+    out, _ = run_trajectory(t, objective, depth, lam, rho, eps)
+    want, _ = scalar_trajectory(t, objective, depth, lam, rho, eps)
+    assert_close(out, want)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5, 8, 17, 64])
+def test_mae_above_the_plateau_takes_the_vector_path(depth):
+    """MAE from s = psi^(1/n) in (1/2, 1): R(s)'s closed form (logs, atan2) in vector registers.
+
+    No lane leaves the vector path (trajectory, flow map, critical time), and
+    every result is within TOL of the scalar solver's.
+    """
+    rng = np.random.default_rng(depth)
+    n = 256
+    lam, rho = 10.0 ** rng.uniform(-1, 1, n), 10.0 ** rng.uniform(-1, 0.5, n)
+    b = (depth + 1.0) / depth
+    s0 = rng.uniform(0.52, 0.98, n)
+    eps = (s0 ** (depth + 1) * rho) ** (1.0 / b)  # psi0 = eps^b / rho = s0^n
+    d = np.full(n, depth, dtype=np.int64)
+    t = np.geomspace(1e-3, 1e3, 16)
+    dt, p = np.full(n, 0.3), np.full(n, 0.995)
+    assert vector_path_counts(1, d, lam, rho, eps, t, eps, dt, p) == [0, 0, 0]
+    out, status = run_trajectory(t, 1, d, lam, rho, eps)
+    want, st_want = scalar_trajectory(t, 1, d, lam, rho, eps)
+    np.testing.assert_array_equal(status, st_want)
+    assert_close(out, want)
+    ts, td = tables(1, d)
+    st1 = np.empty(1, dtype=np.int8)
+    adv, _ = run_advance(1, d, lam, rho, eps, dt)
+    assert_close(adv, np.array([lib.fdh_advance(1, depth, a, r, e, 0.3, ptr(ts), ptr(td), ptr(st1, P8))
+                                for a, r, e in zip(lam, rho, eps)]))
+    crit = run_critical(1, d, lam, rho, eps, p)
+    assert_close(crit, np.array([lib.fdh_critical_time(1, depth, a, r, e, 0.995, np.nan)
+                                 for a, r, e in zip(lam, rho, eps)]))
 
 
 # ---------------------------------------------------------------------------
@@ -357,7 +396,9 @@ def cpu_has(flags):
     return all(f in have for f in flags)
 
 
+@functools.lru_cache(maxsize=None)
 def probe(march):
+    """tests/simd_probe.cpp built for one instruction set (once per session)."""
     cxx = shutil.which(os.environ.get("CXX", "g++"))
     if cxx is None or platform.machine() != "x86_64":
         pytest.skip("the instruction-set builds need g++ on x86-64")
@@ -375,6 +416,8 @@ def probe(march):
     so.probe_critical.argtypes = [i64, P64, P, P, P, P, P, i64, P]
     for f in (so.probe_vm_eval, so.probe_trajectory, so.probe_advance, so.probe_critical):
         f.restype = None
+    so.probe_take_fallbacks.argtypes = [i64]
+    so.probe_take_fallbacks.restype = i64
     return so
 
 

@@ -14,15 +14,17 @@
 //   2. seed: the cubic Hermite table of inverse.h (gathers), linear beyond it;
 //   3. chi and its two derivatives at the seed, on the common path of each
 //      objective: JEPA's integer q (chi_growth_integer) in one form for both
-//      signs of sigma, MAE's plateau series (chi_growth_mae_plateau) where
-//      psi^(1/n) <= 1/2;
+//      signs of sigma; MAE's R(s) by the plateau series (chi_growth_mae_plateau)
+//      where s = psi^(1/n) <= 1/2 and above it by mae_r's partial fractions
+//      (vecmath.h's log, log1p and atan2; only for blocks that have such a lane);
 //   4. one Halley step, the same acceptance test as solve_sigma_tabulated,
 //      log psi to second order, and w = w* psi^(1/b).
 //
 // Every lane that leaves the common path is finished by the scalar solver of
-// exact.h from the same state afterwards: a step that is not accepted, MAE
-// above the plateau, targets beyond float64, features on the decay branch or
-// at the fixed point, MAE depth 1 (F = sigma).  A block of mixed depth runs
+// exact.h from the same state afterwards: a step that is not accepted,
+// targets beyond float64, features on the decay branch or at the fixed point
+// (or within 1e-300 of it), MAE depth 1 (F = sigma).  On bench/'s workload no
+// lane falls back (tests/test_simd.py counts them with tests/simd_probe.cpp).  A block of mixed depth runs
 // its features as blocks of one lane: a feature's result depends on its own
 // inputs only, never on the other features of the call.  The
 // common-path formulas are the scalar ones rearranged without branches; where
@@ -63,6 +65,13 @@
 #define FD_SIMD_CLONES
 #endif
 #define FD_LANES _Pragma("omp simd") for (int l = 0; l < W; ++l)
+// Called with the number of results the scalar solver computes, at every fallback
+// (kind: 0 trajectory entries, 1 flow-map results, 2 critical times).  Empty in
+// the library; tests/simd_probe.cpp counts them, to show which lanes take the
+// vector path.
+#ifndef FD_SIMD_ON_FALLBACK
+#define FD_SIMD_ON_FALLBACK(kind, count)
+#endif
 // everything a cloned function calls on the vector path is inlined into it, so
 // that it is compiled for the clone's instruction set
 #define FD_SIMD_INLINE inline __attribute__((always_inline))
@@ -108,6 +117,36 @@ FD_SIMD_INLINE void poly_forms(int m, const double* z, double* ha, double* hb) {
     }
 }
 
+/// MAE's R(s) = n int_0^s t/(1 - t^n) dt above the plateau (mae_r's partial
+/// fractions over the n-th roots of unity) at s[l] in (1/2, 1], with em[l] =
+/// s - 1 = expm1(log psi / n) formed without cancellation.  Lanes outside that
+/// range get a value that is never used.
+FD_SIMD_INLINE void mae_r_closed(int n, const double* s, const double* em, double* r) {
+    FD_LANES r[l] = -vm::log(-em[l]);
+    if (n % 2 == 0) FD_LANES r[l] -= vm::log1p(s[l]);
+    for (int k = 1; k <= (n - 1) / 2; ++k) {
+        const double c1 = root_cos1(n, k), s1 = root_sin1(n, k), c2 = root_cos2(n, k), sn2 = root_sin2(n, k);
+        const double th = 2.0 * FD_PI * double(k) / double(n);
+        FD_LANES {
+            // s^2 - 2 s cos + 1 = (s - cos)^2 + sin^2: no cancellation
+            const double d = s[l] - c1;
+            r[l] -= c2 * vm::log(d * d + s1 * s1);
+            r[l] -= 2.0 * sn2 * (vm::atan2(s1, d) - (FD_PI - th));
+        }
+    }
+}
+
+/// mae_r_closed for the lanes where s[l] > 1/2 (flag[l] != 0), when a block has any.
+FD_SIMD_INLINE void mae_r_above(int n, const double* s, const double* log_psi, const double* flag, double* r) {
+    bool any = false;
+    for (int l = 0; l < W; ++l) any = any || (s[l] > 0.5 && flag[l] != 0.0);
+    if (!any) return;
+    double em[W];
+    const double dn = double(n);
+    FD_LANES em[l] = vm::expm1(log_psi[l] / dn);
+    mae_r_closed(n, s, em, r);
+}
+
 /// Steps 1-4 for every lane at times t[l] from the lower bounds lo[l]: JEPA
 /// (integer q) or MAE (plateau series).  Three passes over the lanes with the
 /// polynomial between them, lanes innermost (GCC vectorizes loops over lanes
@@ -125,7 +164,7 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
     const double dm = double(m);
     const int n_mae = bk.depth + 1;
     const double dn = double(n_mae);
-    double x_[W], z_[W], chi_t_[W], lp_[W], omp_[W], pa_[W], pb_[W], aux_[W];
+    double x_[W], z_[W], chi_t_[W], lp_[W], omp_[W], pa_[W], pb_[W], aux_[W], s_[W], rc_[W];
     FD_LANES {
         // 1. the target of solve_at: F_T = K (t + tau0) on the growth branch
         const double tau = t[l] + bk.tau0[l];
@@ -159,6 +198,7 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         omp_[l] = pos ? z / (1.0 + z) : 1.0 / (1.0 + z);  // 1 - psi
         // JEPA: F' = (1 + y)^m (y = e^-x);  MAE: psi
         aux_[l] = JEPA_KIND ? vm::exp(dm * l1) : (pos ? 1.0 / (1.0 + z) : z / (1.0 + z));
+        s_[l] = JEPA_KIND ? 0.0 : vm::exp(lp_[l] / dn);  // MAE: s = psi^(1/n)
         out.sgn[l] = tau < 0.0 ? -1.0 : 1.0;
         out.lg[l] = lg;
         out.ok[l] = (tau >= 0.0 && lg > 700.0) ? 0.0 : bk.vec[l];  // F_T beyond float64: the scalar
@@ -177,6 +217,8 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
             const double c = 1.0 / (2.0 + double(kk * n_mae));
             FD_LANES pa_[l] = pa_[l] * aux_[l] + c;
         }
+        // above the plateau (s > 1/2): R(s) in closed form
+        mae_r_above(n_mae, s_, lp_, out.ok, rc_);
     }
     FD_LANES {
         const double x = x_[l], z = z_[l], omp = omp_[l];
@@ -191,17 +233,18 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
             d2 = -d1 * dm * omp;
             fallback = mx >= 700.0 ? 1.0 : 0.0;  // y^m beyond float64: the scalar's logarithms
         } else {
-            // MAE plateau (chi_growth_mae_plateau): s = psi^(1/n) <= 1/2,
-            // -F = n/(n-2) s^2/psi - n s^2 R, F' = s^2/psi, F'' = -F' (q-1)(1 - psi)
+            // MAE (chi_growth_mae_plateau and chi_derivs' general growth form): s = psi^(1/n),
+            // -F = n/(n-2) s^2/psi - R(s), F' = s^2/psi = psi^(1-q), F'' = -F' (q-1)(1 - psi);
+            // R = n s^2 (the series) on the plateau s <= 1/2, else mae_r_closed
             const double psi = aux_[l];
-            const double s = vm::exp(lp_[l] / dn);
+            const double s = s_[l];
             const double s2 = s * s;
             d1 = s2 / psi;
-            neg_f = dn / (dn - 2.0) * d1 - dn * s2 * pa_[l];
+            neg_f = dn / (dn - 2.0) * d1 - (s > 0.5 ? rc_[l] : dn * s2 * pa_[l]);
             d2 = -d1 * (bk.q - 1.0) * omp;
-            fallback = pos ? 1.0 : 0.0;
-            fallback = s > 0.5 ? 1.0 : fallback;
-            fallback = z == 0.0 ? 1.0 : fallback;
+            // psi underflowed (sigma < -745), or 1 - s near the subnormals (sigma > 690): the scalar's
+            fallback = z == 0.0 ? 1.0 : 0.0;
+            fallback = x > 690.0 ? 1.0 : fallback;
         }
         const bool small = neg_f <= 1.0;  // F >= -1: chi = F, else chi = -(1 + log(-F))
         const double lnf = vm::log(small ? 1.0 : neg_f);
@@ -251,10 +294,11 @@ FD_SIMD_INLINE void gather_lanes(const double* src, long long first, int n, doub
 /// A growing feature's start in vector registers: start_of's constants and
 /// growth_tau0's closed forms for W lanes of one (objective, depth) at weights
 /// w0[l] (lam, rho, w0: W values each).  ok[l] = 1 where the lane is on the
-/// growth branch, below psi = 1/2 (growth_tau0's closed forms: JEPA, MAE below
-/// s = psi^(1/n) = 1/2) or, for JEPA, above it (tau0 = F(sigma0)/K with
-/// F = sigma - Poly(e^-sigma)), with K and tau0 finite; else the lane is the
-/// scalar start_of's.
+/// growth branch, below psi = 1/2 (growth_tau0's closed forms; MAE's R(s0) by
+/// its series up to s0 = psi0^(1/n) = 1/2, by mae_r_closed above) or above it
+/// (tau0 = F(sigma0)/K: JEPA's F = sigma - Poly(e^-sigma), MAE's
+/// R(s) - n/(n-2) s^2/psi), with K and tau0 finite; else the lane is the scalar
+/// start_of's.
 struct StartLanes {
     double lp0[W], s0[W], k_rate[W], log_k[W], log_rho[W], psi0[W], em_lp0[W], tau0[W], w_star[W], ok[W];
 };
@@ -312,7 +356,7 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         else
             pw_e[l] = fd_pow(wa[l], 1.0 / dd);
     }
-    double y0[W], ha[W];
+    double y0[W], ha[W], r_above[W], f_mae[W];  // (r_above, f_mae: MAE only)
     if (m > 0) {
         // growth_tau0's h(z) = sum_j C(m,j)/j z^(m-j) (psi0 < 1/2), and for psi0 >= 1/2
         // (sigma0 > 0) F(sigma0) = sigma0 - Poly(y0) = sigma0 - y0 hA(y0), y0 = e^-sigma0
@@ -335,6 +379,14 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
             const double c = 1.0 / (2.0 + double(k * n_mae));
             FD_LANES poly[l] = poly[l] * o.psi0[l] + c;
         }
+        // above s = 1/2: mae_r's closed form R(s0)
+        double one[W];
+        FD_LANES {
+            one[l] = 1.0;
+            r_above[l] = 0.0;
+        }
+        mae_r_above(n_mae, aux, o.lp0, one, r_above);
+        FD_LANES f_mae[l] = r_above[l] - dn / (dn - 2.0) * (aux[l] * aux[l] / o.psi0[l]);
     }
     FD_LANES {
         const double inv_k = vm::exp(-o.log_k[l]);
@@ -345,17 +397,21 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         if (m > 0) {
             tau0 = lin - vm::exp(dm * vm::log1p(-o.psi0[l])) * poly[l] * e_w * (dd / la[l]) / wa[l];
         } else {
+            // R(s0) = n s^2 (series) on the plateau, else mae_r_closed; growth_tau0's
+            // R(s0)/K - L/((L-1) lam) w0^(-(L-1)/L)
             const double sm = aux[l];
             const double big = dd / ((dd - 1.0) * la[l]) * e_w;
-            tau0 = dn * sm * sm * poly[l] * inv_k - big;
-            tau0 = sm <= 0.5 ? tau0 : fd_nan<double>();  // above s = 1/2: mae_r's roots, the scalar's
+            tau0 = (sm <= 0.5 ? dn * sm * sm * poly[l] : r_above[l]) * inv_k - big;
         }
-        // JEPA above psi = 1/2: tau0 = F(sigma0)/K directly (growth_tau0's last form; no plateau)
-        const bool upper = m > 0 && !(o.lp0[l] < -FD_LOG2) && o.lp0[l] < 0.0;
-        tau0 = upper ? (s0 - y0[l] * ha[l]) * inv_k : tau0;
+        // above psi = 1/2: tau0 = F(sigma0)/K directly (growth_tau0's last form; no plateau):
+        // JEPA's F = sigma - y0 hA(y0), MAE's F = R(s0) - n/(n-2) s0^2/psi0
+        const bool upper = m != 0 && !(o.lp0[l] < -FD_LOG2) && o.lp0[l] < 0.0;
+        const double f_upper = m > 0 ? s0 - y0[l] * ha[l] : f_mae[l];
+        tau0 = upper ? f_upper * inv_k : tau0;
         o.tau0[l] = tau0;
         double ok = (o.lp0[l] < -FD_LOG2 || upper) ? 1.0 : 0.0;
         ok = kk[l] > 0.0 ? ok : 0.0;
+        ok = s0 > 690.0 ? 0.0 : ok;  // 1 - s near the subnormals: the scalar's logarithms
         ok = tau0 > -__builtin_huge_val() ? ok : 0.0;  // NaN too
         ok = tau0 < __builtin_huge_val() ? ok : 0.0;
         o.ok[l] = ok;
@@ -425,6 +481,7 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
     if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, eps, first, n, bk)) {
         for (int l = 0; l < n; ++l) {
             const long long i = first + l;
+            FD_SIMD_ON_FALLBACK(0, nt);
             status[i] = trajectory_row(nt, t, objective, int(depth[i]), lam[i], rho[i], eps[i],
                                        out + i * rs, cs, tab_sigma, tab_dsigma);
         }
@@ -436,9 +493,11 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
         const long long i = first + l;
         status[i] = SUCCESS;
         scalar_row[l] = bk.vec[l] == 0.0;
-        if (scalar_row[l])  // decay branch, at the fixed point, an infinite plateau coordinate
+        if (scalar_row[l]) {  // decay branch, at the fixed point, an infinite plateau coordinate
+            FD_SIMD_ON_FALLBACK(0, nt);
             status[i] = trajectory_row(nt, t, objective, bk.depth, lam[i], rho[i], eps[i], out + i * rs, cs,
                                        tab_sigma, tab_dsigma);
+        }
     }
     for (int l = 0; l < W; ++l) {
         lo[l] = bk.st[l].s0;
@@ -468,6 +527,7 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
                 lo_sign[l] = sv.sgn[l];
                 lo_log[l] = sv.lg[l];
             } else {
+                FD_SIMD_ON_FALLBACK(0, 1);
                 const SolveAt r = solve_at(objective, bk.depth, bk.st[l], tj, lo[l], lo_sign[l], lo_log[l],
                                            tab_sigma, tab_dsigma);
                 lo_sign[l] = r.f_sign;
@@ -491,6 +551,7 @@ FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const d
     if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, w, first, n, bk)) {
         for (int l = 0; l < n; ++l) {
             const long long i = first + l;
+            FD_SIMD_ON_FALLBACK(1, 1);
             out[i] = advance(objective, int(depth[i]), lam[i], rho[i], w[i], dt[i], status[i],
                              tab_sigma, tab_dsigma);
         }
@@ -506,6 +567,7 @@ FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const d
     for (int l = 0; l < n; ++l) {
         const long long i = first + l;
         if (dt[i] == 0.0 || sv.ok[l] == 0.0) {
+            if (dt[i] != 0.0) FD_SIMD_ON_FALLBACK(1, 1);
             out[i] = advance(objective, bk.depth, lam[i], rho[i], w[i], dt[i], status[i], tab_sigma, tab_dsigma);
             continue;
         }
@@ -573,32 +635,19 @@ FD_SIMD_CLONES inline void advance_features(int objective, const long long* dept
     FD_FOR_BLOCKS(depth, first, n, FD_CALL)
 #undef FD_CALL
 }
+
 /// critical_time for features [first, first + n) (n <= W, one depth) into out.
 /// f_star: F(sigma*) per depth (levels[depth], NaN: per-feature p).
 ///
 /// Each lane takes one of critical_time's common forms in vector registers:
-/// the plateau coordinate F(sigma*)/K - tau0 (growth_tau0's closed forms: JEPA,
-/// MAE below s = 1/2) when the start is well below the target, else
+/// the plateau coordinate F(sigma*)/K - tau0 (start_lanes' growth_tau0) when the
+/// start is well below the target, else
 /// log_delta_f's: the Gauss-Legendre integral over a short interval, and for
 /// JEPA beyond it the closed-form difference ds + Poly(y0) - Poly(y1).  The
 /// powers eps^(1/L) and MAE's rho^(q-1) stay libm's pow (scalar loops, eps^(1/L)
 /// once per block when eps is shared: a vector pow of <= 1 ulp needs a
-/// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (a long
-/// interval, K beyond float64, MAE above s = 1/2 at the start) is the scalar
-/// critical_time's.
-/// critical_time for features [first, first + n) (n <= W, one depth) into out.
-/// f_star: F(sigma*) per depth (levels[depth], NaN: per-feature p).
-///
-/// Each lane takes one of critical_time's common forms in vector registers:
-/// the plateau coordinate F(sigma*)/K - tau0 (growth_tau0's closed forms: JEPA,
-/// MAE below s = 1/2) when the start is well below the target, else
-/// log_delta_f's: the Gauss-Legendre integral over a short interval, and for
-/// JEPA beyond it the closed-form difference ds + Poly(y0) - Poly(y1).  The
-/// powers eps^(1/L) and MAE's rho^(q-1) stay libm's pow (scalar loops, eps^(1/L)
-/// once per block when eps is shared: a vector pow of <= 1 ulp needs a
-/// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (a long
-/// interval, K beyond float64, MAE above s = 1/2 at the start) is the scalar
-/// critical_time's.
+/// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (MAE's
+/// long intervals, K beyond float64) is the scalar critical_time's.
 FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const double* lam, const double* rho,
                                    const double* eps, const double* p, const double* levels, long long first, int n,
                                    double* out) {
@@ -607,6 +656,7 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
     if (m == 0) {  // MAE depth 1: F = sigma
         for (int l = 0; l < n; ++l) {
             const long long i = first + l;
+            FD_SIMD_ON_FALLBACK(2, 1);
             out[i] = critical_time(objective, d0, lam[i], rho[i], eps[i], p[i], levels[d0]);
         }
         return;
@@ -746,7 +796,12 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
     }
     for (int l = 0; l < n; ++l) {
         const long long i = first + l;
-        out[i] = ok[l] != 0.0 ? res[l] : critical_time(objective, d0, lam[i], rho[i], eps[i], p[i], levels[d0]);
+        if (ok[l] != 0.0) {
+            out[i] = res[l];
+        } else {
+            FD_SIMD_ON_FALLBACK(2, 1);
+            out[i] = critical_time(objective, d0, lam[i], rho[i], eps[i], p[i], levels[d0]);
+        }
     }
 }
 

@@ -42,6 +42,14 @@
 
 // always inlined: a call inside a vector loop would keep the loop scalar
 #define FD_VM inline __attribute__((always_inline))
+// the polynomial loops unrolled whatever the size of the caller's loop body: a loop
+// left inside a lane loop keeps that loop scalar (GCC stops unrolling completely once
+// the body is large)
+#if defined(__GNUC__)
+#define FD_VM_UNROLL _Pragma("GCC unroll 32")
+#else
+#define FD_VM_UNROLL
+#endif
 
 namespace fastdyn {
 namespace vm {
@@ -90,6 +98,13 @@ constexpr double ATAN_C_LO[5] = {0.0, 0x1.a2b7f222f65e2p-56, 0x1.1a62633145c07p-
 constexpr double PI_HI = 0x1.921fb54442d18p+1, PI_LO = 0x1.1a62633145c07p-53;
 constexpr double PIO2_HI = 0x1.921fb54442d18p+0, PIO2_LO = 0x1.1a62633145c07p-54;
 constexpr int ATAN_TERMS = 22;  // S(z) = sum_{k=1}^{22} (-1)^k z^(k-1)/(2k+1)
+struct AtanSeries {                // its coefficients (-1)^k/(2k+1), correctly rounded
+    double c[ATAN_TERMS];
+    constexpr AtanSeries() : c() {
+        for (int k = 1; k <= ATAN_TERMS; ++k) c[k - 1] = (k % 2 == 0 ? 1.0 : -1.0) / double(2 * k + 1);
+    }
+};
+constexpr AtanSeries ATAN_S{};
 
 // 2/(2j+1), j = 1..10
 constexpr double ATANH_C[10] = {2.0 / 3.0,  2.0 / 5.0,  2.0 / 7.0,  2.0 / 9.0,  2.0 / 11.0,
@@ -145,6 +160,7 @@ FD_VM double exp(double x) {
     double n = t - ROUND_MAGIC;  // round(x / ln 2)
     const double r = (xc - n * LN2_HI) - n * LN2_LO;
     double q = INV_FACT[11];
+    FD_VM_UNROLL
     for (int k = 10; k >= 0; --k) q = q * r + INV_FACT[k];
     const double p = 1.0 + (r + (r * r) * q);
     // 2^n is a normal double for n in [-1022, 1023]; beyond (subnormal results,
@@ -178,6 +194,7 @@ FD_VM double log_corrected(double x, double c) {
     const double s = f / (2.0 + f);
     const double z = s * s;
     double rz = ATANH_C[9];
+    FD_VM_UNROLL
     for (int j = 8; j >= 0; --j) rz = rz * z + ATANH_C[j];
     rz = rz * z;
     const double hfsq = 0.5 * f * f;
@@ -207,6 +224,7 @@ FD_VM double expm1(double x) {
     const double r = r_hi - c;
     const double r_lo = (r_hi - r) - c;
     double q = INV_FACT[11];
+    FD_VM_UNROLL
     for (int k = 10; k >= 0; --k) q = q * r + INV_FACT[k];
     // 2^n (r + r^2 Q) + (2^n - 1) = (a_hi + a_lo) + 2^n r^2 Q, where a_hi + a_lo =
     // (2^n - 1) + 2^n r exactly (Fast2Sum: |2^n - 1| >= |2^n r| for n != 0; n = 0
@@ -256,8 +274,9 @@ FD_VM double atan(double x) {
 #undef FD_VM_PICK
     const double u = num / den;
     const double z = u * u;
-    double sz = (ATAN_TERMS % 2 == 0 ? 1.0 : -1.0) / double(2 * ATAN_TERMS + 1);
-    for (int k = ATAN_TERMS - 1; k >= 1; --k) sz = sz * z + (k % 2 == 0 ? 1.0 : -1.0) / double(2 * k + 1);
+    double sz = ATAN_S.c[ATAN_TERMS - 1];
+    FD_VM_UNROLL
+    for (int k = ATAN_TERMS - 2; k >= 0; --k) sz = sz * z + ATAN_S.c[k];
     const double res = c_hi + (c_lo + (u + u * (z * sz)));
     return x != x ? x : copysign_of(res, x);
 }
