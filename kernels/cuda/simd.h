@@ -24,9 +24,10 @@
 // exact.h from the same state afterwards: a step that is not accepted,
 // targets beyond float64, features on the decay branch or at the fixed point
 // (or within 1e-300 of it), MAE depth 1 (F = sigma).  On bench/'s workload no
-// lane falls back (tests/test_simd.py counts them with tests/simd_probe.cpp).  A block of mixed depth runs
-// its features as blocks of one lane: a feature's result depends on its own
-// inputs only, never on the other features of the call.  The
+// lane falls back (tests/test_simd.py counts them with tests/simd_probe.cpp).
+// A block of mixed depth runs its features as blocks of one lane: a feature's
+// result depends on its own inputs only, never on the other features of the
+// call.  The
 // common-path formulas are the scalar ones rearranged without branches; where
 // they differ they use fewer roundings (K tau instead of exp(log tau + log K);
 // Poly = y h(y) instead of exp(log h - sigma); |1 - psi| from the logistic
@@ -80,6 +81,9 @@ namespace fastdyn {
 namespace simd {
 
 constexpr int W = 8;  // lanes of a block: one AVX-512 register of doubles
+// MAE above this sigma (psi within 1e-300 of 1): 1 - s = -expm1(log psi / n) nears the
+// subnormals, and the lane is left to the scalar's logarithms (log_one_minus_s)
+constexpr double MAE_SIGMA_MAX = 690.0;
 
 /// Per-lane constants of a block's solve (scalar start_of, once per feature).
 struct Block {  // lanes beyond those in use repeat lane 0
@@ -136,10 +140,11 @@ FD_SIMD_INLINE void mae_r_closed(int n, const double* s, const double* em, doubl
     }
 }
 
-/// mae_r_closed for the lanes where s[l] > 1/2 (flag[l] != 0), when a block has any.
+/// mae_r_closed for the lanes where s[l] > 1/2 (and flag[l] != 0, unless flag is
+/// null), when a block has any.
 FD_SIMD_INLINE void mae_r_above(int n, const double* s, const double* log_psi, const double* flag, double* r) {
     bool any = false;
-    for (int l = 0; l < W; ++l) any = any || (s[l] > 0.5 && flag[l] != 0.0);
+    for (int l = 0; l < W; ++l) any = any || (s[l] > 0.5 && (flag == nullptr || flag[l] != 0.0));
     if (!any) return;
     double em[W];
     const double dn = double(n);
@@ -242,9 +247,9 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
             d1 = s2 / psi;
             neg_f = dn / (dn - 2.0) * d1 - (s > 0.5 ? rc_[l] : dn * s2 * pa_[l]);
             d2 = -d1 * (bk.q - 1.0) * omp;
-            // psi underflowed (sigma < -745), or 1 - s near the subnormals (sigma > 690): the scalar's
+            // psi underflowed (sigma < -745), or 1 - s near the subnormals: the scalar's
             fallback = z == 0.0 ? 1.0 : 0.0;
-            fallback = x > 690.0 ? 1.0 : fallback;
+            fallback = x > MAE_SIGMA_MAX ? 1.0 : fallback;
         }
         const bool small = neg_f <= 1.0;  // F >= -1: chi = F, else chi = -(1 + log(-F))
         const double lnf = vm::log(small ? 1.0 : neg_f);
@@ -380,12 +385,8 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
             FD_LANES poly[l] = poly[l] * o.psi0[l] + c;
         }
         // above s = 1/2: mae_r's closed form R(s0)
-        double one[W];
-        FD_LANES {
-            one[l] = 1.0;
-            r_above[l] = 0.0;
-        }
-        mae_r_above(n_mae, aux, o.lp0, one, r_above);
+        FD_LANES r_above[l] = 0.0;
+        mae_r_above(n_mae, aux, o.lp0, nullptr, r_above);
         FD_LANES f_mae[l] = r_above[l] - dn / (dn - 2.0) * (aux[l] * aux[l] / o.psi0[l]);
     }
     FD_LANES {
@@ -411,7 +412,7 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         o.tau0[l] = tau0;
         double ok = (o.lp0[l] < -FD_LOG2 || upper) ? 1.0 : 0.0;
         ok = kk[l] > 0.0 ? ok : 0.0;
-        ok = s0 > 690.0 ? 0.0 : ok;  // 1 - s near the subnormals: the scalar's logarithms
+        ok = s0 > MAE_SIGMA_MAX ? 0.0 : ok;  // 1 - psi (JEPA), 1 - s (MAE) near the subnormals: the scalar's
         ok = tau0 > -__builtin_huge_val() ? ok : 0.0;  // NaN too
         ok = tau0 < __builtin_huge_val() ? ok : 0.0;
         o.ok[l] = ok;
