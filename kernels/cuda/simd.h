@@ -121,6 +121,20 @@ FD_SIMD_INLINE void poly_forms(int m, const double* z, double* ha, double* hb) {
     }
 }
 
+/// out[l] = (sign x[l])^m for the integer m >= 1 of a block, by binary powering (at most
+/// 2 log2(m) roundings: 12 at depth 64, inside the (1 + q)-ulp bounds of exact.h).
+FD_SIMD_INLINE void int_power(int m, const double* x, double sign, double* out) {
+    double base[W];
+    FD_LANES {
+        base[l] = sign * x[l];
+        out[l] = 1.0;
+    }
+    for (int e = m; e > 0; e >>= 1) {
+        if (e & 1) FD_LANES out[l] *= base[l];
+        if (e > 1) FD_LANES base[l] *= base[l];
+    }
+}
+
 /// MAE's R(s) = n int_0^s t/(1 - t^n) dt above the plateau (mae_r's partial
 /// fractions over the n-th roots of unity) at s[l] in (1/2, 1], with em[l] =
 /// s - 1 = expm1(log psi / n) formed without cancellation.  Lanes outside that
@@ -201,8 +215,8 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         chi_t_[l] = chi_t;
         lp_[l] = pos ? -l1 : x - l1;
         omp_[l] = pos ? z / (1.0 + z) : 1.0 / (1.0 + z);  // 1 - psi
-        // JEPA: F' = (1 + y)^m (y = e^-x);  MAE: psi
-        aux_[l] = JEPA_KIND ? vm::exp(dm * l1) : (pos ? 1.0 / (1.0 + z) : z / (1.0 + z));
+        // JEPA: 1 + z, raised to F' = (1 + y)^m (y = e^-x) below;  MAE: psi
+        aux_[l] = JEPA_KIND ? 1.0 + z : (pos ? 1.0 / (1.0 + z) : z / (1.0 + z));
         s_[l] = JEPA_KIND ? 0.0 : vm::exp(lp_[l] / dn);  // MAE: s = psi^(1/n)
         out.sgn[l] = tau < 0.0 ? -1.0 : 1.0;
         out.lg[l] = lg;
@@ -212,6 +226,9 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         // Poly(y) = sum_j C(m,j)/j y^j: x >= 0 as z hA(z) (Horner in y = z), x < 0 as
         // y^m hB(z): poly_forms
         poly_forms(m, z_, pa_, pb_);
+        // (1 + z)^m by products: it enters only F' and F'', that is the Halley step of at most
+        // 1e-6 |x|, where its 2 log2(m) roundings are far below the result's rounding
+        int_power(m, aux_, 1.0, aux_);
     } else {
         // MAE: R(psi)/(n s^2) = sum_k psi^k/(2 + k n), psi = s^n <= 2^-n on the plateau:
         // 57/n + 2 terms reach 1e-17 (Horner from the smallest term)
@@ -348,9 +365,13 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         o.log_k[l] = vm::log(kk[l]);
         o.log_rho[l] = lr;
         o.w_star[l] = vm::exp(lr / b);  // fixed_point
-        // JEPA: z = psi0/(1 - psi0) of h(z);  MAE: s = psi0^(1/n)
-        aux[l] = m > 0 ? psi0 / (1.0 - psi0) : vm::exp(lp0 / dn);
     }
+    // JEPA: z = psi0/(1 - psi0) of h(z);  MAE: s = psi0^(1/n) (m is the block's: one loop each,
+    // so that JEPA's lanes do not evaluate MAE's exp)
+    if (m > 0)
+        FD_LANES aux[l] = o.psi0[l] / (1.0 - o.psi0[l]);
+    else
+        FD_LANES aux[l] = vm::exp(o.lp0[l] / dn);
     // growth_tau0's w0^(1/L) where its plateau form needs it (psi0 < 1/2): libm's pow,
     // once for a run of equal weights (eps is usually one value for every feature)
     for (int l = 0; l < W; ++l) {
@@ -361,15 +382,19 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         else
             pw_e[l] = fd_pow(wa[l], 1.0 / dd);
     }
-    double y0[W], ha[W], r_above[W], f_mae[W];  // (r_above, f_mae: MAE only)
+    double y0[W], ha[W], omp_m[W], r_above[W], f_mae[W];  // (y0, ha, omp_m: JEPA; r_above, f_mae: MAE)
     if (m > 0) {
         // growth_tau0's h(z) = sum_j C(m,j)/j z^(m-j) (psi0 < 1/2), and for psi0 >= 1/2
         // (sigma0 > 0) F(sigma0) = sigma0 - Poly(y0) = sigma0 - y0 hA(y0), y0 = e^-sigma0
+        // (y0 and hA only for a block with such a lane: on the plateau no lane has one)
+        bool upper_any = false;
+        for (int l = 0; l < W; ++l) upper_any = upper_any || o.s0[l] > 0.0;
         FD_LANES {
             poly[l] = cj(m, 1);
             ha[l] = cj(m, m);
-            y0[l] = vm::exp(-(o.s0[l] > 0.0 ? o.s0[l] : 0.0));
+            y0[l] = 1.0;
         }
+        if (upper_any) FD_LANES y0[l] = vm::exp(-(o.s0[l] > 0.0 ? o.s0[l] : 0.0));
         for (int j = 2; j <= m; ++j) {
             const double c = cj(m, j), ca = cj(m, m + 1 - j);
             FD_LANES {
@@ -377,6 +402,9 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
                 ha[l] = ha[l] * y0[l] + ca;
             }
         }
+        // (1 - psi0)^m = (-expm1(lp0))^m by binary powering (m integer: at most 2 log2(m)
+        // roundings, no cancellation; exp(m log1p(-psi0)) took two transcendentals)
+        int_power(m, o.em_lp0, -1.0, omp_m);
     } else {
         // mae_r_series: sum_k psi^k/(2 + k n), psi0 <= 2^-n where s <= 1/2: 57/n + 2 terms
         FD_LANES poly[l] = 0.0;
@@ -390,13 +418,13 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         FD_LANES f_mae[l] = r_above[l] - dn / (dn - 2.0) * (aux[l] * aux[l] / o.psi0[l]);
     }
     FD_LANES {
-        const double inv_k = vm::exp(-o.log_k[l]);
+        const double inv_k = 1.0 / o.k_rate[l];  // 1/0 = inf where K is left to the scalar (ok = 0)
         const double s0 = o.s0[l];
         const double lin = s0 != 0.0 ? s0 * inv_k : 0.0;
         const double e_w = pw_e[l] / wa[l];  // w0^(1/L) / w0
         double tau0;
         if (m > 0) {
-            tau0 = lin - vm::exp(dm * vm::log1p(-o.psi0[l])) * poly[l] * e_w * (dd / la[l]) / wa[l];
+            tau0 = lin - omp_m[l] * poly[l] * e_w * (dd / la[l]) / wa[l];
         } else {
             // R(s0) = n s^2 (series) on the plateau, else mae_r_closed; growth_tau0's
             // R(s0)/K - L/((L-1) lam) w0^(-(L-1)/L)
