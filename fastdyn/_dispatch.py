@@ -42,7 +42,8 @@ import numpy as np
 
 from . import _arrays
 from . import _validate as v
-from .kernels import _checks
+from .kernels import _checks, _inverse
+from .kernels._flat import FLAT_BAD_INPUT, FLAT_OK
 from .kernels import _constants as C
 from .kernels._jit import call_parallel
 
@@ -113,6 +114,13 @@ class Kernel:
     benign : tuple of int
         Non-zero statuses that are information, not failure (the values are
         valid, no :class:`SolverError`): ``OSCILLATED`` of gradient descent.
+    flat : callable or None
+        The compiled flat call (:mod:`fastdyn.kernels._flat`), for an
+        element-wise kernel with statuses and inverse tables:
+        ``flat(objective, depth, *other features, out, status, tab_sigma,
+        tab_dsigma) -> FLAT_*`` (features in the order of ``features``, depth
+        first and an int).  The dispatch layer takes it for 1-D float64
+        arrays of one length and Python floats (:func:`_host_flat`).
     """
 
     label: str
@@ -124,6 +132,7 @@ class Kernel:
     dtypes: dict = field(default_factory=lambda: {"cpu": (_F64,), "gpu": (_F64,)})
     cost: int = 1
     benign: tuple = ()
+    flat: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -277,6 +286,10 @@ def call(op: Operation, args: dict):
         return _dask_call(op, args)
     kernel, opts = op.select(args)
     backend = args["backend"]
+    if kernel.flat is not None and (backend == "auto" or backend == "cpu"):
+        res = _host_flat(op, kernel, opts, args)
+        if res is not None:
+            return res
     if backend == "auto" and "cupy" not in sys.modules:
         where, on_device = "cpu", False  # no CuPy imported: no device array can exist
     else:
@@ -297,6 +310,58 @@ def call(op: Operation, args: dict):
                          f"(`x.get()`) and backend='auto' or 'cpu'.")
     dtype = dtype_of(kernel, args.get("dtype"), where, op)
     return _device(op, kernel, opts, args, dtype, on_device)
+
+
+def _host_flat(op: Operation, kernel: Kernel, opts: dict, args: dict):
+    """The flat call in one compiled call (``kernel.flat``), or None: the general path.
+
+    Flat: the non-depth features are C-contiguous 1-D float64 ndarrays of one
+    length n >= 1, below the parallel kernel's size, or Python floats, ``depth`` a Python int in 1..64, ``out``
+    None or a writeable C-contiguous float64 array of shape (n,) (one that
+    overlaps an input without being it is sent back, by the compiled call).  Anything else (lists, float32, CuPy, broadcasting,
+    0-d) is the general path's, and so is an input outside the domain: the
+    compiled scans find it before anything is written, and the general path
+    rechecks and names the parameter and index.  The results and statuses are
+    the general path's, bit for bit (the same kernel).
+    """
+    depth = args["depth"]
+    if type(depth) is not int or not 1 <= depth <= C.MAX_DEPTH:
+        return None
+    names = kernel.features
+    n = -1
+    inputs = []
+    for k in names[1:]:
+        x = args[k]
+        if type(x) is not float:
+            if type(x) is not np.ndarray or x.dtype != _F64 or x.ndim != 1 or not x.flags.c_contiguous:
+                return None
+            if n < 0:
+                n = x.shape[0]
+            elif x.shape[0] != n:
+                return None
+        inputs.append(x)
+    if n <= 0 or n * kernel.cost >= C.PARALLEL_MIN_WORK:
+        # (the parallel kernels stay the general path's: a cached Numba function that calls a
+        # prange kernel crashes when loaded from the cache, and the overhead matters less there)
+        return None
+    out = args["out"]
+    if out is None:
+        out = np.empty(n)
+    elif (type(out) is not np.ndarray or out.dtype != _F64 or out.shape != (n,)
+          or not out.flags.c_contiguous or not out.flags.writeable):
+        return None
+    objective = opts["objective"]
+    status = np.zeros(n, dtype=_I8)
+    tables = _inverse.tables_for_range(objective, depth, depth)
+    code = kernel.flat(objective, depth, *inputs, out, status, *tables)
+    if code == FLAT_OK:
+        return out
+    if code == FLAT_BAD_INPUT:
+        return None
+    # a status or value for the general path's result checks (the kernel's outputs stand)
+    c = Call(kernel, objective, opts, None, n, None, out, status, _F64, {"depth": depth})
+    _enforce(c, np)
+    return _result(op, kernel, opts, out, status, (n,), (n,), np)
 
 
 def _check_feature(name: str, x):

@@ -85,7 +85,7 @@ def _tables(cp, objective: int, depths_host_range: tuple[int, int]):
     from .kernels import _inverse
 
     tab_s, tab_d = _inverse.tables_for_range(objective, *depths_host_range)
-    version = int(_inverse._BUILT.sum())
+    version = _inverse.tables_version()
     dev = cp.cuda.runtime.getDevice()
     cached = _TABLES.get(dev)
     if cached is None or cached[0] != version:

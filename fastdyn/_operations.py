@@ -24,6 +24,7 @@ from . import _validate as v
 from ._dispatch import RATE, TIME, WEIGHT, Kernel, Operation, max_steps, objective_code
 from .kernels import _constants as C
 from .kernels import _exact as _ex
+from .kernels import _flat
 from .kernels import _gd
 from .kernels import _inverse
 from .kernels._jit import call_parallel
@@ -239,7 +240,7 @@ TRAJECTORY_ODE = Kernel("trajectory(method='ode')", _TRAJ, _h_trajectory_ode, _d
 TRAJECTORY_EMA = Kernel("trajectory(objective='jepa-ema')", (*_TRAJ, "ema_time"),
                         _h_trajectory_ema, _d_trajectory_ema, status=True, result=WEIGHT)
 # serial costs per feature relative to a trajectory point (~90 ns), measured: a time ~200 ns,
-# a critical time ~150 ns, an advance ~200 ns
+# a critical time ~150 ns (an advance: kernels/_flat.py)
 TIME_TO_REACH = Kernel("time_to_reach", ("depth", "lam", "rho", "eps", "w"), _h_time_to_reach,
                        _d_time_to_reach, result=TIME, cost=2)
 _CRIT = ("depth", "lam", "rho", "eps", "p")
@@ -250,7 +251,7 @@ CRITICAL_ASYMPTOTIC = Kernel("critical_time(method='asymptotic')", _CRIT, _h_cri
 CRITICAL_ODE = Kernel("critical_time(method='ode')", _CRIT, _h_critical_time_ode,
                       _d_critical_time_ode, status=True, result=TIME, dtypes=_F32_TOO)
 ADVANCE = Kernel("advance", ("depth", "lam", "rho", "w", "dt"), _h_advance, _d_advance,
-                 status=True, result=WEIGHT, cost=3)
+                 status=True, result=WEIGHT, cost=_flat.ADVANCE_COST, flat=_flat.advance_flat)
 # one step of L layers costs about what one exact trajectory point does at L = 5
 GD = Kernel("gd_trajectory", ("depth", "lam", "rho", "lr", "momentum", "eps"), _h_gd, _d_gd,
             status=True, result=WEIGHT, benign=(C.OSCILLATED,))

@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .kernels import _checks
 from .kernels._constants import (
+    DOMAIN_SLACK,
     EPS_MAX,
     EPS_MIN,
     JEPA,
@@ -73,9 +74,7 @@ _OBJECTIVE_CODES = {k: c for k, c in OBJECTIVES.items() if c in (JEPA, MAE)}
 _OBJECTIVES = tuple(_OBJECTIVE_CODES)
 
 
-#: closed bounds accept values within this relative rounding (8 ulps): ``np.logspace(-30, 3)``
-#: starts at 9.999999999999999e-31, and a user who asks for the documented corner gets it
-_SLACK = 8 * 2.0**-53
+_SLACK = DOMAIN_SLACK
 
 
 class Domain:

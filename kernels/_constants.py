@@ -63,6 +63,9 @@ RHO_MIN, RHO_MAX = 1e-3, 1e3
 EPS_MIN, EPS_MAX = 1e-30, 1e3
 W_MIN, W_MAX = 1e-200, 1e200
 T_MAX = 1e300
+#: closed bounds accept values within this relative rounding (8 ulps): ``np.logspace(-30, 3)``
+#: starts at 9.999999999999999e-31, and a user who asks for the documented corner gets it
+DOMAIN_SLACK = 8 * 2.0**-53
 RTOL_MIN, RTOL_MAX = 1e-14, 1e-2
 
 # --- integer options ---------------------------------------------------------
