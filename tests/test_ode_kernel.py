@@ -281,15 +281,26 @@ def test_trajectory_against_reference_moderate(params, rtol):
     assert rel.max() <= 100 * rtol, (rel.max() / rtol, t_out[1:][rel.argmax()])
 
 
-@pytest.mark.parametrize("rtol", RTOLS)
+@pytest.mark.parametrize("rtol", [1e-3, 5e-4, 7e-5, *RTOLS])
 @pytest.mark.parametrize("params", ILL, ids=str)
 def test_trajectory_against_reference_ill_conditioned(params, rtol):
-    """Forward error <= 100 rtol max(1, c cond): the time-shift (backward) guarantee.
+    """Forward error <= 100 rtol max(1, c cond), else a time shift <= 100 c rtol t: the guarantee.
+
+    The kernel bounds the time shift of the path (kernels/cuda/ode.h, "Error
+    control"): w(t) is the exact weight at a time within ~c rtol t of t.  The
+    pointwise form 100 rtol max(1, c cond) follows from that only where cond
+    varies slowly over the shift: just after a steep transition the reference's
+    cond is already small while the computed path, shifted by an allowed ~1e-8 t,
+    is still on the steep part (JEPA depth 5 from 1e-6 at rtol 1e-4: 0.8 relative
+    at cond 80).  A point beyond the pointwise bound must therefore meet the shift
+    itself: the exact time at which the path reaches the computed weight (the
+    mpmath quadrature) lies within 100 c rtol t of t.
 
     Points are kept where the first-order reference is exact (cond <= 1e9) and
     where ``c rtol cond < 0.01``: beyond that the rest of the evolution may be
     collapsed into the time tolerance (kernels/cuda/ode.h, "Collapse").
     """
+    objective, depth, lam, rho, eps = params
     c = back_fraction(rtol)
     ref = reference_path(*params)
     keep = (ref[:, 2] <= 1e9) & (c * rtol * ref[:, 2] < 0.01)
@@ -298,7 +309,12 @@ def test_trajectory_against_reference_ill_conditioned(params, rtol):
     assert status[0] == SUCCESS
     rel = np.abs(w[0, 1:] / ref[keep, 1] - 1.0)
     bound = 100 * rtol * np.maximum(1.0, c * ref[keep, 2])
-    assert np.all(rel <= bound), (rel / bound).max()
+    w_star = fixed_point(objective, depth, rho)
+    for k in np.flatnonzero(~(rel <= bound)):
+        t_k, p_k = t_out[1 + k], w[0, 1 + k] / w_star
+        assert eps < w_star and eps < w[0, 1 + k] < w_star, (k, rel[k] / bound[k])  # a growth point
+        shift = abs(reference_crossing(objective, depth, lam, rho, eps, float(p_k)) - t_k)
+        assert shift <= 100 * c * rtol * t_k, (k, rel[k] / bound[k], shift / (c * rtol * t_k))
 
 
 @pytest.mark.parametrize("rtol", [1e-4, 1e-8, 1e-12])

@@ -103,11 +103,13 @@
 //
 // Division by zero gives inf/NaN (caught by the step checks); nothing raises.
 //
-// Step control: I controller (error exponent 1/5: the estimate is fourth
-// order), safety 0.9, factor clamped to [0.2, 10], no growth right after a
-// rejection; a step whose values leave the domain (z <= 0, the fixed point
-// crossed, non-finite values) is rejected and shrunk by 4.  The first step of a
-// phase is 0.05 times the natural time scale of its variable (1/|dz/dt|;
+// Step control: the I controller (error exponent 1/5: the estimate is fourth
+// order), safety 0.9, factor clamped to [0.2, 10], and after the second
+// accepted step of a phase the smaller of its factor and Gustafsson's
+// predictive one (RADAU5's combination); no growth right after a rejection;
+// a step whose values leave the domain (z <= 0, the fixed point crossed,
+// non-finite values) is rejected and shrunk by 4.  The first step of a phase
+// is 0.05 times the natural time scale of its variable (1/|dz/dt|;
 // for sigma 1/(|dsigma/dt| max(1, (q-1)|1-psi|))).
 //
 // Cost.  A step is bounded by its transcendental calls (~50 instructions each
@@ -124,18 +126,15 @@
 // could end the integration (its larger term within a margin of the tests).
 // These reuse values, never change them: the results are those of the plain
 // evaluation to the bit.  On the benchmark workload (depth 5, eps 1e-3, 64
-// times, rtol 1e-8; bench/bench_ode.py) that leaves ~1540 (JEPA) and ~2300
-// (MAE) host instructions per feature-time, about 1000 of them per step in
-// the six stages, ~350 in the error test and step size (log |err|, log |k7|,
-// log t, exp, pow) and ~80 per output (dense value, log1p, exp).  MAE pays
-// for 79 steps per feature, 33 of them rejected: approaching the end of the
-// plateau its allowed step shrinks by ~0.85 per step, faster than the I
-// controller anticipates, so every second step fails the error test.  (A
-// predictive controller, Gustafsson's, takes 50 steps there at equal or better
-// accuracy on that workload, but its accepted steps use more of the tolerance
-// where the error estimate is unreliable, at rtol 1e-4 with huge plateau
-// steps: test_ode_kernel.py's ill-conditioned JEPA depth-5 case then misses its
-// bound by ~80.)
+// times, rtol 1e-8; bench/bench_ode.py) that leaves ~1500 (JEPA) and ~1600
+// (MAE) host instructions per feature-time (callgrind), about 1000 of them
+// per step in the six stages, ~350 in the error test and step size (log |err|,
+// log |k7|, log t, exp, pow) and ~80 per output (dense value, log1p, exp), at
+// 47.5 (JEPA) and 46.8 (MAE) steps per feature.  With the I controller alone
+// MAE took 79 steps, 33 of them rejected: approaching the end of the plateau
+// its allowed step shrinks by ~0.85 per step, faster than the I controller
+// anticipates, so every second step failed the error test; the predictive
+// factor sees that trend in the last two errors (JEPA: 56 steps before).
 //
 // Layers: (a) scalar functions (right-hand sides, one DP step with its error
 // estimate, dense output and its root, time bounds); (b) integrate_feature, one
@@ -163,6 +162,12 @@
 // Device code rules: no exceptions, allocation, recursion or std:: (NVRTC has
 // no standard library).  Each feature owns its t, h and status.
 #pragma once
+
+// Called once per attempted step that passed the validity checks (debugging drivers print it;
+// empty in the library and the kernels)
+#ifndef FD_ODE_TRACE
+#define FD_ODE_TRACE(nsteps, phase, t, h, en, lp, lp1)
+#endif
 
 #include "config.h"
 #include "family.h"
@@ -876,6 +881,9 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
     TimeUnit<Real> tu{false, false, one, one, zero};
     Real log_k_ph = log_k;
     bool rejected = false;
+    // the last accepted step of this phase (Gustafsson's predictive factor, below): its size
+    // and en^(-1/5); pw_acc = 0 where there is none
+    Real h_acc = zero, pw_acc = zero;
     // Values carried between iterations (each the same function of the same
     // argument as before, evaluated once): log t, log |k1| (valid while
     // have_log_k1), log R at lp, and log t_out[j] for j == j_logged.
@@ -946,6 +954,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         if (new_phase != phase) {
             phase = new_phase;
             rejected = false;
+            pw_acc = zero;
             tu = TimeUnit<Real>{false, false, one, one, zero};
             log_k_ph = log_k;
             if (phase == PHASE_GROW) {
@@ -1063,6 +1072,7 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             if (tu.scaled) log_tol = log_tol - tu.log_unit;
             en = fd_exp(fd_log(fd_fabs(st.err)) - log_g - log_tol);
         }
+        FD_ODE_TRACE(nsteps, phase, t, h, en, lp, lp1);
         if (!(en <= one)) {
             h *= fd_isfinite(en) ? py_max(min_factor<Real>(), safety<Real>() * fd_pow(en, Real(-0.2)))
                                  : min_factor<Real>();
@@ -1137,9 +1147,21 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
         log_t = t_new > zero ? (have_logs ? log_t_new : fd_log(t_new)) : -inf;
         lp = lp1;
         if (!crossing) sens_lp = sens(lp);
-        Real factor = en == zero ? max_factor<Real>()
-                                 : py_min(max_factor<Real>(), safety<Real>() * fd_pow(en, Real(-0.2)));
+        // The I controller's factor, and where the phase has an earlier accepted step the smaller
+        // of it and Gustafsson's predictive factor (Hairer & Wanner, Solving ODEs II, IV.8, as
+        // RADAU5 combines them): safety en^(-1/5) (h/h_acc) (en_acc/en)^(1/5).  The ratio of the
+        // last two errors sees the step limit shrink towards the end of a plateau, where the I
+        // controller alone overshoots and every second step failed (MAE); taking the smaller
+        // factor never steps further than the I controller would from the same state.
+        const Real pw = en == zero ? zero : fd_pow(en, Real(-0.2));
+        Real factor = en == zero ? max_factor<Real>() : py_min(max_factor<Real>(), safety<Real>() * pw);
+        if (pw_acc > zero && pw > zero && pw < inf) {
+            const Real gus = safety<Real>() * pw * (h / h_acc) * (pw / pw_acc);
+            factor = py_min(factor, py_max(min_factor<Real>(), gus));
+        }
         if (rejected) factor = py_min(one, factor);
+        h_acc = h;
+        pw_acc = (pw > zero && pw < inf) ? pw : zero;
         h *= factor;
         rejected = false;
     }
