@@ -264,10 +264,14 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
             d1 = s2 / psi;
             neg_f = dn / (dn - 2.0) * d1 - (s > 0.5 ? rc_[l] : dn * s2 * pa_[l]);
             d2 = -d1 * (bk.q - 1.0) * omp;
-            // psi underflowed (sigma < -745), or 1 - s near the subnormals: the scalar's
+            // psi underflowed (sigma < -745): the scalar's
             fallback = z == 0.0 ? 1.0 : 0.0;
-            fallback = x > MAE_SIGMA_MAX ? 1.0 : fallback;
         }
+        // MAE beyond sigma = 690 (1 - s near the subnormals, the Halley step meaningless): the
+        // weight is its fixed point in float64 (1 - psi < e^-690, so w* psi^(1/b) rounds to w*,
+        // as the scalar solver's value), sigma stays at the lower bound lo and F(lo) is marked
+        // not evaluated (lg = NaN) for any later scalar solve
+        const bool at_fp = !JEPA_KIND && x > MAE_SIGMA_MAX;
         const bool small = neg_f <= 1.0;  // F >= -1: chi = F, else chi = -(1 + log(-F))
         const double lnf = vm::log(small ? 1.0 : neg_f);
         const double g1 = d1 / neg_f;
@@ -292,9 +296,11 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         ok = fallback == 0.0 ? ok : 0.0;
         // log psi at x + step to second order (g = 1 - psi)
         const double lp = lp_[l] + omp * step * (1.0 - 0.5 * (1.0 - omp) * step);
-        out.sigma[l] = x + step;
-        out.w[l] = bk.w_star[l] * vm::exp(lp / bk.b);
-        out.ok[l] = ok;
+        const double w_new = bk.w_star[l] * vm::exp(lp / bk.b);
+        out.sigma[l] = at_fp ? lo[l] : x + step;
+        out.w[l] = at_fp ? bk.w_star[l] : w_new;
+        out.lg[l] = at_fp ? __builtin_nan("") : out.lg[l];
+        out.ok[l] = at_fp ? out.ok[l] : ok;
     }
 }
 
