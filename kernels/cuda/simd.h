@@ -665,14 +665,51 @@ FD_SIMD_CLONES inline void advance_features(int objective, const long long* dept
 #undef FD_CALL
 }
 
+/// JEPA's F(sigma1) - F(sigma0) / K into res[l] where flag[l] != 0, for lanes from start
+/// lanes sl with sigma1 - sigma0 = ds[l] > 0 and psi1 - psi0 = dpsi[l] (log_delta_f's
+/// quantity, in closed form and without cancellation at every interval length).
+///
+/// F = sigma - Poly(y), y = e^-sigma = (1 - psi)/psi, Poly(y) = sum_j C(m,j)/j y^j, so
+///   F1 - F0 = ds + (Poly(y0) - Poly(y1)) = ds + (y0 - y1) sum_j C(m,j)/j h_j,
+/// with y0^j - y1^j = (y0 - y1) h_j, h_j = sum_{k<j} y0^k y1^(j-1-k) (h_1 = 1,
+/// h_j = y0 h_(j-1) + y1^(j-1)): every term is positive.  The difference itself is
+/// y0 - y1 = dpsi / (psi0 psi1); y0 = -expm1(lp0)/psi0 (start_lanes' em_lp0), and
+/// 1 - psi1 = (1 - psi0) - dpsi carries an error of a few ulps of 1 - psi0 only, that is of
+/// y0, where y1 <= y0 enters: the sum's relative error is O(m) roundings, that of
+/// Gauss-Legendre's (1 + e^-s)^m at its nodes, with no quadrature error and no
+/// transcendental function.  With m |sigma0| <= 600 (the caller's) the largest term,
+/// (1 + y0)^m <= 2^m e^600, stays finite.
+FD_SIMD_INLINE void jepa_delta_f(int m, const StartLanes& sl, const double* ds, const double* dpsi,
+                                 const double* flag, double* res) {
+    double y0[W], y1[W], dy[W], h[W], y1j[W], sum[W];
+    FD_LANES {
+        const double psi0 = sl.psi0[l], psi1 = psi0 + dpsi[l];
+        y0[l] = -sl.em_lp0[l] / psi0;
+        y1[l] = (-sl.em_lp0[l] - dpsi[l]) / psi1;
+        dy[l] = dpsi[l] / (psi0 * psi1);
+        h[l] = 1.0;
+        y1j[l] = 1.0;
+        sum[l] = cj(m, 1);  // C(m,1)/1 h_1
+    }
+    for (int j = 2; j <= m; ++j) {
+        const double c = cj(m, j);
+        FD_LANES {
+            y1j[l] *= y1[l];
+            h[l] = y0[l] * h[l] + y1j[l];
+            sum[l] += c * h[l];
+        }
+    }
+    FD_LANES res[l] = flag[l] != 0.0 ? (ds[l] + dy[l] * sum[l]) / sl.k_rate[l] : res[l];
+}
+
 /// critical_time for features [first, first + n) (n <= W, one depth) into out.
 /// f_star: F(sigma*) per depth (levels[depth], NaN: per-feature p).
 ///
 /// Each lane takes one of critical_time's common forms in vector registers:
 /// the plateau coordinate F(sigma*)/K - tau0 (start_lanes' growth_tau0) when the
-/// start is well below the target, else
-/// log_delta_f's: the Gauss-Legendre integral over a short interval, and for
-/// JEPA beyond it the closed-form difference ds + Poly(y0) - Poly(y1).  The
+/// start is well below the target, else the difference F(sigma*) - F(sigma0):
+/// for JEPA in closed form without cancellation (jepa_delta_f), for MAE by
+/// log_delta_f's Gauss-Legendre integral over a short interval.  The
 /// powers eps^(1/L) and MAE's rho^(q-1) stay libm's pow (scalar loops, eps^(1/L)
 /// once per block when eps is shared: a vector pow of <= 1 ulp needs a
 /// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (MAE's
@@ -694,7 +731,7 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
     const double q = family_q<double>(objective, d0);
     const double dm = double(m);
     double la[W], ra[W], ea[W], pa[W], fs[W], res[W], ok[W];
-    double ds_[W], gl_[W], far_[W];
+    double ds_[W], dpsi_[W], gl_[W], diff_[W];
     gather_lanes(lam, first, n, la);
     gather_lanes(rho, first, n, ra);
     gather_lanes(eps, first, n, ea);
@@ -715,6 +752,7 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
         const double dpsi = sl.psi0[l] * vm::expm1(lp1 - lp0);
         const double ds = (lp1 - lp0) - vm::log1p(-dpsi / -sl.em_lp0[l]);
         ds_[l] = ds;
+        dpsi_[l] = dpsi;
         const double s0 = sl.s0[l], log_k = sl.log_k[l];
         // the plateau form: F(sigma*)/K - tau0, when the start is well below the target
         const double plateau = fs[l] * vm::exp(-log_k) - sl.tau0[l];
@@ -727,95 +765,47 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
         close = ds <= 2.0 ? close : 0.0;
         close = ds * rate <= 16.0 ? close : 0.0;
         close = lk_[l] > -__builtin_huge_val() ? close : 0.0;  // K beyond float64 (log_k = -inf): the scalar
-        // JEPA's longer intervals (log_delta_f beyond "close"): F1 - F0 = ds + (Poly0 - Poly1),
-        // below, where no power of y = e^-sigma overflows
-        double far = (m > 0 && lp1 - lp0 <= 1.0 && close == 0.0) ? 1.0 : 0.0;
-        far = dm * -(s0 < 0.0 ? s0 : 0.0) < 600.0 ? far : 0.0;
-        far = lk_[l] > -__builtin_huge_val() ? far : 0.0;
-        far = lp0 >= lp1 ? 0.0 : far;  // at or above the target: 0
-        far_[l] = far;
+        // JEPA: every interval of log_delta_f (lp1 - lp0 <= 1) by jepa_delta_f, where no power
+        // of y = e^-sigma overflows (m |sigma0| <= 600); MAE: the short ones ("close") by
+        // Gauss-Legendre, the others are the scalar's
+        double diff = (m > 0 && lp1 - lp0 <= 1.0) ? 1.0 : 0.0;
+        diff = dm * -(s0 < 0.0 ? s0 : 0.0) <= 600.0 ? diff : 0.0;
+        diff = lk_[l] > -__builtin_huge_val() ? diff : 0.0;
+        const bool zero = lp0 >= lp1;  // at or above the target: 0
+        diff = zero ? 0.0 : diff;
+        diff_[l] = diff;
+        const double gl = (m > 0 || zero || use_plateau != 0.0) ? 0.0 : close;
+        gl_[l] = gl;
         double o = use_plateau;
-        o = close != 0.0 ? 1.0 : o;
-        o = far != 0.0 ? 1.0 : o;
-        const bool zero = lp0 >= lp1;
+        o = gl != 0.0 ? 1.0 : o;
+        o = diff != 0.0 ? 1.0 : o;
         ok[l] = zero ? 1.0 : o;
         res[l] = zero ? 0.0 : plateau;
-        gl_[l] = (zero || use_plateau != 0.0 || far != 0.0) ? 0.0 : 1.0;
     }
-    bool any_far = false;
-    for (int l = 0; l < n; ++l) any_far = any_far || (far_[l] != 0.0 && ok[l] != 0.0);
-    if (any_far) {
-        // Poly(y) = sum_j C(m,j)/j y^j at sigma0 and sigma1 (chi_growth_integer's two forms:
-        // z hA(z) for sigma >= 0, y^m hB(z) below, z = e^-|sigma|)
-        double za[W], zb[W], ha[W], hb[W], ga[W], gb[W];
-        FD_LANES {
-            const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
-            za[l] = vm::exp(s0 < 0.0 ? s0 : -s0);
-            zb[l] = vm::exp(s1 < 0.0 ? s1 : -s1);
-        }
-        poly_forms(m, za, ha, ga);
-        poly_forms(m, zb, hb, gb);
-        FD_LANES {
-            const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
-            const double p0 = s0 >= 0.0 ? ha[l] * za[l] : ga[l] * vm::exp(-dm * s0);
-            const double p1 = s1 >= 0.0 ? hb[l] * zb[l] : gb[l] * vm::exp(-dm * s1);
-            const double df = ds_[l] + (p0 - p1);
-            res[l] = far_[l] != 0.0 ? df * vm::exp(-lk_[l]) : res[l];
-        }
-    }
+    bool any_diff = false;
+    for (int l = 0; l < n; ++l) any_diff = any_diff || diff_[l] != 0.0;
+    if (any_diff) jepa_delta_f(m, sl, ds_, dpsi_, diff_, res);
     bool any_gl = false;
     for (int l = 0; l < n; ++l) any_gl = any_gl || (gl_[l] != 0.0 && ok[l] != 0.0);
     if (any_gl) {
-        // log_gl_integral(s0, s0 + ds): log int psi^(1-q) dsigma by 24-point Gauss-Legendre,
-        // the integrand scaled by its larger endpoint value e^eref.  psi^(1-q) = (1 + e^-s)^(q-1)
-        // on the growth branch: for JEPA (q - 1 = m, an integer) a product of m factors
-        // (binary powering: one exp per pair of nodes instead of exp, log1p, exp per node)
-        double eref[W], escale[W], total[W], half[W], mid[W], bs[W], acc[W];
+        // MAE: log_gl_integral(s0, s0 + ds): log int psi^(1-q) dsigma by 24-point Gauss-Legendre,
+        // the integrand scaled by its larger endpoint value e^eref
+        double eref[W], total[W], half[W], mid[W];
         FD_LANES {
             const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
             const double a0 = (1.0 - q) * ((s0 < 0.0 ? s0 : 0.0) - vm::log1p(vm::exp(s0 < 0.0 ? s0 : -s0)));
             const double a1 = (1.0 - q) * ((s1 < 0.0 ? s1 : 0.0) - vm::log1p(vm::exp(s1 < 0.0 ? s1 : -s1)));
             eref[l] = a1 > a0 ? a1 : a0;
-            escale[l] = vm::exp(-eref[l]);
             half[l] = 0.5 * ds_[l];
             mid[l] = s0 + half[l];
             total[l] = 0.0;
-            // (1 + e^-s)^m beyond float64 (s << 0): the scalar's logarithms
-            ok[l] = (m > 0 && gl_[l] != 0.0 && dm * -(s0 < 0.0 ? s0 : 0.0) > 600.0) ? 0.0 : ok[l];
         }
-        if (m > 0) {
-            // the nodes pair up, +-x: e^-(mid +- h x) = e^-mid e^-+(h x), one exp per pair
-            // (the rule is symmetric to 1e-15, closed.h's gauss_legendre_ok)
-            double emid[W], bs2[W], acc2[W];
-            FD_LANES emid[l] = vm::exp(-mid[l]);
-            for (int g = 0; g < GL_N / 2; ++g) {
-                const double xg = gl_x(g), wg = gl_w(g);
-                FD_LANES {
-                    const double ep = vm::exp(-half[l] * xg);
-                    bs[l] = 1.0 + emid[l] * ep;
-                    bs2[l] = 1.0 + emid[l] / ep;
-                    acc[l] = 1.0;
-                    acc2[l] = 1.0;
-                }
-                for (int e = m; e > 0; e >>= 1) {
-                    const bool bit = (e & 1) != 0;
-                    FD_LANES {
-                        acc[l] = bit ? acc[l] * bs[l] : acc[l];
-                        acc2[l] = bit ? acc2[l] * bs2[l] : acc2[l];
-                        bs[l] = bs[l] * bs[l];
-                        bs2[l] = bs2[l] * bs2[l];
-                    }
-                }
-                FD_LANES total[l] += wg * ((acc[l] + acc2[l]) * escale[l]);
-            }
-        } else {
-            for (int g = 0; g < GL_N; ++g) {
-                const double xg = gl_x(g), wg = gl_w(g);
-                FD_LANES {
-                    const double sg = mid[l] + half[l] * xg;
-                    const double lps = (sg < 0.0 ? sg : 0.0) - vm::log1p(vm::exp(sg < 0.0 ? sg : -sg));
-                    total[l] += wg * vm::exp((1.0 - q) * lps - eref[l]);
-                }
+        for (int g = 0; g < GL_N; ++g) {
+            const double xg = gl_x(g), wg = gl_w(g);
+            FD_LANES {
+                const double sg = mid[l] + half[l] * xg;
+                const double lps = (sg < 0.0 ? sg : 0.0) - vm::log1p(vm::exp(sg < 0.0 ? sg : -sg));
+                total[l] += wg * vm::exp((1.0 - q) * lps - eref[l]);
             }
         }
         FD_LANES {
