@@ -84,6 +84,10 @@ constexpr int W = 8;  // lanes of a block: one AVX-512 register of doubles
 // MAE above this sigma (psi within 1e-300 of 1): 1 - s = -expm1(log psi / n) nears the
 // subnormals, and the lane is left to the scalar's logarithms (log_one_minus_s)
 constexpr double MAE_SIGMA_MAX = 690.0;
+// critical_time's plateau form where |log K| < 700 (there F(sigma*) e^-log K is finite),
+// as a range of K (e^700 = 1.01e304: the bounds differ from e^-+700 by 1.4%, which only
+// moves lanes between the vector path and the scalar's logarithms)
+constexpr double K_PLATEAU_MIN = 1e-304, K_PLATEAU_MAX = 1e304;
 
 /// Per-lane constants of a block's solve (scalar start_of, once per feature).
 struct Block {  // lanes beyond those in use repeat lane 0
@@ -320,40 +324,37 @@ FD_SIMD_INLINE void gather_lanes(const double* src, long long first, int n, doub
 /// its series up to s0 = psi0^(1/n) = 1/2, by mae_r_closed above) or above it
 /// (tau0 = F(sigma0)/K: JEPA's F = sigma - Poly(e^-sigma), MAE's
 /// R(s) - n/(n-2) s^2/psi), with K and tau0 finite; else the lane is the scalar
-/// start_of's.
+/// start_of's.  log K and w* only where block_constants is set (start_block's; the
+/// critical time needs neither: log_k and w_star are left unset).
 struct StartLanes {
     double lp0[W], s0[W], k_rate[W], log_k[W], log_rho[W], psi0[W], em_lp0[W], tau0[W], w_star[W], ok[W];
 };
 
 FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, const double* ra, const double* wa,
-                                StartLanes& o) {
+                                bool block_constants, StartLanes& o) {
     const int m = integer_m(objective, depth);
     const double b = family_b<double>(objective, depth);
     const double q = family_q<double>(objective, depth);
     const double dm = double(m), dd = double(depth);
     const int n_mae = depth + 1;
     const double dn = double(n_mae);
-    double kk[W], pw_e[W], aux[W], poly[W];
-    // |(q-1) log rho| < 600 (log_rate's product form) as a range of rho, decided once
-    const double rho_lo = fd_exp(-600.0 / (q - 1.0)), rho_hi = fd_exp(600.0 / (q - 1.0));
-    for (int l = 0; l < W; ++l) {
-        // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
-        // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
-        // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power is libm's pow
-        double rp = 1.0;
-        if (m > 0) {
-            double bp = ra[l];
-            for (int e = m; e > 0; e >>= 1) {
-                if (e & 1) rp *= bp;
-                bp *= bp;
-            }
-        } else {
-            rp = fd_pow(ra[l], q - 1.0);
-        }
-        kk[l] = (ra[l] > rho_lo && ra[l] < rho_hi) ? b * la[l] * rp : 0.0;  // 0: a scalar lane (K in logs)
+    double kk[W], pw_e[W], aux[W], poly[W], lr_[W], rp[W];
+    FD_LANES lr_[l] = vm::log(ra[l]);
+    // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
+    // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
+    // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power is libm's pow
+    if (m > 0) {
+        int_power(m, ra, 1.0, rp);
+    } else {
+        for (int l = 0; l < W; ++l) rp[l] = fd_pow(ra[l], q - 1.0);
     }
     FD_LANES {
-        const double lr = vm::log(ra[l]);
+        // log_rate's product form where |(q-1) log rho| < 600 (0: a scalar lane, K in logs)
+        const double lrp = (q - 1.0) * lr_[l];
+        kk[l] = (lrp < 600.0 && lrp > -600.0) ? b * la[l] * rp[l] : 0.0;
+    }
+    FD_LANES {
+        const double lr = lr_[l];
         const double lp0 = b * vm::log(wa[l]) - lr;
         const double psi0 = vm::exp(lp0);
         const double em = vm::expm1(lp0);
@@ -362,9 +363,13 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         o.em_lp0[l] = em;
         o.s0[l] = lp0 - vm::log(-em);  // sigma_of_log_psi on the growth branch
         o.k_rate[l] = kk[l];
-        o.log_k[l] = vm::log(kk[l]);
         o.log_rho[l] = lr;
-        o.w_star[l] = vm::exp(lr / b);  // fixed_point
+    }
+    if (block_constants) {
+        FD_LANES {
+            o.log_k[l] = vm::log(kk[l]);
+            o.w_star[l] = vm::exp(lr_[l] / b);  // fixed_point
+        }
     }
     // JEPA: z = psi0/(1 - psi0) of h(z);  MAE: s = psi0^(1/n) (m is the block's: one loop each,
     // so that JEPA's lanes do not evaluate MAE's exp)
@@ -472,7 +477,7 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
     gather_lanes(w0, first, n, wa);
     // the common start in vector registers (growth below psi = 1/2), else start_of's
     StartLanes sl;
-    start_lanes(objective, d0, la, ra, wa, sl);
+    start_lanes(objective, d0, la, ra, wa, true, sl);
     for (int l = 0; l < W; ++l) {
         bk.k_rate[l] = sl.k_rate[l];
         Start st;
@@ -742,35 +747,47 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
         fs[l] = f == f ? f : critical_level(objective, d0, p[i]);
     }
     StartLanes sl;
-    start_lanes(objective, d0, la, ra, ea, sl);
+    start_lanes(objective, d0, la, ra, ea, false, sl);
     const double* s0_ = sl.s0;
-    const double* lk_ = sl.log_k;
+    double lp1_[W];
+    FD_LANES lp1_[l] = b * vm::log(pa[l]);
+    // delta_sigma for log_delta_f's forms, where a lane takes one (lp1 - lp0 <= 1; on the
+    // plateau, as on the workload, no lane does)
+    bool any_delta = false;
+    for (int l = 0; l < n; ++l) any_delta = any_delta || lp1_[l] - sl.lp0[l] <= 1.0;
     FD_LANES {
-        const double lp0 = sl.lp0[l];
-        const double lp1 = b * vm::log(pa[l]);
-        // delta_sigma (dlp <= 1) for log_delta_f's forms
-        const double dpsi = sl.psi0[l] * vm::expm1(lp1 - lp0);
-        const double ds = (lp1 - lp0) - vm::log1p(-dpsi / -sl.em_lp0[l]);
-        ds_[l] = ds;
-        dpsi_[l] = dpsi;
-        const double s0 = sl.s0[l], log_k = sl.log_k[l];
+        ds_[l] = 0.0;
+        dpsi_[l] = 0.0;
+    }
+    if (any_delta) {
+        FD_LANES {
+            const double dlp = lp1_[l] - sl.lp0[l];
+            const double dpsi = sl.psi0[l] * vm::expm1(dlp);
+            ds_[l] = dlp - vm::log1p(-dpsi / -sl.em_lp0[l]);
+            dpsi_[l] = dpsi;
+        }
+    }
+    FD_LANES {
+        const double lp0 = sl.lp0[l], lp1 = lp1_[l];
+        const double ds = ds_[l];
+        const double s0 = sl.s0[l], k = sl.k_rate[l];
         // the plateau form: F(sigma*)/K - tau0, when the start is well below the target
-        const double plateau = fs[l] * vm::exp(-log_k) - sl.tau0[l];
-        const double ak = log_k < 0.0 ? -log_k : log_k;
+        // (1/K: the scalar's e^-log K to within its rounding)
+        const double plateau = fs[l] / k - sl.tau0[l];
         const double rate = q - 1.0 > 1.0 ? q - 1.0 : 1.0;
         // (selects on doubles, one condition each: && of comparisons would not vectorize)
         double use_plateau = lp1 - lp0 > 1.0 ? sl.ok[l] : 0.0;
-        use_plateau = ak < 700.0 ? use_plateau : 0.0;
+        use_plateau = (k > K_PLATEAU_MIN && k < K_PLATEAU_MAX) ? use_plateau : 0.0;
         double close = lp1 - lp0 <= 1.0 ? 1.0 : 0.0;
         close = ds <= 2.0 ? close : 0.0;
         close = ds * rate <= 16.0 ? close : 0.0;
-        close = lk_[l] > -__builtin_huge_val() ? close : 0.0;  // K beyond float64 (log_k = -inf): the scalar
+        close = k > 0.0 ? close : 0.0;  // K beyond float64 (k_rate = 0): the scalar
         // JEPA: every interval of log_delta_f (lp1 - lp0 <= 1) by jepa_delta_f, where no power
         // of y = e^-sigma overflows (m |sigma0| <= 600); MAE: the short ones ("close") by
         // Gauss-Legendre, the others are the scalar's
         double diff = (m > 0 && lp1 - lp0 <= 1.0) ? 1.0 : 0.0;
         diff = dm * -(s0 < 0.0 ? s0 : 0.0) <= 600.0 ? diff : 0.0;
-        diff = lk_[l] > -__builtin_huge_val() ? diff : 0.0;
+        diff = k > 0.0 ? diff : 0.0;
         const bool zero = lp0 >= lp1;  // at or above the target: 0
         diff = zero ? 0.0 : diff;
         diff_[l] = diff;
@@ -790,8 +807,9 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
     if (any_gl) {
         // MAE: log_gl_integral(s0, s0 + ds): log int psi^(1-q) dsigma by 24-point Gauss-Legendre,
         // the integrand scaled by its larger endpoint value e^eref
-        double eref[W], total[W], half[W], mid[W];
+        double eref[W], total[W], half[W], mid[W], lk_[W];
         FD_LANES {
+            lk_[l] = vm::log(sl.k_rate[l]);
             const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
             const double a0 = (1.0 - q) * ((s0 < 0.0 ? s0 : 0.0) - vm::log1p(vm::exp(s0 < 0.0 ? s0 : -s0)));
             const double a1 = (1.0 - q) * ((s1 < 0.0 ? s1 : 0.0) - vm::log1p(vm::exp(s1 < 0.0 ? s1 : -s1)));
