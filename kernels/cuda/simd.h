@@ -139,6 +139,34 @@ FD_SIMD_INLINE void int_power(int m, const double* x, double sign, double* out) 
     }
 }
 
+// mae_rho_power's arguments: t^n and x/t^2 stay normal (x^(1/n) from e^(log x / n))
+constexpr double ROOT_X_MIN = 1e-300, ROOT_X_MAX = 1e300;
+
+/// out[l] = x[l]^((n-2)/n) for n >= 3 (MAE's rho^(q-1): q - 1 = (L-1)/(L+1), n = L + 1) at
+/// x[l] in [ROOT_X_MIN, ROOT_X_MAX], log_x[l] = vm::log(x[l]); other lanes get a value that is
+/// never used.  The root t = x^(1/n) starts as e^(log x / n), relative error e0 of at most
+/// |log x|/n + 1 ulps, and takes one Newton step on t^n = x: t' = t (1 - d/n),
+/// d = t^n/x - 1 (exact subtraction), t^n by binary powering with k <= 2 log2(n)
+/// roundings.  The step removes e0 up to n e0^2 (< 1e-24) and leaves (k + 1)/n + 1 <= 2
+/// units of 2^-53 (t^n's and d's roundings shrink by 1/n, the subtraction's is whole): t' is
+/// within an ulp of the root, whatever |log x|, and x / t'^2 within 6 units (3 ulps) of
+/// x^((n-2)/n).  (libm's pow per lane took a third of MAE's critical time; K = b lam rho^(q-1)
+/// needs no better: JEPA's rho^m has up to 12 roundings.)
+FD_SIMD_INLINE void mae_rho_power(int n, const double* x, const double* log_x, double* out) {
+    const double dn = double(n);
+    double t[W], tn[W];
+    FD_LANES {
+        const double xc = (x[l] >= ROOT_X_MIN && x[l] <= ROOT_X_MAX) ? log_x[l] : 0.0;
+        t[l] = vm::exp(xc / dn);
+    }
+    int_power(n, t, 1.0, tn);
+    FD_LANES {
+        const double d = tn[l] / x[l] - 1.0;
+        const double r = t[l] - t[l] * (d / dn);
+        out[l] = x[l] / (r * r);
+    }
+}
+
 /// MAE's R(s) = n int_0^s t/(1 - t^n) dt above the plateau (mae_r's partial
 /// fractions over the n-th roots of unity) at s[l] in (1/2, 1], with em[l] =
 /// s - 1 = expm1(log psi / n) formed without cancellation.  Lanes outside that
@@ -342,16 +370,18 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
     FD_LANES lr_[l] = vm::log(ra[l]);
     // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
     // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
-    // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power is libm's pow
-    if (m > 0) {
+    // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power
+    // rho^((n-2)/n) by a refined root (mae_rho_power: within 3 ulps)
+    if (m > 0)
         int_power(m, ra, 1.0, rp);
-    } else {
-        for (int l = 0; l < W; ++l) rp[l] = fd_pow(ra[l], q - 1.0);
-    }
+    else
+        mae_rho_power(n_mae, ra, lr_, rp);
     FD_LANES {
         // log_rate's product form where |(q-1) log rho| < 600 (0: a scalar lane, K in logs)
         const double lrp = (q - 1.0) * lr_[l];
-        kk[l] = (lrp < 600.0 && lrp > -600.0) ? b * la[l] * rp[l] : 0.0;
+        double k = (lrp < 600.0 && lrp > -600.0) ? b * la[l] * rp[l] : 0.0;
+        k = (ra[l] >= ROOT_X_MIN && ra[l] <= ROOT_X_MAX) ? k : 0.0;
+        kk[l] = k;
     }
     FD_LANES {
         const double lr = lr_[l];
