@@ -342,8 +342,29 @@ FD_SIMD_INLINE void solve_lanes(const Block& bk, const double* t, const double* 
 /// dst[l] = src[first + l] for the n lanes in use; the unused lanes repeat lane 0
 /// (any valid feature: their results are never stored).
 FD_SIMD_INLINE void gather_lanes(const double* src, long long first, int n, double* dst) {
-    for (int l = 0; l < W; ++l) dst[l] = src[first + (l < n ? l : 0)];
+    if (n == W)
+        FD_LANES dst[l] = src[first + l];  // (a full block: one vector copy)
+    else
+        for (int l = 0; l < W; ++l) dst[l] = src[first + (l < n ? l : 0)];
 }
+
+/// True when flag[l] != 0 in some lane; the lanes beyond those in use repeat lane 0, so
+/// all W are tested (a vector reduction).  Flags are 0 or 1.
+FD_SIMD_INLINE bool any_lane(const double* flag) {
+    double acc = 0.0;
+#pragma omp simd reduction(max : acc)
+    for (int l = 0; l < W; ++l) acc = flag[l] > acc ? flag[l] : acc;
+    return acc != 0.0;
+}
+
+/// eps^(1/L) of the last weight and depth that needed it (libm's pow): one call for a run of
+/// equal weights over the blocks of a call, as eps usually is one value for every feature.
+/// The value is the same bits whether cached or not.
+struct RootCache {
+    double w = -1.0;  // no weight yet (weights are positive)
+    int depth = 0;
+    double root = 0.0;
+};
 
 /// A growing feature's start in vector registers: start_of's constants and
 /// growth_tau0's closed forms for W lanes of one (objective, depth) at weights
@@ -359,7 +380,7 @@ struct StartLanes {
 };
 
 FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, const double* ra, const double* wa,
-                                bool block_constants, StartLanes& o) {
+                                bool block_constants, RootCache& roots, StartLanes& o) {
     const int m = integer_m(objective, depth);
     const double b = family_b<double>(objective, depth);
     const double q = family_q<double>(objective, depth);
@@ -408,14 +429,16 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
     else
         FD_LANES aux[l] = vm::exp(o.lp0[l] / dn);
     // growth_tau0's w0^(1/L) where its plateau form needs it (psi0 < 1/2): libm's pow,
-    // once for a run of equal weights (eps is usually one value for every feature)
+    // once for a run of equal weights (roots)
     for (int l = 0; l < W; ++l) {
-        if (!(o.lp0[l] < -FD_LOG2))
+        if (!(o.lp0[l] < -FD_LOG2)) {
             pw_e[l] = 1.0;
-        else if (l > 0 && wa[l] == wa[l - 1] && o.lp0[l - 1] < -FD_LOG2)
-            pw_e[l] = pw_e[l - 1];
-        else
+        } else if (wa[l] == roots.w && depth == roots.depth) {
+            pw_e[l] = roots.root;
+        } else {
             pw_e[l] = fd_pow(wa[l], 1.0 / dd);
+            roots = {wa[l], depth, pw_e[l]};
+        }
     }
     double y0[W], ha[W], omp_m[W], r_above[W], f_mae[W];  // (y0, ha, omp_m: JEPA; r_above, f_mae: MAE)
     if (m > 0) {
@@ -493,7 +516,7 @@ FD_SIMD_INLINE bool one_depth(const long long* depth, long long first, int n) {
 /// one objective.  Returns false when the vector path does not apply (MAE depth
 /// 1): the caller runs the scalar solver for every feature.
 FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const double* lam, const double* rho,
-                        const double* w0, long long first, int n, Block& bk) {
+                        const double* w0, long long first, int n, RootCache& roots, Block& bk) {
     const int d0 = int(depth[first]);
     bk.depth = d0;
     bk.objective = objective;
@@ -507,7 +530,7 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
     gather_lanes(w0, first, n, wa);
     // the common start in vector registers (growth below psi = 1/2), else start_of's
     StartLanes sl;
-    start_lanes(objective, d0, la, ra, wa, true, sl);
+    start_lanes(objective, d0, la, ra, wa, true, roots, sl);
     for (int l = 0; l < W; ++l) {
         bk.k_rate[l] = sl.k_rate[l];
         Start st;
@@ -540,9 +563,9 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
 FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objective, const long long* depth,
                              const double* lam, const double* rho, const double* eps, long long first, int n,
                              double* out, long long rs, long long cs, signed char* status, const double* tab_sigma,
-                             const double* tab_dsigma) {
+                             const double* tab_dsigma, RootCache& roots) {
     Block bk;
-    if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, eps, first, n, bk)) {
+    if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, eps, first, n, roots, bk)) {
         for (int l = 0; l < n; ++l) {
             const long long i = first + l;
             FD_SIMD_ON_FALLBACK(0, nt);
@@ -610,9 +633,9 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
 /// advance for features [first, first + n) (n <= W): out = the weight dt later.
 FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const double* lam, const double* rho,
                           const double* w, const double* dt, long long first, int n, double* out, signed char* status,
-                          const double* tab_sigma, const double* tab_dsigma) {
+                          const double* tab_sigma, const double* tab_dsigma, RootCache& roots) {
     Block bk;
-    if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, w, first, n, bk)) {
+    if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, w, first, n, roots, bk)) {
         for (int l = 0; l < n; ++l) {
             const long long i = first + l;
             FD_SIMD_ON_FALLBACK(1, 1);
@@ -684,8 +707,9 @@ FD_SIMD_CLONES inline void trajectory_features(long long nt, const double* t, in
                                                long long first, long long n, double* out, long long rs,
                                                long long cs, signed char* status, const double* tab_sigma,
                                                const double* tab_dsigma) {
+    RootCache roots;
 #define FD_CALL(f, k) \
-    trajectory_block(nt, t, objective, depth, lam, rho, eps, f, k, out, rs, cs, status, tab_sigma, tab_dsigma)
+    trajectory_block(nt, t, objective, depth, lam, rho, eps, f, k, out, rs, cs, status, tab_sigma, tab_dsigma, roots)
     FD_FOR_BLOCKS(depth, first, n, FD_CALL)
 #undef FD_CALL
 }
@@ -695,7 +719,9 @@ FD_SIMD_CLONES inline void advance_features(int objective, const long long* dept
                                             const double* rho, const double* w, const double* dt, long long first,
                                             long long n, double* out, signed char* status, const double* tab_sigma,
                                             const double* tab_dsigma) {
-#define FD_CALL(f, k) advance_block(objective, depth, lam, rho, w, dt, f, k, out, status, tab_sigma, tab_dsigma)
+    RootCache roots;
+#define FD_CALL(f, k) \
+    advance_block(objective, depth, lam, rho, w, dt, f, k, out, status, tab_sigma, tab_dsigma, roots)
     FD_FOR_BLOCKS(depth, first, n, FD_CALL)
 #undef FD_CALL
 }
@@ -751,7 +777,7 @@ FD_SIMD_INLINE void jepa_delta_f(int m, const StartLanes& sl, const double* ds, 
 /// long intervals, K beyond float64) is the scalar critical_time's.
 FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const double* lam, const double* rho,
                                    const double* eps, const double* p, const double* levels, long long first, int n,
-                                   double* out) {
+                                   double* out, RootCache& roots) {
     const int d0 = int(depth[first]);
     const int m = integer_m(objective, d0);
     if (m == 0) {  // MAE depth 1: F = sigma
@@ -771,25 +797,24 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
     gather_lanes(rho, first, n, ra);
     gather_lanes(eps, first, n, ea);
     gather_lanes(p, first, n, pa);
-    for (int l = 0; l < W; ++l) {
-        const long long i = first + (l < n ? l : 0);
-        const double f = levels[d0];
-        fs[l] = f == f ? f : critical_level(objective, d0, p[i]);
-    }
+    const double f_level = levels[d0];
+    if (f_level == f_level)
+        FD_LANES fs[l] = f_level;
+    else
+        for (int l = 0; l < W; ++l) fs[l] = critical_level(objective, d0, pa[l]);
     StartLanes sl;
-    start_lanes(objective, d0, la, ra, ea, false, sl);
+    start_lanes(objective, d0, la, ra, ea, false, roots, sl);
     const double* s0_ = sl.s0;
     double lp1_[W];
     FD_LANES lp1_[l] = b * vm::log(pa[l]);
     // delta_sigma for log_delta_f's forms, where a lane takes one (lp1 - lp0 <= 1; on the
     // plateau, as on the workload, no lane does)
-    bool any_delta = false;
-    for (int l = 0; l < n; ++l) any_delta = any_delta || lp1_[l] - sl.lp0[l] <= 1.0;
     FD_LANES {
         ds_[l] = 0.0;
         dpsi_[l] = 0.0;
+        diff_[l] = lp1_[l] - sl.lp0[l] <= 1.0 ? 1.0 : 0.0;  // (here: a lane needs delta_sigma)
     }
-    if (any_delta) {
+    if (any_lane(diff_)) {
         FD_LANES {
             const double dlp = lp1_[l] - sl.lp0[l];
             const double dpsi = sl.psi0[l] * vm::expm1(dlp);
@@ -829,12 +854,8 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
         ok[l] = zero ? 1.0 : o;
         res[l] = zero ? 0.0 : plateau;
     }
-    bool any_diff = false;
-    for (int l = 0; l < n; ++l) any_diff = any_diff || diff_[l] != 0.0;
-    if (any_diff) jepa_delta_f(m, sl, ds_, dpsi_, diff_, res);
-    bool any_gl = false;
-    for (int l = 0; l < n; ++l) any_gl = any_gl || (gl_[l] != 0.0 && ok[l] != 0.0);
-    if (any_gl) {
+    if (any_lane(diff_)) jepa_delta_f(m, sl, ds_, dpsi_, diff_, res);
+    if (any_lane(gl_)) {
         // MAE: log_gl_integral(s0, s0 + ds): log int psi^(1-q) dsigma by 24-point Gauss-Legendre,
         // the integrand scaled by its larger endpoint value e^eref
         double eref[W], total[W], half[W], mid[W], lk_[W];
@@ -876,7 +897,8 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
 FD_SIMD_CLONES inline void critical_features(int objective, const long long* depth, const double* lam,
                                              const double* rho, const double* eps, const double* p,
                                              const double* levels, long long first, long long n, double* out) {
-#define FD_CALL(f, k) critical_block(objective, depth, lam, rho, eps, p, levels, f, k, out)
+    RootCache roots;
+#define FD_CALL(f, k) critical_block(objective, depth, lam, rho, eps, p, levels, f, k, out, roots)
     FD_FOR_BLOCKS(depth, first, n, FD_CALL)
 #undef FD_CALL
 }
