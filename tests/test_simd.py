@@ -378,6 +378,40 @@ def test_mae_above_the_plateau_takes_the_vector_path(depth):
                                  for a, r, e in zip(lam, rho, eps)]))
 
 
+@pytest.mark.parametrize("objective,depth", [(0, 1), (0, 2), (0, 5), (0, 16), (0, 64), (1, 2), (1, 5), (1, 64)])
+def test_critical_time_near_the_target_matches_mpmath(objective, depth):
+    """Starts within e^1.2 of the target in psi, rho over 1e-3..1e3: JEPA's closed-form
+    difference (jepa_delta_f, every lane in vector registers), MAE's Gauss-Legendre and plateau
+    forms (K by mae_rho_power's refined root), each time backward stable against mpmath
+    (test_exact's criterion: 1e-12 plus 64 ulps times the condition number)."""
+    import fastdyn as fd
+    import reference as ref
+
+    rng = np.random.default_rng(100 + depth + 7 * objective)
+    n = 16
+    lam, rho = 10.0 ** rng.uniform(-3, 3, n), 10.0 ** rng.uniform(-3, 3, n)
+    p = rng.uniform(0.05, 0.95, n)
+    b = 1.0 / depth if objective == 0 else (depth + 1.0) / depth
+    eps = np.exp((b * np.log(p) - rng.uniform(0.01, 1.2, n) + np.log(rho)) / b)  # lp1 - lp0 in (0.01, 1.2)
+    d = np.full(n, depth, dtype=np.int64)
+    so = probe("x86-64-v3" if cpu_has(("avx2",)) else "x86-64")
+    so.probe_take_fallbacks(2)
+    got = run_critical(objective, d, lam, rho, eps, p, so.probe_critical)
+    if objective == 0:
+        assert so.probe_take_fallbacks(2) == 0
+    np.testing.assert_array_equal(got.view(np.int64), run_critical(objective, d, lam, rho, eps, p).view(np.int64))
+    name = "jepa" if objective == 0 else "mae"
+    for i in range(n):
+        want = ref.critical_time_mp(name, depth, lam[i], rho[i], eps[i], p[i])
+        if want > mpmath.mpf("1.7e308"):  # (K below 1e-300 at depth 64: beyond float64)
+            assert got[i] == np.inf
+            continue
+        w_star = float(fd.fixed_point(rho[i], depth=depth, objective=name))
+        cond = ref.cond_time_mp(name, depth, lam[i], rho[i], eps[i], p[i] * w_star, time=want)
+        err = float(abs((mpmath.mpf(got[i]) - want) / want))
+        assert err <= TOL + 64.0 * (float(cond) + 1.0) * 2.0**-53, (i, err, float(cond))
+
+
 # ---------------------------------------------------------------------------
 # one result on every instruction set
 # ---------------------------------------------------------------------------
