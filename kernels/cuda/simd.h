@@ -770,11 +770,11 @@ FD_SIMD_INLINE void jepa_delta_f(int m, const StartLanes& sl, const double* ds, 
 /// the plateau coordinate F(sigma*)/K - tau0 (start_lanes' growth_tau0) when the
 /// start is well below the target, else the difference F(sigma*) - F(sigma0):
 /// for JEPA in closed form without cancellation (jepa_delta_f), for MAE by
-/// log_delta_f's Gauss-Legendre integral over a short interval.  The
-/// powers eps^(1/L) and MAE's rho^(q-1) stay libm's pow (scalar loops, eps^(1/L)
-/// once per block when eps is shared: a vector pow of <= 1 ulp needs a
-/// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (MAE's
-/// long intervals, K beyond float64) is the scalar critical_time's.
+/// log_delta_f's Gauss-Legendre integral over a short interval.  eps^(1/L) stays
+/// libm's pow (a scalar call per run of equal weights, RootCache: a vector pow of
+/// <= 1 ulp needs a double-double logarithm); rho^(q-1) is a product for JEPA and
+/// mae_rho_power's refined root for MAE.  Every other lane (MAE's long intervals, K
+/// beyond float64) is the scalar critical_time's.
 FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const double* lam, const double* rho,
                                    const double* eps, const double* p, const double* levels, long long first, int n,
                                    double* out, RootCache& roots) {
