@@ -32,8 +32,8 @@ def c_signatures():
     text = SOURCE.read_text()
     out = {}
     for m in re.finditer(r"FD_EXPORT\s+([\w\s\*]+?)\s*\bfdh_(\w+)\(([^)]*)\)", text):
-        # FD_SIMD_CLONES: compiled once per instruction set (simd.h), not part of the type
-        res = " ".join(w for w in m.group(1).split() if w != "FD_SIMD_CLONES")
+        # FD_SIMD_TARGETS: compiled once per instruction set (simd.h), not part of the type
+        res = " ".join(w for w in m.group(1).split() if w != "FD_SIMD_TARGETS")
         args = [a.strip() for a in m.group(3).split(",") if a.strip()]
         types = tuple(C_TYPES[" ".join(re.sub(r"\s*\*", "*", a).rsplit(" ", 1)[0].split())]
                       for a in args)
@@ -50,7 +50,7 @@ def test_library_exports_exactly_the_declared_functions():
                         text=True)
     if nm.returncode != 0:
         pytest.skip("nm not available")
-    # T: plain functions; i: FD_SIMD_CLONES functions (an ifunc that picks the clone at load)
+    # T: plain functions; i: FD_SIMD_TARGETS functions (an ifunc that picks the clone at load)
     exported = set(re.findall(r"\b[Ti] (fdh_\w+)$", nm.stdout, re.M))
     assert exported == {"fdh_" + name for name in _lib.SIGNATURES}
 

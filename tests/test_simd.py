@@ -354,8 +354,11 @@ def test_the_workload_takes_the_vector_path(objective):
 def test_mae_above_the_plateau_takes_the_vector_path(depth):
     """MAE from s = psi^(1/n) in (1/2, 1): R(s)'s closed form (logs, atan2) in vector registers.
 
-    No lane leaves the vector path (trajectory, flow map, critical time), and
-    every result is within TOL of the scalar solver's.
+    No lane of the trajectory or the flow map leaves the vector path, and every
+    result is within TOL of the scalar solver's.  The critical times from here
+    to p = 0.995 are intervals too long for the block's Gauss-Legendre form: the
+    scalar critical_time's by design (simd.h, critical_block), checked for their
+    values only.
     """
     rng = np.random.default_rng(depth)
     n = 256
@@ -366,7 +369,7 @@ def test_mae_above_the_plateau_takes_the_vector_path(depth):
     d = np.full(n, depth, dtype=np.int64)
     t = np.geomspace(1e-3, 1e3, 16)
     dt, p = np.full(n, 0.3), np.full(n, 0.995)
-    assert vector_path_counts(1, d, lam, rho, eps, t, eps, dt, p) == [0, 0, 0]
+    assert vector_path_counts(1, d, lam, rho, eps, t, eps, dt, p)[:2] == [0, 0]
     out, status = run_trajectory(t, 1, d, lam, rho, eps)
     want, st_want = scalar_trajectory(t, 1, d, lam, rho, eps)
     np.testing.assert_array_equal(status, st_want)
@@ -381,14 +384,52 @@ def test_mae_above_the_plateau_takes_the_vector_path(depth):
                                  for a, r, e in zip(lam, rho, eps)]))
 
 
+@pytest.mark.parametrize("objective,depth", [(0, 1), (0, 2), (0, 5), (0, 16), (0, 64), (1, 2), (1, 5), (1, 64)])
+def test_critical_time_near_the_target_matches_mpmath(objective, depth):
+    """Starts within e^1.2 of the target in psi, rho over 1e-3..1e3: JEPA's closed-form
+    difference (jepa_delta_f, every lane in vector registers), MAE's Gauss-Legendre and plateau
+    forms (K by mae_rho_power's refined root), each time backward stable against mpmath
+    (test_exact's criterion: 1e-12 plus 64 ulps times the condition number)."""
+    import fastdyn as fd
+    import reference as ref
+
+    rng = np.random.default_rng(100 + depth + 7 * objective)
+    n = 16
+    lam, rho = 10.0 ** rng.uniform(-3, 3, n), 10.0 ** rng.uniform(-3, 3, n)
+    p = rng.uniform(0.05, 0.95, n)
+    b = 1.0 / depth if objective == 0 else (depth + 1.0) / depth
+    eps = np.exp((b * np.log(p) - rng.uniform(0.01, 1.2, n) + np.log(rho)) / b)  # lp1 - lp0 in (0.01, 1.2)
+    d = np.full(n, depth, dtype=np.int64)
+    so = probe("x86-64-v3" if cpu_has(("avx2",)) else "x86-64")
+    so.probe_take_fallbacks(2)
+    got = run_critical(objective, d, lam, rho, eps, p, so.probe_critical)
+    if objective == 0:
+        # every lane in vector registers, except where K = b lam rho^(2L-1) leaves the product
+        # form's range (|(q-1) log rho| >= 600: depth 64 with rho beyond ~1e-2..1e2), by design
+        beyond = int(np.sum(~(np.abs((2.0 * depth - 1.0) * np.log(rho)) < 600.0)))
+        assert so.probe_take_fallbacks(2) == beyond
+    np.testing.assert_array_equal(got.view(np.int64), run_critical(objective, d, lam, rho, eps, p).view(np.int64))
+    name = "jepa" if objective == 0 else "mae"
+    for i in range(n):
+        want = ref.critical_time_mp(name, depth, lam[i], rho[i], eps[i], p[i])
+        if want > mpmath.mpf("1.7e308"):  # (K below 1e-300 at depth 64: beyond float64)
+            assert got[i] == np.inf
+            continue
+        w_star = float(fd.fixed_point(rho[i], depth=depth, objective=name))
+        cond = ref.cond_time_mp(name, depth, lam[i], rho[i], eps[i], p[i] * w_star, time=want)
+        err = float(abs((mpmath.mpf(got[i]) - want) / want))
+        assert err <= TOL + 64.0 * (float(cond) + 1.0) * 2.0**-53, (i, err, float(cond))
+
+
 # ---------------------------------------------------------------------------
 # one result on every instruction set
 # ---------------------------------------------------------------------------
 MARCHES = {"x86-64": None, "x86-64-v3": ("avx2",), "x86-64-v4": ("avx512f",)}
 # the CPU library's flags (setup.py), -fno-fast-math before the -fno- flags it would reset
-# -Bsymbolic: the probe's calls bind to its own build.  Without it the dynamic linker resolved
-# them to the installed library's exported symbols of the same C++ functions, loaded first: the
-# probe then ran the library's code (and counted no fallback, whatever the code did).
+# -Bsymbolic: the probe's calls bind to its own build.  When the library still exported the
+# block functions' ifunc symbols (simd.h now gives them internal linkage), the dynamic linker
+# resolved the probe's calls to the library loaded first: the probe ran the library's code and
+# counted no fallback, whatever the code did.
 FLAGS = ["-std=c++17", "-O3", "-fno-fast-math", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd",
          "-ffp-contract=off", "-DFD_NO_SIMD_CLONES", "-fPIC", "-shared", "-Wl,-Bsymbolic"]
 

@@ -307,6 +307,6 @@ FD_EXPORT void fdh_critical_block(i64 objective, const i64* depth, const double*
 FD_EXPORT i64 fdh_simd_lanes() { return simd::W; }
 
 /// vecmath.h over an array (for the tests): simd::vm_eval's functions.
-FD_EXPORT FD_SIMD_CLONES void fdh_vm_eval(i64 which, i64 n, const double* x, const double* y, double* out) {
+FD_EXPORT FD_SIMD_TARGETS void fdh_vm_eval(i64 which, i64 n, const double* x, const double* y, double* out) {
     simd::vm_eval((int)which, n, x, y, out);
 }

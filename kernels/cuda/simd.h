@@ -61,10 +61,14 @@
 // (FD_NO_SIMD_CLONES: one build for the target of -march, as tests/simd_probe.cpp does)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
     !defined(FD_NO_SIMD_CLONES)
-#define FD_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define FD_SIMD_TARGETS __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
-#define FD_SIMD_CLONES
+#define FD_SIMD_TARGETS
 #endif
+// The block functions have internal linkage: GCC exports the ifunc symbols of cloned inline
+// functions whatever their visibility, and another library built from these headers (the
+// tests' probe) then bound its calls to this library's code, loaded first
+#define FD_SIMD_CLONES FD_SIMD_TARGETS static
 #define FD_LANES _Pragma("omp simd") for (int l = 0; l < W; ++l)
 // Called with the number of results the scalar solver computes, at every fallback
 // (kind: 0 trajectory entries, 1 flow-map results, 2 critical times).  Empty in
@@ -84,6 +88,10 @@ constexpr int W = 8;  // lanes of a block: one AVX-512 register of doubles
 // MAE above this sigma (psi within 1e-300 of 1): 1 - s = -expm1(log psi / n) nears the
 // subnormals, and the lane is left to the scalar's logarithms (log_one_minus_s)
 constexpr double MAE_SIGMA_MAX = 690.0;
+// critical_time's plateau form where |log K| < 700 (there F(sigma*) e^-log K is finite),
+// as a range of K (e^700 = 1.01e304: the bounds differ from e^-+700 by 1.4%, which only
+// moves lanes between the vector path and the scalar's logarithms)
+constexpr double K_PLATEAU_MIN = 1e-304, K_PLATEAU_MAX = 1e304;
 
 /// Per-lane constants of a block's solve (scalar start_of, once per feature).
 struct Block {  // lanes beyond those in use repeat lane 0
@@ -132,6 +140,34 @@ FD_SIMD_INLINE void int_power(int m, const double* x, double sign, double* out) 
     for (int e = m; e > 0; e >>= 1) {
         if (e & 1) FD_LANES out[l] *= base[l];
         if (e > 1) FD_LANES base[l] *= base[l];
+    }
+}
+
+// mae_rho_power's arguments: t^n and x/t^2 stay normal (x^(1/n) from e^(log x / n))
+constexpr double ROOT_X_MIN = 1e-300, ROOT_X_MAX = 1e300;
+
+/// out[l] = x[l]^((n-2)/n) for n >= 3 (MAE's rho^(q-1): q - 1 = (L-1)/(L+1), n = L + 1) at
+/// x[l] in [ROOT_X_MIN, ROOT_X_MAX], log_x[l] = vm::log(x[l]); other lanes get a value that is
+/// never used.  The root t = x^(1/n) starts as e^(log x / n), relative error e0 of at most
+/// |log x|/n + 1 ulps, and takes one Newton step on t^n = x: t' = t (1 - d/n),
+/// d = t^n/x - 1 (exact subtraction), t^n by binary powering with k <= 2 log2(n)
+/// roundings.  The step removes e0 up to n e0^2 (< 1e-24) and leaves (k + 1)/n + 1 <= 2
+/// units of 2^-53 (t^n's and d's roundings shrink by 1/n, the subtraction's is whole): t' is
+/// within an ulp of the root, whatever |log x|, and x / t'^2 within 6 units (3 ulps) of
+/// x^((n-2)/n).  (libm's pow per lane took a third of MAE's critical time; K = b lam rho^(q-1)
+/// needs no better: JEPA's rho^m has up to 12 roundings.)
+FD_SIMD_INLINE void mae_rho_power(int n, const double* x, const double* log_x, double* out) {
+    const double dn = double(n);
+    double t[W], tn[W];
+    FD_LANES {
+        const double xc = (x[l] >= ROOT_X_MIN && x[l] <= ROOT_X_MAX) ? log_x[l] : 0.0;
+        t[l] = vm::exp(xc / dn);
+    }
+    int_power(n, t, 1.0, tn);
+    FD_LANES {
+        const double d = tn[l] / x[l] - 1.0;
+        const double r = t[l] - t[l] * (d / dn);
+        out[l] = x[l] / (r * r);
     }
 }
 
@@ -203,7 +239,13 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         const double herm = ((2.0 * th3 - 3.0 * th2 + 1.0) * s0 + (th3 - 2.0 * th2 + th) * m0 +
                              (-2.0 * th3 + 3.0 * th2) * s1 + (th3 - th2) * m1);
         const double lin_lo = ts[0] + td[0] * (chi_t - CHI_MIN);
-        const double lin_hi = ts[N_KNOTS - 1] + td[N_KNOTS - 1] * (chi_t + CHI_MIN);
+        // beyond the knots: inverse.h's growth_seed_beyond (its expm1 for MAE, whose last knot lies
+        // near sigma ~ 9 at depth 64; JEPA's lies beyond sigma = 40, where its delta is below
+        // rounding and the line at the knot's slope is the same seed)
+        const double dchi = chi_t + CHI_MIN;
+        const double lin_hi = JEPA_KIND ? ts[N_KNOTS - 1] + td[N_KNOTS - 1] * dchi
+                                        : growth_seed_beyond(ts[N_KNOTS - 1], td[N_KNOTS - 1], dchi,
+                                                             vm::expm1(dchi > 0.0 ? -dchi : 0.0));
         double x = below ? lin_lo : (above ? lin_hi : herm);
         x = lo[l] > x ? lo[l] : x;
         // 3. the logistic pieces of x for both signs: z = e^-|x|
@@ -316,8 +358,29 @@ FD_SIMD_INLINE void solve_lanes(const Block& bk, const double* t, const double* 
 /// dst[l] = src[first + l] for the n lanes in use; the unused lanes repeat lane 0
 /// (any valid feature: their results are never stored).
 FD_SIMD_INLINE void gather_lanes(const double* src, long long first, int n, double* dst) {
-    for (int l = 0; l < W; ++l) dst[l] = src[first + (l < n ? l : 0)];
+    if (n == W)
+        FD_LANES dst[l] = src[first + l];  // (a full block: one vector copy)
+    else
+        for (int l = 0; l < W; ++l) dst[l] = src[first + (l < n ? l : 0)];
 }
+
+/// True when flag[l] != 0 in some lane; the lanes beyond those in use repeat lane 0, so
+/// all W are tested (a vector reduction).  Flags are 0 or 1.
+FD_SIMD_INLINE bool any_lane(const double* flag) {
+    double acc = 0.0;
+#pragma omp simd reduction(max : acc)
+    for (int l = 0; l < W; ++l) acc = flag[l] > acc ? flag[l] : acc;
+    return acc != 0.0;
+}
+
+/// eps^(1/L) of the last weight and depth that needed it (libm's pow): one call for a run of
+/// equal weights over the blocks of a call, as eps usually is one value for every feature.
+/// The value is the same bits whether cached or not.
+struct RootCache {
+    double w = -1.0;  // no weight yet (weights are positive)
+    int depth = 0;
+    double root = 0.0;
+};
 
 /// A growing feature's start in vector registers: start_of's constants and
 /// growth_tau0's closed forms for W lanes of one (objective, depth) at weights
@@ -326,40 +389,39 @@ FD_SIMD_INLINE void gather_lanes(const double* src, long long first, int n, doub
 /// its series up to s0 = psi0^(1/n) = 1/2, by mae_r_closed above) or above it
 /// (tau0 = F(sigma0)/K: JEPA's F = sigma - Poly(e^-sigma), MAE's
 /// R(s) - n/(n-2) s^2/psi), with K and tau0 finite; else the lane is the scalar
-/// start_of's.
+/// start_of's.  log K and w* only where block_constants is set (start_block's; the
+/// critical time needs neither: log_k and w_star are left unset).
 struct StartLanes {
     double lp0[W], s0[W], k_rate[W], log_k[W], log_rho[W], psi0[W], em_lp0[W], tau0[W], w_star[W], ok[W];
 };
 
 FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, const double* ra, const double* wa,
-                                StartLanes& o) {
+                                bool block_constants, RootCache& roots, StartLanes& o) {
     const int m = integer_m(objective, depth);
     const double b = family_b<double>(objective, depth);
     const double q = family_q<double>(objective, depth);
-    const double dm = double(m), dd = double(depth);
+    const double dd = double(depth);
     const int n_mae = depth + 1;
     const double dn = double(n_mae);
-    double kk[W], pw_e[W], aux[W], poly[W];
-    // |(q-1) log rho| < 600 (log_rate's product form) as a range of rho, decided once
-    const double rho_lo = fd_exp(-600.0 / (q - 1.0)), rho_hi = fd_exp(600.0 / (q - 1.0));
-    for (int l = 0; l < W; ++l) {
-        // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
-        // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
-        // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power is libm's pow
-        double rp = 1.0;
-        if (m > 0) {
-            double bp = ra[l];
-            for (int e = m; e > 0; e >>= 1) {
-                if (e & 1) rp *= bp;
-                bp *= bp;
-            }
-        } else {
-            rp = fd_pow(ra[l], q - 1.0);
-        }
-        kk[l] = (ra[l] > rho_lo && ra[l] < rho_hi) ? b * la[l] * rp : 0.0;  // 0: a scalar lane (K in logs)
+    double kk[W], pw_e[W], aux[W], poly[W], lr_[W], rp[W];
+    FD_LANES lr_[l] = vm::log(ra[l]);
+    // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
+    // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
+    // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power
+    // rho^((n-2)/n) by a refined root (mae_rho_power: within 3 ulps)
+    if (m > 0)
+        int_power(m, ra, 1.0, rp);
+    else
+        mae_rho_power(n_mae, ra, lr_, rp);
+    FD_LANES {
+        // log_rate's product form where |(q-1) log rho| < 600 (0: a scalar lane, K in logs)
+        const double lrp = (q - 1.0) * lr_[l];
+        double k = (lrp < 600.0 && lrp > -600.0) ? b * la[l] * rp[l] : 0.0;
+        k = (ra[l] >= ROOT_X_MIN && ra[l] <= ROOT_X_MAX) ? k : 0.0;
+        kk[l] = k;
     }
     FD_LANES {
-        const double lr = vm::log(ra[l]);
+        const double lr = lr_[l];
         const double lp0 = b * vm::log(wa[l]) - lr;
         const double psi0 = vm::exp(lp0);
         const double em = vm::expm1(lp0);
@@ -368,9 +430,13 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         o.em_lp0[l] = em;
         o.s0[l] = lp0 - vm::log(-em);  // sigma_of_log_psi on the growth branch
         o.k_rate[l] = kk[l];
-        o.log_k[l] = vm::log(kk[l]);
         o.log_rho[l] = lr;
-        o.w_star[l] = vm::exp(lr / b);  // fixed_point
+    }
+    if (block_constants) {
+        FD_LANES {
+            o.log_k[l] = vm::log(kk[l]);
+            o.w_star[l] = vm::exp(lr_[l] / b);  // fixed_point
+        }
     }
     // JEPA: z = psi0/(1 - psi0) of h(z);  MAE: s = psi0^(1/n) (m is the block's: one loop each,
     // so that JEPA's lanes do not evaluate MAE's exp)
@@ -379,14 +445,16 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
     else
         FD_LANES aux[l] = vm::exp(o.lp0[l] / dn);
     // growth_tau0's w0^(1/L) where its plateau form needs it (psi0 < 1/2): libm's pow,
-    // once for a run of equal weights (eps is usually one value for every feature)
+    // once for a run of equal weights (roots)
     for (int l = 0; l < W; ++l) {
-        if (!(o.lp0[l] < -FD_LOG2))
+        if (!(o.lp0[l] < -FD_LOG2)) {
             pw_e[l] = 1.0;
-        else if (l > 0 && wa[l] == wa[l - 1] && o.lp0[l - 1] < -FD_LOG2)
-            pw_e[l] = pw_e[l - 1];
-        else
+        } else if (wa[l] == roots.w && depth == roots.depth) {
+            pw_e[l] = roots.root;
+        } else {
             pw_e[l] = fd_pow(wa[l], 1.0 / dd);
+            roots = {wa[l], depth, pw_e[l]};
+        }
     }
     double y0[W], ha[W], omp_m[W], r_above[W], f_mae[W];  // (y0, ha, omp_m: JEPA; r_above, f_mae: MAE)
     if (m > 0) {
@@ -464,7 +532,7 @@ FD_SIMD_INLINE bool one_depth(const long long* depth, long long first, int n) {
 /// one objective.  Returns false when the vector path does not apply (MAE depth
 /// 1): the caller runs the scalar solver for every feature.
 FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const double* lam, const double* rho,
-                        const double* w0, long long first, int n, Block& bk) {
+                        const double* w0, long long first, int n, RootCache& roots, Block& bk) {
     const int d0 = int(depth[first]);
     bk.depth = d0;
     bk.objective = objective;
@@ -478,7 +546,7 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
     gather_lanes(w0, first, n, wa);
     // the common start in vector registers (growth below psi = 1/2), else start_of's
     StartLanes sl;
-    start_lanes(objective, d0, la, ra, wa, sl);
+    start_lanes(objective, d0, la, ra, wa, true, roots, sl);
     for (int l = 0; l < W; ++l) {
         bk.k_rate[l] = sl.k_rate[l];
         Start st;
@@ -511,9 +579,9 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
 FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objective, const long long* depth,
                              const double* lam, const double* rho, const double* eps, long long first, int n,
                              double* out, long long rs, long long cs, signed char* status, const double* tab_sigma,
-                             const double* tab_dsigma) {
+                             const double* tab_dsigma, RootCache& roots) {
     Block bk;
-    if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, eps, first, n, bk)) {
+    if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, eps, first, n, roots, bk)) {
         for (int l = 0; l < n; ++l) {
             const long long i = first + l;
             FD_SIMD_ON_FALLBACK(0, nt);
@@ -581,9 +649,9 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
 /// advance for features [first, first + n) (n <= W): out = the weight dt later.
 FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const double* lam, const double* rho,
                           const double* w, const double* dt, long long first, int n, double* out, signed char* status,
-                          const double* tab_sigma, const double* tab_dsigma) {
+                          const double* tab_sigma, const double* tab_dsigma, RootCache& roots) {
     Block bk;
-    if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, w, first, n, bk)) {
+    if (tab_sigma == nullptr || !start_block(objective, depth, lam, rho, w, first, n, roots, bk)) {
         for (int l = 0; l < n; ++l) {
             const long long i = first + l;
             FD_SIMD_ON_FALLBACK(1, 1);
@@ -655,8 +723,9 @@ FD_SIMD_CLONES inline void trajectory_features(long long nt, const double* t, in
                                                long long first, long long n, double* out, long long rs,
                                                long long cs, signed char* status, const double* tab_sigma,
                                                const double* tab_dsigma) {
+    RootCache roots;
 #define FD_CALL(f, k) \
-    trajectory_block(nt, t, objective, depth, lam, rho, eps, f, k, out, rs, cs, status, tab_sigma, tab_dsigma)
+    trajectory_block(nt, t, objective, depth, lam, rho, eps, f, k, out, rs, cs, status, tab_sigma, tab_dsigma, roots)
     FD_FOR_BLOCKS(depth, first, n, FD_CALL)
 #undef FD_CALL
 }
@@ -666,9 +735,48 @@ FD_SIMD_CLONES inline void advance_features(int objective, const long long* dept
                                             const double* rho, const double* w, const double* dt, long long first,
                                             long long n, double* out, signed char* status, const double* tab_sigma,
                                             const double* tab_dsigma) {
-#define FD_CALL(f, k) advance_block(objective, depth, lam, rho, w, dt, f, k, out, status, tab_sigma, tab_dsigma)
+    RootCache roots;
+#define FD_CALL(f, k) \
+    advance_block(objective, depth, lam, rho, w, dt, f, k, out, status, tab_sigma, tab_dsigma, roots)
     FD_FOR_BLOCKS(depth, first, n, FD_CALL)
 #undef FD_CALL
+}
+
+/// JEPA's F(sigma1) - F(sigma0) / K into res[l] where flag[l] != 0, for lanes from start
+/// lanes sl with sigma1 - sigma0 = ds[l] > 0 and psi1 - psi0 = dpsi[l] (log_delta_f's
+/// quantity, in closed form and without cancellation at every interval length).
+///
+/// F = sigma - Poly(y), y = e^-sigma = (1 - psi)/psi, Poly(y) = sum_j C(m,j)/j y^j, so
+///   F1 - F0 = ds + (Poly(y0) - Poly(y1)) = ds + (y0 - y1) sum_j C(m,j)/j h_j,
+/// with y0^j - y1^j = (y0 - y1) h_j, h_j = sum_{k<j} y0^k y1^(j-1-k) (h_1 = 1,
+/// h_j = y0 h_(j-1) + y1^(j-1)): every term is positive.  The difference itself is
+/// y0 - y1 = dpsi / (psi0 psi1); y0 = -expm1(lp0)/psi0 (start_lanes' em_lp0), and
+/// 1 - psi1 = (1 - psi0) - dpsi carries an error of a few ulps of 1 - psi0 only, that is of
+/// y0, where y1 <= y0 enters: the sum's relative error is O(m) roundings, that of
+/// Gauss-Legendre's (1 + e^-s)^m at its nodes, with no quadrature error and no
+/// transcendental function.  With m |sigma0| <= 600 (the caller's) the largest term,
+/// (1 + y0)^m <= 2^m e^600, stays finite.
+FD_SIMD_INLINE void jepa_delta_f(int m, const StartLanes& sl, const double* ds, const double* dpsi,
+                                 const double* flag, double* res) {
+    double y0[W], y1[W], dy[W], h[W], y1j[W], sum[W];
+    FD_LANES {
+        const double psi0 = sl.psi0[l], psi1 = psi0 + dpsi[l];
+        y0[l] = -sl.em_lp0[l] / psi0;
+        y1[l] = (-sl.em_lp0[l] - dpsi[l]) / psi1;
+        dy[l] = dpsi[l] / (psi0 * psi1);
+        h[l] = 1.0;
+        y1j[l] = 1.0;
+        sum[l] = cj(m, 1);  // C(m,1)/1 h_1
+    }
+    for (int j = 2; j <= m; ++j) {
+        const double c = cj(m, j);
+        FD_LANES {
+            y1j[l] *= y1[l];
+            h[l] = y0[l] * h[l] + y1j[l];
+            sum[l] += c * h[l];
+        }
+    }
+    FD_LANES res[l] = flag[l] != 0.0 ? (ds[l] + dy[l] * sum[l]) / sl.k_rate[l] : res[l];
 }
 
 /// critical_time for features [first, first + n) (n <= W, one depth) into out.
@@ -676,16 +784,16 @@ FD_SIMD_CLONES inline void advance_features(int objective, const long long* dept
 ///
 /// Each lane takes one of critical_time's common forms in vector registers:
 /// the plateau coordinate F(sigma*)/K - tau0 (start_lanes' growth_tau0) when the
-/// start is well below the target, else
-/// log_delta_f's: the Gauss-Legendre integral over a short interval, and for
-/// JEPA beyond it the closed-form difference ds + Poly(y0) - Poly(y1).  The
-/// powers eps^(1/L) and MAE's rho^(q-1) stay libm's pow (scalar loops, eps^(1/L)
-/// once per block when eps is shared: a vector pow of <= 1 ulp needs a
-/// double-double logarithm); JEPA's rho^(q-1) is a product.  Every other lane (MAE's
-/// long intervals, K beyond float64) is the scalar critical_time's.
+/// start is well below the target, else the difference F(sigma*) - F(sigma0):
+/// for JEPA in closed form without cancellation (jepa_delta_f), for MAE by
+/// log_delta_f's Gauss-Legendre integral over a short interval.  eps^(1/L) stays
+/// libm's pow (a scalar call per run of equal weights, RootCache: a vector pow of
+/// <= 1 ulp needs a double-double logarithm); rho^(q-1) is a product for JEPA and
+/// mae_rho_power's refined root for MAE.  Every other lane (MAE's long intervals, K
+/// beyond float64) is the scalar critical_time's.
 FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const double* lam, const double* rho,
                                    const double* eps, const double* p, const double* levels, long long first, int n,
-                                   double* out) {
+                                   double* out, RootCache& roots) {
     const int d0 = int(depth[first]);
     const int m = integer_m(objective, d0);
     if (m == 0) {  // MAE depth 1: F = sigma
@@ -700,128 +808,89 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
     const double q = family_q<double>(objective, d0);
     const double dm = double(m);
     double la[W], ra[W], ea[W], pa[W], fs[W], res[W], ok[W];
-    double ds_[W], gl_[W], far_[W];
+    double ds_[W], dpsi_[W], gl_[W], diff_[W];
     gather_lanes(lam, first, n, la);
     gather_lanes(rho, first, n, ra);
     gather_lanes(eps, first, n, ea);
     gather_lanes(p, first, n, pa);
-    for (int l = 0; l < W; ++l) {
-        const long long i = first + (l < n ? l : 0);
-        const double f = levels[d0];
-        fs[l] = f == f ? f : critical_level(objective, d0, p[i]);
-    }
+    const double f_level = levels[d0];
+    if (f_level == f_level)
+        FD_LANES fs[l] = f_level;
+    else
+        for (int l = 0; l < W; ++l) fs[l] = critical_level(objective, d0, pa[l]);
     StartLanes sl;
-    start_lanes(objective, d0, la, ra, ea, sl);
+    start_lanes(objective, d0, la, ra, ea, false, roots, sl);
     const double* s0_ = sl.s0;
-    const double* lk_ = sl.log_k;
+    double lp1_[W];
+    FD_LANES lp1_[l] = b * vm::log(pa[l]);
+    // delta_sigma for log_delta_f's forms, where a lane takes one (lp1 - lp0 <= 1; on the
+    // plateau, as on the workload, no lane does)
     FD_LANES {
-        const double lp0 = sl.lp0[l];
-        const double lp1 = b * vm::log(pa[l]);
-        // delta_sigma (dlp <= 1) for log_delta_f's forms
-        const double dpsi = sl.psi0[l] * vm::expm1(lp1 - lp0);
-        const double ds = (lp1 - lp0) - vm::log1p(-dpsi / -sl.em_lp0[l]);
-        ds_[l] = ds;
-        const double s0 = sl.s0[l], log_k = sl.log_k[l];
+        ds_[l] = 0.0;
+        dpsi_[l] = 0.0;
+        diff_[l] = lp1_[l] - sl.lp0[l] <= 1.0 ? 1.0 : 0.0;  // (here: a lane needs delta_sigma)
+    }
+    if (any_lane(diff_)) {
+        FD_LANES {
+            const double dlp = lp1_[l] - sl.lp0[l];
+            const double dpsi = sl.psi0[l] * vm::expm1(dlp);
+            ds_[l] = dlp - vm::log1p(-dpsi / -sl.em_lp0[l]);
+            dpsi_[l] = dpsi;
+        }
+    }
+    FD_LANES {
+        const double lp0 = sl.lp0[l], lp1 = lp1_[l];
+        const double ds = ds_[l];
+        const double s0 = sl.s0[l], k = sl.k_rate[l];
         // the plateau form: F(sigma*)/K - tau0, when the start is well below the target
-        const double plateau = fs[l] * vm::exp(-log_k) - sl.tau0[l];
-        const double ak = log_k < 0.0 ? -log_k : log_k;
+        // (1/K: the scalar's e^-log K to within its rounding)
+        const double plateau = fs[l] / k - sl.tau0[l];
         const double rate = q - 1.0 > 1.0 ? q - 1.0 : 1.0;
         // (selects on doubles, one condition each: && of comparisons would not vectorize)
         double use_plateau = lp1 - lp0 > 1.0 ? sl.ok[l] : 0.0;
-        use_plateau = ak < 700.0 ? use_plateau : 0.0;
+        use_plateau = (k > K_PLATEAU_MIN && k < K_PLATEAU_MAX) ? use_plateau : 0.0;
         double close = lp1 - lp0 <= 1.0 ? 1.0 : 0.0;
         close = ds <= 2.0 ? close : 0.0;
         close = ds * rate <= 16.0 ? close : 0.0;
-        close = lk_[l] > -__builtin_huge_val() ? close : 0.0;  // K beyond float64 (log_k = -inf): the scalar
-        // JEPA's longer intervals (log_delta_f beyond "close"): F1 - F0 = ds + (Poly0 - Poly1),
-        // below, where no power of y = e^-sigma overflows
-        double far = (m > 0 && lp1 - lp0 <= 1.0 && close == 0.0) ? 1.0 : 0.0;
-        far = dm * -(s0 < 0.0 ? s0 : 0.0) < 600.0 ? far : 0.0;
-        far = lk_[l] > -__builtin_huge_val() ? far : 0.0;
-        far = lp0 >= lp1 ? 0.0 : far;  // at or above the target: 0
-        far_[l] = far;
+        close = k > 0.0 ? close : 0.0;  // K beyond float64 (k_rate = 0): the scalar
+        // JEPA: every interval of log_delta_f (lp1 - lp0 <= 1) by jepa_delta_f, where no power
+        // of y = e^-sigma overflows (m |sigma0| <= 600); MAE: the short ones ("close") by
+        // Gauss-Legendre, the others are the scalar's
+        double diff = (m > 0 && lp1 - lp0 <= 1.0) ? 1.0 : 0.0;
+        diff = dm * -(s0 < 0.0 ? s0 : 0.0) <= 600.0 ? diff : 0.0;
+        diff = k > 0.0 ? diff : 0.0;
+        const bool zero = lp0 >= lp1;  // at or above the target: 0
+        diff = zero ? 0.0 : diff;
+        diff_[l] = diff;
+        const double gl = (m > 0 || zero || use_plateau != 0.0) ? 0.0 : close;
+        gl_[l] = gl;
         double o = use_plateau;
-        o = close != 0.0 ? 1.0 : o;
-        o = far != 0.0 ? 1.0 : o;
-        const bool zero = lp0 >= lp1;
+        o = gl != 0.0 ? 1.0 : o;
+        o = diff != 0.0 ? 1.0 : o;
         ok[l] = zero ? 1.0 : o;
         res[l] = zero ? 0.0 : plateau;
-        gl_[l] = (zero || use_plateau != 0.0 || far != 0.0) ? 0.0 : 1.0;
     }
-    bool any_far = false;
-    for (int l = 0; l < n; ++l) any_far = any_far || (far_[l] != 0.0 && ok[l] != 0.0);
-    if (any_far) {
-        // Poly(y) = sum_j C(m,j)/j y^j at sigma0 and sigma1 (chi_growth_integer's two forms:
-        // z hA(z) for sigma >= 0, y^m hB(z) below, z = e^-|sigma|)
-        double za[W], zb[W], ha[W], hb[W], ga[W], gb[W];
+    if (any_lane(diff_)) jepa_delta_f(m, sl, ds_, dpsi_, diff_, res);
+    if (any_lane(gl_)) {
+        // MAE: log_gl_integral(s0, s0 + ds): log int psi^(1-q) dsigma by 24-point Gauss-Legendre,
+        // the integrand scaled by its larger endpoint value e^eref
+        double eref[W], total[W], half[W], mid[W], lk_[W];
         FD_LANES {
-            const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
-            za[l] = vm::exp(s0 < 0.0 ? s0 : -s0);
-            zb[l] = vm::exp(s1 < 0.0 ? s1 : -s1);
-        }
-        poly_forms(m, za, ha, ga);
-        poly_forms(m, zb, hb, gb);
-        FD_LANES {
-            const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
-            const double p0 = s0 >= 0.0 ? ha[l] * za[l] : ga[l] * vm::exp(-dm * s0);
-            const double p1 = s1 >= 0.0 ? hb[l] * zb[l] : gb[l] * vm::exp(-dm * s1);
-            const double df = ds_[l] + (p0 - p1);
-            res[l] = far_[l] != 0.0 ? df * vm::exp(-lk_[l]) : res[l];
-        }
-    }
-    bool any_gl = false;
-    for (int l = 0; l < n; ++l) any_gl = any_gl || (gl_[l] != 0.0 && ok[l] != 0.0);
-    if (any_gl) {
-        // log_gl_integral(s0, s0 + ds): log int psi^(1-q) dsigma by 24-point Gauss-Legendre,
-        // the integrand scaled by its larger endpoint value e^eref.  psi^(1-q) = (1 + e^-s)^(q-1)
-        // on the growth branch: for JEPA (q - 1 = m, an integer) a product of m factors
-        // (binary powering: one exp per pair of nodes instead of exp, log1p, exp per node)
-        double eref[W], escale[W], total[W], half[W], mid[W], bs[W], acc[W];
-        FD_LANES {
+            lk_[l] = vm::log(sl.k_rate[l]);
             const double s0 = s0_[l], s1 = s0_[l] + ds_[l];
             const double a0 = (1.0 - q) * ((s0 < 0.0 ? s0 : 0.0) - vm::log1p(vm::exp(s0 < 0.0 ? s0 : -s0)));
             const double a1 = (1.0 - q) * ((s1 < 0.0 ? s1 : 0.0) - vm::log1p(vm::exp(s1 < 0.0 ? s1 : -s1)));
             eref[l] = a1 > a0 ? a1 : a0;
-            escale[l] = vm::exp(-eref[l]);
             half[l] = 0.5 * ds_[l];
             mid[l] = s0 + half[l];
             total[l] = 0.0;
-            // (1 + e^-s)^m beyond float64 (s << 0): the scalar's logarithms
-            ok[l] = (m > 0 && gl_[l] != 0.0 && dm * -(s0 < 0.0 ? s0 : 0.0) > 600.0) ? 0.0 : ok[l];
         }
-        if (m > 0) {
-            // the nodes pair up, +-x: e^-(mid +- h x) = e^-mid e^-+(h x), one exp per pair
-            // (the rule is symmetric to 1e-15, closed.h's gauss_legendre_ok)
-            double emid[W], bs2[W], acc2[W];
-            FD_LANES emid[l] = vm::exp(-mid[l]);
-            for (int g = 0; g < GL_N / 2; ++g) {
-                const double xg = gl_x(g), wg = gl_w(g);
-                FD_LANES {
-                    const double ep = vm::exp(-half[l] * xg);
-                    bs[l] = 1.0 + emid[l] * ep;
-                    bs2[l] = 1.0 + emid[l] / ep;
-                    acc[l] = 1.0;
-                    acc2[l] = 1.0;
-                }
-                for (int e = m; e > 0; e >>= 1) {
-                    const bool bit = (e & 1) != 0;
-                    FD_LANES {
-                        acc[l] = bit ? acc[l] * bs[l] : acc[l];
-                        acc2[l] = bit ? acc2[l] * bs2[l] : acc2[l];
-                        bs[l] = bs[l] * bs[l];
-                        bs2[l] = bs2[l] * bs2[l];
-                    }
-                }
-                FD_LANES total[l] += wg * ((acc[l] + acc2[l]) * escale[l]);
-            }
-        } else {
-            for (int g = 0; g < GL_N; ++g) {
-                const double xg = gl_x(g), wg = gl_w(g);
-                FD_LANES {
-                    const double sg = mid[l] + half[l] * xg;
-                    const double lps = (sg < 0.0 ? sg : 0.0) - vm::log1p(vm::exp(sg < 0.0 ? sg : -sg));
-                    total[l] += wg * vm::exp((1.0 - q) * lps - eref[l]);
-                }
+        for (int g = 0; g < GL_N; ++g) {
+            const double xg = gl_x(g), wg = gl_w(g);
+            FD_LANES {
+                const double sg = mid[l] + half[l] * xg;
+                const double lps = (sg < 0.0 ? sg : 0.0) - vm::log1p(vm::exp(sg < 0.0 ? sg : -sg));
+                total[l] += wg * vm::exp((1.0 - q) * lps - eref[l]);
             }
         }
         FD_LANES {
@@ -844,7 +913,8 @@ FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const 
 FD_SIMD_CLONES inline void critical_features(int objective, const long long* depth, const double* lam,
                                              const double* rho, const double* eps, const double* p,
                                              const double* levels, long long first, long long n, double* out) {
-#define FD_CALL(f, k) critical_block(objective, depth, lam, rho, eps, p, levels, f, k, out)
+    RootCache roots;
+#define FD_CALL(f, k) critical_block(objective, depth, lam, rho, eps, p, levels, f, k, out, roots)
     FD_FOR_BLOCKS(depth, first, n, FD_CALL)
 #undef FD_CALL
 }
