@@ -22,13 +22,14 @@
 //
 // Every lane that leaves the common path is finished by the scalar solver of
 // exact.h from the same state afterwards: a step that is not accepted,
-// targets beyond float64, features on the decay branch or at the fixed point
-// (or within 1e-300 of it), MAE depth 1 (F = sigma).  On bench/'s workload no
-// lane falls back (tests/test_simd.py counts them with tests/simd_probe.cpp).
-// A block of mixed depth runs its features as blocks of one lane: a feature's
-// result depends on its own inputs only, never on the other features of the
-// call.  The
-// common-path formulas are the scalar ones rearranged without branches; where
+// targets beyond float64, features on the decay branch or starting at the
+// fixed point (or within 1e-300 of it), MAE depth 1 (F = sigma).  (MAE lanes
+// that reach sigma > 690 are at their fixed point in float64 and stay in
+// vector registers.)  On bench/'s workload no lane falls back
+// (tests/test_simd.py counts them with tests/simd_probe.cpp, built with its
+// own copy of these functions).  A block of mixed depth runs its features as
+// blocks of one lane: a feature's result depends on its own inputs only, never
+// on the other features of the call.  The common-path formulas are the scalar ones rearranged without branches; where
 // they differ they use fewer roundings (K tau instead of exp(log tau + log K);
 // Poly = y h(y) instead of exp(log h - sigma); |1 - psi| from the logistic
 // pieces instead of exp(lp - sigma)).  Results therefore differ from exact.h
