@@ -208,7 +208,7 @@ FD_SIMD_INLINE void mae_r_above(int n, const double* s, const double* log_psi, c
 /// polynomial between them, lanes innermost (GCC vectorizes loops over lanes
 /// with straight-line bodies, not an outer lane loop around inner loops).
 /// ok[l] is false where the lane must be finished by the scalar solver.
-template <bool JEPA_KIND>
+template <bool JEPA_KIND, bool CURVED>
 FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const double* lo,
                                                           const double* tab_sigma, const double* tab_dsigma,
                                                           Solved& out) {
@@ -240,13 +240,13 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         const double herm = ((2.0 * th3 - 3.0 * th2 + 1.0) * s0 + (th3 - 2.0 * th2 + th) * m0 +
                              (-2.0 * th3 + 3.0 * th2) * s1 + (th3 - th2) * m1);
         const double lin_lo = ts[0] + td[0] * (chi_t - CHI_MIN);
-        // beyond the knots: inverse.h's growth_seed_beyond (its expm1 for MAE, whose last knot lies
-        // near sigma ~ 9 at depth 64; JEPA's lies beyond sigma = 40, where its delta is below
-        // rounding and the line at the knot's slope is the same seed)
+        // beyond the knots: the line at the last knot's slope, or where that slope is curved
+        // (CURVED: delta = F'(sigma_k) - 1 > 1e-9, MAE from depth ~24, whose last knot lies at
+        // sigma ~ 9 at depth 64) inverse.h's growth_seed_beyond with its expm1
         const double dchi = chi_t + CHI_MIN;
-        const double lin_hi = JEPA_KIND ? ts[N_KNOTS - 1] + td[N_KNOTS - 1] * dchi
-                                        : growth_seed_beyond(ts[N_KNOTS - 1], td[N_KNOTS - 1], dchi,
-                                                             vm::expm1(dchi > 0.0 ? -dchi : 0.0));
+        const double lin_hi = CURVED ? growth_seed_beyond(ts[N_KNOTS - 1], td[N_KNOTS - 1], dchi,
+                                                          vm::expm1(dchi > 0.0 ? -dchi : 0.0))
+                                     : ts[N_KNOTS - 1] + td[N_KNOTS - 1] * dchi;
         double x = below ? lin_lo : (above ? lin_hi : herm);
         x = lo[l] > x ? lo[l] : x;
         // 3. the logistic pieces of x for both signs: z = e^-|x|
@@ -350,10 +350,16 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
 FD_SIMD_INLINE void solve_lanes(const Block& bk, const double* t, const double* lo,
                                                        const double* tab_sigma, const double* tab_dsigma,
                                                        Solved& out) {
-    if (bk.m > 0)
-        solve_lanes_of<true>(bk, t, lo, tab_sigma, tab_dsigma, out);
+    if (bk.m > 0) {
+        solve_lanes_of<true, false>(bk, t, lo, tab_sigma, tab_dsigma, out);
+        return;
+    }
+    // (the growth table's last slope, a per-depth constant: a line beyond it is off by delta dchi)
+    const long long last = (long long)(bk.objective * MAX_DEPTH + bk.depth) * N_KNOTS - 1;
+    if (1.0 / tab_dsigma[last] - 1.0 > 1e-9)
+        solve_lanes_of<false, true>(bk, t, lo, tab_sigma, tab_dsigma, out);
     else
-        solve_lanes_of<false>(bk, t, lo, tab_sigma, tab_dsigma, out);
+        solve_lanes_of<false, false>(bk, t, lo, tab_sigma, tab_dsigma, out);
 }
 
 /// dst[l] = src[first + l] for the n lanes in use; the unused lanes repeat lane 0
