@@ -316,13 +316,14 @@ def _host_flat(op: Operation, kernel: Kernel, opts: dict, args: dict):
     """The flat call in one compiled call (``kernel.flat``), or None: the general path.
 
     Flat: the non-depth features are C-contiguous 1-D float64 ndarrays of one
-    length n >= 1, below the parallel kernel's size, or Python floats, ``depth`` a Python int in 1..64, ``out``
-    None or a writeable C-contiguous float64 array of shape (n,) (one that
-    overlaps an input without being it is sent back, by the compiled call).  Anything else (lists, float32, CuPy, broadcasting,
-    0-d) is the general path's, and so is an input outside the domain: the
-    compiled scans find it before anything is written, and the general path
-    rechecks and names the parameter and index.  The results and statuses are
-    the general path's, bit for bit (the same kernel).
+    length n >= 1 (below the parallel kernel's size) or Python floats,
+    ``depth`` a Python int in 1..64, ``out`` None or a writeable C-contiguous
+    float64 array of shape (n,); the compiled call sends back an ``out`` that
+    overlaps an input without being it.  Anything else (lists, float32, CuPy,
+    broadcasting, 0-d) is the general path's, and so is an input outside the
+    domain: the compiled scans find it before anything is written, and the
+    general path rechecks and names the parameter and index.  The results and
+    statuses are the general path's, bit for bit (the same kernel).
     """
     depth = args["depth"]
     if type(depth) is not int or not 1 <= depth <= C.MAX_DEPTH:
