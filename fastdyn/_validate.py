@@ -74,9 +74,6 @@ _OBJECTIVE_CODES = {k: c for k, c in OBJECTIVES.items() if c in (JEPA, MAE)}
 _OBJECTIVES = tuple(_OBJECTIVE_CODES)
 
 
-_SLACK = DOMAIN_SLACK
-
-
 class Domain:
     """A closed or open interval of fastdyn's documented domain (``kernels._constants``).
 
@@ -87,8 +84,8 @@ class Domain:
     __slots__ = ("lo", "lo_closed", "hi", "hi_closed", "requirement")
 
     def __init__(self, lo: float, hi: float, lo_closed: bool = True, hi_closed: bool = True):
-        self.lo = lo * (1.0 - _SLACK) if lo_closed else lo
-        self.hi = hi * (1.0 + _SLACK) if hi_closed else hi
+        self.lo = lo * (1.0 - DOMAIN_SLACK) if lo_closed else lo
+        self.hi = hi * (1.0 + DOMAIN_SLACK) if hi_closed else hi
         self.lo_closed, self.hi_closed = lo_closed, hi_closed
         left, right = "[" if lo_closed else "(", "]" if hi_closed else ")"
         self.requirement = f"in {left}{lo:g}, {hi:g}{right}"

@@ -6,8 +6,9 @@ compiled scan, allocates the statuses, launches the kernel and scans the
 results: five compiled calls and their Python glue, about 10 us, against a
 kernel of 6 us.  For the common *flat* call (1-D float64 arrays of one length
 that the serial kernel runs, Python floats, one integer depth) the dispatch
-layer calls :func:`advance_flat` instead, which does all of it in one compiled call and reports what it found
-as a code; the dispatch layer forms any message (kernels never raise).
+layer calls :func:`advance_flat` instead: all of it in one compiled call,
+which reports what it found as a code; the dispatch layer forms any message
+(kernels never raise).
 
 Codes (int64): ``FLAT_OK`` every result SUCCESS and in the contract;
 ``FLAT_BAD_INPUT`` an input outside the domain, or ``out`` overlapping an input

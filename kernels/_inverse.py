@@ -46,15 +46,11 @@ def tables_for_range(objective: int, depth_lo: int, depth_hi: int):
     dispatch layer calls this every call: the check of built rows is cheap.
     """
     base = objective * MAX_DEPTH - 1
-    if depth_lo == depth_hi:  # one depth (the common call)
-        if base + depth_lo in _BUILT:
-            return _SIGMA, _DSIGMA
+    for depth in range(depth_lo, depth_hi + 1):
+        if base + depth not in _BUILT:
+            break
     else:
-        for depth in range(depth_lo, depth_hi + 1):
-            if base + depth not in _BUILT:
-                break
-        else:
-            return _SIGMA, _DSIGMA
+        return _SIGMA, _DSIGMA
     with _LOCK:
         for depth in range(depth_lo, depth_hi + 1):
             row = base + depth

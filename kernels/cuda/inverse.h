@@ -162,7 +162,6 @@ FD_HD double chi_of_target(double t_sign, double t_log, int branch) {
     return fd_exp(t_log) - 1.0;
 }
 
-/// Cubic Hermite interpolation of sigma(chi); linear extrapolation outside.
 /// Growth seed beyond the last knot (sigma_k, slope dsigma_k = 1/F'(sigma_k)), dchi = chi - CHI_MAX
 /// > 0.  There F = chi and F'(sigma) = (1 + e^-sigma)^(q-1) (JEPA's (1 + y)^m, m = q - 1; MAE's
 /// psi^(1-q)) tends to 1: with delta = F'(sigma_k) - 1 = (q-1) e^-sigma_k to first order,
@@ -176,6 +175,8 @@ FD_HD Real growth_seed_beyond(Real sigma_k, Real dsigma_k, Real dchi, Real em) {
     return sigma_k + dchi + delta * em;
 }
 
+/// Cubic Hermite interpolation of sigma(chi); outside the knots a line, and beyond the last
+/// growth knot growth_seed_beyond.
 FD_HD double table_seed(double chi, int branch, int objective, int depth, const double* tab_sigma,
                         const double* tab_dsigma) {
     const long long b = branch == GROWTH ? 0 : 1;

@@ -163,12 +163,6 @@
 // no standard library).  Each feature owns its t, h and status.
 #pragma once
 
-// Called once per attempted step that passed the validity checks (debugging drivers print it;
-// empty in the library and the kernels)
-#ifndef FD_ODE_TRACE
-#define FD_ODE_TRACE(nsteps, phase, t, h, en, lp, lp1)
-#endif
-
 #include "config.h"
 #include "family.h"
 #include "tableau.h"
@@ -1072,7 +1066,6 @@ FD_HD FeatureResult<Real> integrate_feature(int objective, int depth, Real lam, 
             if (tu.scaled) log_tol = log_tol - tu.log_unit;
             en = fd_exp(fd_log(fd_fabs(st.err)) - log_g - log_tol);
         }
-        FD_ODE_TRACE(nsteps, phase, t, h, en, lp, lp1);
         if (!(en <= one)) {
             h *= fd_isfinite(en) ? py_max(min_factor<Real>(), safety<Real>() * fd_pow(en, Real(-0.2)))
                                  : min_factor<Real>();
