@@ -20,7 +20,7 @@ using namespace fastdyn;
 struct Problem {
     int objective, depth = 5;
     long n;
-    std::vector<double> t, lam, rho, eps, out, tab, dtab, p, levels, dt;
+    std::vector<double> t, lam, rho, eps, out, tab, dtab, p, levels, dt, w;
     std::vector<long long> dep;
     std::vector<signed char> st;
 };
@@ -46,11 +46,11 @@ extern "C" __attribute__((noinline)) void fd_bench_run(const char* op, bool vec,
                                          P.levels[P.depth]);
     } else {
         if (vec)
-            simd::advance_features(P.objective, P.dep.data(), P.lam.data(), P.rho.data(), P.eps.data(),
+            simd::advance_features(P.objective, P.dep.data(), P.lam.data(), P.rho.data(), P.w.data(),
                                    P.dt.data(), 0, P.n, P.out.data(), P.st.data(), P.tab.data(), P.dtab.data());
         else
             for (long i = 0; i < P.n; ++i)
-                P.out[i] = advance(P.objective, P.depth, P.lam[i], P.rho[i], P.eps[i], P.dt[i], P.st[i],
+                P.out[i] = advance(P.objective, P.depth, P.lam[i], P.rho[i], P.w[i], P.dt[i], P.st[i],
                                    P.tab.data(), P.dtab.data());
     }
 }
@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
         P.rho.push_back(0.3 + 0.7 * u(g));
         // the flow map starts each feature somewhere on its trajectory
         P.dt.push_back(pow(10.0, 4.0 * u(g) - 2.0));
+        // each at its own weight near eps, as in a user's time loop (no two alike)
+        P.w.push_back(1e-3 * (1.0 + 1e-3 * u(g)));
     }
     P.eps.assign(P.n, 1e-3);
     P.p.assign(P.n, 0.5);

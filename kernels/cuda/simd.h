@@ -144,22 +144,20 @@ FD_SIMD_INLINE void int_power(int m, const double* x, double sign, double* out) 
     }
 }
 
-// mae_rho_power's arguments: t^n and x/t^2 stay normal (x^(1/n) from e^(log x / n))
+// refined_root's arguments: t^n and x/t^2 stay normal (x^(1/n) from e^(log x / n))
 constexpr double ROOT_X_MIN = 1e-300, ROOT_X_MAX = 1e300;
 
-/// out[l] = x[l]^((n-2)/n) for n >= 3 (MAE's rho^(q-1): q - 1 = (L-1)/(L+1), n = L + 1) at
-/// x[l] in [ROOT_X_MIN, ROOT_X_MAX], log_x[l] = vm::log(x[l]); other lanes get a value that is
-/// never used.  The root t = x^(1/n) starts as e^(log x / n), relative error e0 of at most
-/// |log x|/n + 1 ulps, and takes one Newton step on t^n = x: t' = t (1 - d/n),
-/// d = t^n/x - 1 (exact subtraction), t^n by binary powering with k <= 2 log2(n)
-/// roundings.  The step removes e0 up to n e0^2 (< 1e-24) and leaves (k + 1)/n + 1 <= 2
-/// units of 2^-53 (t^n's and d's roundings shrink by 1/n, the subtraction's is whole): t' is
-/// within an ulp of the root, whatever |log x|, and x / t'^2 within 6 units (3 ulps) of
-/// x^((n-2)/n).  (libm's pow per lane took a third of MAE's critical time; K = b lam rho^(q-1)
-/// needs no better: JEPA's rho^m has up to 12 roundings.)
-FD_SIMD_INLINE void mae_rho_power(int n, const double* x, const double* log_x, double* out) {
+/// t[l] = x[l]^(1/n) (n >= 1) at x[l] in [ROOT_X_MIN, ROOT_X_MAX], log_x[l] = vm::log(x[l]);
+/// other lanes get a value that is never used.  The root starts as e^(log x / n), relative
+/// error e0 of at most |log x|/n + 1 ulps, and takes one Newton step on t^n = x:
+/// t' = t (1 - d/n), d = t^n/x - 1 (exact subtraction), t^n by binary powering with
+/// k <= 2 log2(n) roundings.  The step removes e0 up to n e0^2 (< 1e-24) and leaves
+/// (k + 1)/n + 1 <= 2 units of 2^-53 (t^n's and d's roundings shrink by 1/n, the
+/// subtraction's is whole): t' is within an ulp of the root, whatever |log x|, as libm's
+/// pow (not always its bits: the vector path agrees with the scalar solver to rounding).
+FD_SIMD_INLINE void refined_root(int n, const double* x, const double* log_x, double* t) {
     const double dn = double(n);
-    double t[W], tn[W];
+    double tn[W];
     FD_LANES {
         const double xc = (x[l] >= ROOT_X_MIN && x[l] <= ROOT_X_MAX) ? log_x[l] : 0.0;
         t[l] = vm::exp(xc / dn);
@@ -167,9 +165,18 @@ FD_SIMD_INLINE void mae_rho_power(int n, const double* x, const double* log_x, d
     int_power(n, t, 1.0, tn);
     FD_LANES {
         const double d = tn[l] / x[l] - 1.0;
-        const double r = t[l] - t[l] * (d / dn);
-        out[l] = x[l] / (r * r);
+        t[l] = t[l] - t[l] * (d / dn);
     }
+}
+
+/// out[l] = x[l]^((n-2)/n) for n >= 3 (MAE's rho^(q-1): q - 1 = (L-1)/(L+1), n = L + 1) as
+/// x / t^2 from refined_root's t = x^(1/n): within 6 units (3 ulps) of the power.  (libm's
+/// pow per lane took a third of MAE's critical time; K = b lam rho^(q-1) needs no better:
+/// JEPA's rho^m has up to 12 roundings.)
+FD_SIMD_INLINE void mae_rho_power(int n, const double* x, const double* log_x, double* out) {
+    double t[W];
+    refined_root(n, x, log_x, t);
+    FD_LANES out[l] = x[l] / (t[l] * t[l]);
 }
 
 /// MAE's R(s) = n int_0^s t/(1 - t^n) dt above the plateau (mae_r's partial
@@ -380,9 +387,9 @@ FD_SIMD_INLINE bool any_lane(const double* flag) {
     return acc != 0.0;
 }
 
-/// eps^(1/L) of the last weight and depth that needed it (libm's pow): one call for a run of
-/// equal weights over the blocks of a call, as eps usually is one value for every feature.
-/// The value is the same bits whether cached or not.
+/// refined_root's w0^(1/L) for the last weight and depth of a block whose lanes all had that
+/// weight: computed once for a run of equal weights over the blocks of a call, as eps usually
+/// is one value for every feature.  The value is the same bits whether cached or not.
 struct RootCache {
     double w = -1.0;  // no weight yet (weights are positive)
     int depth = 0;
@@ -410,8 +417,11 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
     const double dd = double(depth);
     const int n_mae = depth + 1;
     const double dn = double(n_mae);
-    double kk[W], pw_e[W], aux[W], poly[W], lr_[W], rp[W];
-    FD_LANES lr_[l] = vm::log(ra[l]);
+    double kk[W], pw_e[W], aux[W], poly[W], lr_[W], lw_[W], rp[W];
+    FD_LANES {
+        lr_[l] = vm::log(ra[l]);
+        lw_[l] = vm::log(wa[l]);
+    }
     // log_rate's K = b lam rho^(q-1): for JEPA q - 1 = m is an integer and rho^m a
     // product (binary powering: at most 2 log2(m) roundings, 12 at depth 64, far
     // inside the 16 (1 + q)-ulp bound of a time); MAE's fractional power
@@ -429,7 +439,7 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
     }
     FD_LANES {
         const double lr = lr_[l];
-        const double lp0 = b * vm::log(wa[l]) - lr;
+        const double lp0 = b * lw_[l] - lr;
         const double psi0 = vm::exp(lp0);
         const double em = vm::expm1(lp0);
         o.lp0[l] = lp0;
@@ -451,17 +461,24 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         FD_LANES aux[l] = o.psi0[l] / (1.0 - o.psi0[l]);
     else
         FD_LANES aux[l] = vm::exp(o.lp0[l] / dn);
-    // growth_tau0's w0^(1/L) where its plateau form needs it (psi0 < 1/2): libm's pow,
-    // once for a run of equal weights (roots)
-    for (int l = 0; l < W; ++l) {
-        if (!(o.lp0[l] < -FD_LOG2)) {
-            pw_e[l] = 1.0;
-        } else if (wa[l] == roots.w && depth == roots.depth) {
-            pw_e[l] = roots.root;
+    // growth_tau0's w0^(1/L) (its plateau form, psi0 < 1/2) by refined_root, within an ulp as
+    // libm's pow; weights beyond refined_root's range (below the public domain) by libm's pow
+    if (depth == 1) {
+        FD_LANES pw_e[l] = wa[l];
+    } else {
+        bool cached = depth == roots.depth;
+        for (int l = 0; l < W; ++l) cached = cached && wa[l] == roots.w;
+        if (cached) {
+            FD_LANES pw_e[l] = roots.root;
         } else {
-            pw_e[l] = fd_pow(wa[l], 1.0 / dd);
-            roots = {wa[l], depth, pw_e[l]};
+            refined_root(depth, wa, lw_, pw_e);
+            roots = {wa[0], depth, pw_e[0]};
         }
+        double out_of_range[W];
+        FD_LANES out_of_range[l] = (wa[l] < ROOT_X_MIN ? 1.0 : 0.0) + (wa[l] > ROOT_X_MAX ? 1.0 : 0.0);
+        if (any_lane(out_of_range))
+            for (int l = 0; l < W; ++l)
+                if (out_of_range[l] != 0.0) pw_e[l] = fd_pow(wa[l], 1.0 / dd);
     }
     double y0[W], ha[W], omp_m[W], r_above[W], f_mae[W];  // (y0, ha, omp_m: JEPA; r_above, f_mae: MAE)
     if (m > 0) {
@@ -676,13 +693,25 @@ FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const d
     solve_lanes(bk, tl, lo, tab_sigma, tab_dsigma, sv);
     for (int l = 0; l < n; ++l) {
         const long long i = first + l;
-        if (dt[i] == 0.0 || sv.ok[l] == 0.0) {
-            if (dt[i] != 0.0) FD_SIMD_ON_FALLBACK(1, 1);
+        status[i] = SUCCESS;
+        if (dt[i] == 0.0) {
+            out[i] = w[i];
+            continue;
+        }
+        if (bk.vec[l] == 0.0) {  // a start the vector path does not take (decay, at the fixed point)
+            FD_SIMD_ON_FALLBACK(1, 1);
             out[i] = advance(objective, bk.depth, lam[i], rho[i], w[i], dt[i], status[i], tab_sigma, tab_dsigma);
             continue;
         }
-        status[i] = SUCCESS;
-        out[i] = monotone(sv.w[l], w[i], bk.w_star[l], GROWTH);
+        double w1 = sv.w[l];
+        if (sv.ok[l] == 0.0) {  // the scalar solve from the block's start (as trajectory_block's)
+            FD_SIMD_ON_FALLBACK(1, 1);
+            const SolveAt r = solve_at(objective, bk.depth, bk.st[l], dt[i], lo[l], bk.st[l].sign0,
+                                       bk.st[l].log0, tab_sigma, tab_dsigma);
+            status[i] = r.status;
+            w1 = bk.w_star[l] * fd_exp(r.lp / bk.b);
+        }
+        out[i] = monotone(w1, w[i], bk.w_star[l], GROWTH);
     }
 }
 
@@ -793,10 +822,9 @@ FD_SIMD_INLINE void jepa_delta_f(int m, const StartLanes& sl, const double* ds, 
 /// the plateau coordinate F(sigma*)/K - tau0 (start_lanes' growth_tau0) when the
 /// start is well below the target, else the difference F(sigma*) - F(sigma0):
 /// for JEPA in closed form without cancellation (jepa_delta_f), for MAE by
-/// log_delta_f's Gauss-Legendre integral over a short interval.  eps^(1/L) stays
-/// libm's pow (a scalar call per run of equal weights, RootCache: a vector pow of
-/// <= 1 ulp needs a double-double logarithm); rho^(q-1) is a product for JEPA and
-/// mae_rho_power's refined root for MAE.  Every other lane (MAE's long intervals, K
+/// log_delta_f's Gauss-Legendre integral over a short interval.  eps^(1/L) is
+/// refined_root's (within an ulp, as libm's pow); rho^(q-1) is a product for JEPA
+/// and mae_rho_power's refined root for MAE.  Every other lane (MAE's long intervals, K
 /// beyond float64) is the scalar critical_time's.
 FD_SIMD_INLINE void critical_block(int objective, const long long* depth, const double* lam, const double* rho,
                                    const double* eps, const double* p, const double* levels, long long first, int n,
