@@ -94,7 +94,25 @@ constexpr double MAE_SIGMA_MAX = 690.0;
 // moves lanes between the vector path and the scalar's logarithms)
 constexpr double K_PLATEAU_MIN = 1e-304, K_PLATEAU_MAX = 1e304;
 
-/// Per-lane constants of a block's solve (scalar start_of, once per feature).
+/// MAE's plateau series R(psi)/(n s^2) = sum_k psi^k/(2 + k n) (n = L + 1; psi <= 2^-n
+/// where s <= 1/2): 57/n + 2 terms reach 1e-17, at most 21 from depth 2.  Their
+/// coefficients as data: the same correctly rounded quotients as at run time, without a
+/// division per term in each solve.
+constexpr int mae_series_terms(int depth) { return int(57.0 / double(depth + 1)) + 2; }
+constexpr int MAE_SERIES_MAX = 21;
+static_assert(mae_series_terms(2) == MAE_SERIES_MAX, "the longest series is depth 2's");
+struct MaeSeries {
+    double c[MAX_DEPTH + 1][MAE_SERIES_MAX];
+    constexpr MaeSeries() : c() {
+        for (int d = 2; d <= MAX_DEPTH; ++d)
+            for (int k = 0; k < mae_series_terms(d); ++k) c[d][k] = 1.0 / (2.0 + double(k * (d + 1)));
+    }
+};
+constexpr MaeSeries MAE_SERIES{};
+
+/// Per-lane constants of a block's solve (start_lanes', or the scalar start_of's), as
+/// arrays over the lanes.  A lane on the vector path starts on the growth branch with
+/// F(sigma0) unevaluated: its Start is lane_start's.
 struct Block {  // lanes beyond those in use repeat lane 0
     int m;         // integer_m of (objective, depth)
     int depth;
@@ -102,9 +120,22 @@ struct Block {  // lanes beyond those in use repeat lane 0
     double b, q;
     double vec[W];  // 1: the lane takes the vector path (growth branch, finite tau0); else 0
                     // (flags are doubles: a bool in a loop over doubles keeps GCC from vectorizing)
-    double tau0[W], k_rate[W], log_k[W], w_star[W];
-    Start st[W];
+    double s0[W], tau0[W], k_rate[W], log_k[W], log_rho[W], w_star[W];
 };
+
+/// start_of's Start of a lane on the vector path (vec[l] = 1), for the scalar solver.
+FD_SIMD_INLINE Start lane_start(const Block& bk, int l) {
+    Start st;
+    st.branch = GROWTH;
+    st.s0 = bk.s0[l];
+    st.sign0 = 0.0;
+    st.log0 = fd_nan<double>();  // F(sigma0) not evaluated (start_of's growth branch)
+    st.tau0 = bk.tau0[l];
+    st.log_k = bk.log_k[l];
+    st.log_rho = bk.log_rho[l];
+    st.b = bk.b;
+    return st;
+}
 
 /// Result of one vector solve per lane.
 struct Solved {
@@ -280,13 +311,13 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         // 1e-6 |x|, where its 2 log2(m) roundings are far below the result's rounding
         int_power(m, aux_, 1.0, aux_);
     } else {
-        // MAE: R(psi)/(n s^2) = sum_k psi^k/(2 + k n), psi = s^n <= 2^-n on the plateau:
-        // 57/n + 2 terms reach 1e-17 (Horner from the smallest term)
-        const int n_series = int(57.0 / dn) + 2;
-        const double c_last = 1.0 / (2.0 + double((n_series - 1) * n_mae));
-        FD_LANES pa_[l] = c_last;
+        // MAE: R(psi)/(n s^2) = sum_k psi^k/(2 + k n), psi = s^n <= 2^-n on the plateau
+        // (MAE_SERIES; Horner from the smallest term)
+        const double* cs = MAE_SERIES.c[bk.depth];
+        const int n_series = mae_series_terms(bk.depth);
+        FD_LANES pa_[l] = cs[n_series - 1];
         for (int kk = n_series - 2; kk >= 0; --kk) {
-            const double c = 1.0 / (2.0 + double(kk * n_mae));
+            const double c = cs[kk];
             FD_LANES pa_[l] = pa_[l] * aux_[l] + c;
         }
         // above the plateau (s > 1/2): R(s) in closed form
@@ -437,17 +468,23 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         k = (ra[l] >= ROOT_X_MIN && ra[l] <= ROOT_X_MAX) ? k : 0.0;
         kk[l] = k;
     }
+    // em = psi0 - 1 = expm1(lp0): below psi0 = 1/2 the subtraction itself (|em| >= 1/2: no
+    // cancellation, within 1.5 ulps), expm1 only where a block has a lane above
+    double upper_[W];
     FD_LANES {
-        const double lr = lr_[l];
-        const double lp0 = b * lw_[l] - lr;
+        const double lp0 = b * lw_[l] - lr_[l];
         const double psi0 = vm::exp(lp0);
-        const double em = vm::expm1(lp0);
         o.lp0[l] = lp0;
         o.psi0[l] = psi0;
-        o.em_lp0[l] = em;
-        o.s0[l] = lp0 - vm::log(-em);  // sigma_of_log_psi on the growth branch
+        o.em_lp0[l] = psi0 - 1.0;
+        upper_[l] = lp0 < -FD_LOG2 ? 0.0 : 1.0;
+    }
+    if (any_lane(upper_))
+        FD_LANES o.em_lp0[l] = upper_[l] != 0.0 ? vm::expm1(o.lp0[l]) : o.em_lp0[l];
+    FD_LANES {
+        o.s0[l] = o.lp0[l] - vm::log(-o.em_lp0[l]);  // sigma_of_log_psi on the growth branch
         o.k_rate[l] = kk[l];
-        o.log_rho[l] = lr;
+        o.log_rho[l] = lr_[l];
     }
     if (block_constants) {
         FD_LANES {
@@ -500,14 +537,15 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
                 ha[l] = ha[l] * y0[l] + ca;
             }
         }
-        // (1 - psi0)^m = (-expm1(lp0))^m by binary powering (m integer: at most 2 log2(m)
-        // roundings, no cancellation; exp(m log1p(-psi0)) took two transcendentals)
+        // (1 - psi0)^m = (-em)^m by binary powering (m integer: at most 2 log2(m) roundings,
+        // no cancellation; exp(m log1p(-psi0)) took two transcendentals)
         int_power(m, o.em_lp0, -1.0, omp_m);
     } else {
-        // mae_r_series: sum_k psi^k/(2 + k n), psi0 <= 2^-n where s <= 1/2: 57/n + 2 terms
+        // mae_r_series: sum_k psi^k/(2 + k n), psi0 <= 2^-n where s <= 1/2 (MAE_SERIES)
+        const double* cs = MAE_SERIES.c[depth];
         FD_LANES poly[l] = 0.0;
-        for (int k = int(57.0 / dn) + 1; k >= 0; --k) {
-            const double c = 1.0 / (2.0 + double(k * n_mae));
+        for (int k = mae_series_terms(depth) - 1; k >= 0; --k) {
+            const double c = cs[k];
             FD_LANES poly[l] = poly[l] * o.psi0[l] + c;
         }
         // above s = 1/2: mae_r's closed form R(s0)
@@ -571,28 +609,28 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
     // the common start in vector registers (growth below psi = 1/2), else start_of's
     StartLanes sl;
     start_lanes(objective, d0, la, ra, wa, true, roots, sl);
-    for (int l = 0; l < W; ++l) {
+    FD_LANES {
+        bk.vec[l] = sl.ok[l];  // (ok: the growth branch with a finite tau0)
+        bk.s0[l] = sl.s0[l];
+        bk.tau0[l] = sl.tau0[l];
         bk.k_rate[l] = sl.k_rate[l];
-        Start st;
-        if (sl.ok[l] != 0.0) {
-            st.branch = GROWTH;
-            st.s0 = sl.s0[l];
-            st.sign0 = 0.0;
-            st.log0 = fd_nan<double>();  // F(sigma0) not evaluated (start_of's growth branch)
-            st.tau0 = sl.tau0[l];
-            st.log_k = sl.log_k[l];
-            st.log_rho = sl.log_rho[l];
-            st.b = bk.b;
-            bk.w_star[l] = sl.w_star[l];
-        } else {
-            st = start_of(objective, d0, la[l], ra[l], wa[l]);
-            bk.k_rate[l] = fd_exp(st.log_k);
-            bk.w_star[l] = fd_exp(st.log_rho / st.b);
-        }
-        bk.st[l] = st;
+        bk.log_k[l] = sl.log_k[l];
+        bk.log_rho[l] = sl.log_rho[l];
+        bk.w_star[l] = sl.w_star[l];
+    }
+    double scalar_start[W];
+    FD_LANES scalar_start[l] = sl.ok[l] != 0.0 ? 0.0 : 1.0;
+    if (!any_lane(scalar_start)) return true;
+    for (int l = 0; l < W; ++l) {
+        if (scalar_start[l] == 0.0) continue;
+        const Start st = start_of(objective, d0, la[l], ra[l], wa[l]);
         bk.vec[l] = (st.branch == GROWTH && st.tau0 > -fd_inf<double>() && st.tau0 < fd_inf<double>()) ? 1.0 : 0.0;
+        bk.s0[l] = st.s0;
         bk.tau0[l] = st.tau0;
+        bk.k_rate[l] = fd_exp(st.log_k);
         bk.log_k[l] = st.log_k;
+        bk.log_rho[l] = st.log_rho;
+        bk.w_star[l] = fd_exp(st.log_rho / st.b);
     }
     return true;
 }
@@ -627,9 +665,9 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
         }
     }
     for (int l = 0; l < W; ++l) {
-        lo[l] = bk.st[l].s0;
-        lo_sign[l] = bk.st[l].sign0;
-        lo_log[l] = bk.st[l].log0;
+        lo[l] = bk.s0[l];  // (lane_start's F(sigma0): not evaluated)
+        lo_sign[l] = 0.0;
+        lo_log[l] = fd_nan<double>();
         prev[l] = eps[first + (l < n ? l : 0)];
     }
     Solved sv;
@@ -655,7 +693,7 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
                 lo_log[l] = sv.lg[l];
             } else {
                 FD_SIMD_ON_FALLBACK(0, 1);
-                const SolveAt r = solve_at(objective, bk.depth, bk.st[l], tj, lo[l], lo_sign[l], lo_log[l],
+                const SolveAt r = solve_at(objective, bk.depth, lane_start(bk, l), tj, lo[l], lo_sign[l], lo_log[l],
                                            tab_sigma, tab_dsigma);
                 lo_sign[l] = r.f_sign;
                 lo_log[l] = r.f_log;
@@ -684,34 +722,37 @@ FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const d
         }
         return;
     }
-    double lo[W], tl[W];
-    for (int l = 0; l < W; ++l) {
-        lo[l] = bk.st[l].s0;
-        tl[l] = dt[first + (l < n ? l : 0)];
-    }
+    double tl[W], wl[W], w1[W], exc[W];
+    gather_lanes(dt, first, n, tl);
+    gather_lanes(w, first, n, wl);
     Solved sv;
-    solve_lanes(bk, tl, lo, tab_sigma, tab_dsigma, sv);
+    solve_lanes(bk, tl, bk.s0, tab_sigma, tab_dsigma, sv);
+    FD_LANES {
+        w1[l] = monotone(sv.w[l], wl[l], bk.w_star[l], GROWTH);
+        // the lanes finished below: dt = 0, a scalar start, a scalar solve
+        exc[l] = (tl[l] == 0.0 ? 1.0 : 0.0) + (bk.vec[l] == 0.0 ? 1.0 : 0.0) + (sv.ok[l] == 0.0 ? 1.0 : 0.0);
+    }
+    for (int l = 0; l < n; ++l) status[first + l] = SUCCESS;
+    if (n == W && !any_lane(exc)) {
+        FD_LANES out[first + l] = w1[l];  // (the common block: one vector store)
+        return;
+    }
     for (int l = 0; l < n; ++l) {
         const long long i = first + l;
-        status[i] = SUCCESS;
-        if (dt[i] == 0.0) {
+        if (exc[l] == 0.0) {
+            out[i] = w1[l];
+        } else if (dt[i] == 0.0) {
             out[i] = w[i];
-            continue;
-        }
-        if (bk.vec[l] == 0.0) {  // a start the vector path does not take (decay, at the fixed point)
+        } else if (bk.vec[l] == 0.0) {  // a start the vector path does not take (decay, at the fixed point)
             FD_SIMD_ON_FALLBACK(1, 1);
             out[i] = advance(objective, bk.depth, lam[i], rho[i], w[i], dt[i], status[i], tab_sigma, tab_dsigma);
-            continue;
-        }
-        double w1 = sv.w[l];
-        if (sv.ok[l] == 0.0) {  // the scalar solve from the block's start (as trajectory_block's)
+        } else {  // the scalar solve from the block's start (as trajectory_block's)
             FD_SIMD_ON_FALLBACK(1, 1);
-            const SolveAt r = solve_at(objective, bk.depth, bk.st[l], dt[i], lo[l], bk.st[l].sign0,
-                                       bk.st[l].log0, tab_sigma, tab_dsigma);
+            const SolveAt r = solve_at(objective, bk.depth, lane_start(bk, l), dt[i], bk.s0[l], 0.0,
+                                       fd_nan<double>(), tab_sigma, tab_dsigma);
             status[i] = r.status;
-            w1 = bk.w_star[l] * fd_exp(r.lp / bk.b);
+            out[i] = monotone(bk.w_star[l] * fd_exp(r.lp / bk.b), w[i], bk.w_star[l], GROWTH);
         }
-        out[i] = monotone(w1, w[i], bk.w_star[l], GROWTH);
     }
 }
 
