@@ -7,8 +7,9 @@ Run with ``pytest bench/bench_boundary.py --benchmark-enable``.
   features; the same values as ``fastdyn.kernels.advance_batch``):
   the difference is what validation, dispatch and the result checks cost;
 * ``trajectory`` per call at N = 100 (64 times) next to its kernel;
-* a user's ``@njit`` loop over ``advance_batch``: the per-feature cost of the
-  flow map without any Python in between.
+* a user's ``@njit`` loop over ``advance_batch``, and over a flow state's
+  ``advance_state``: the per-feature cost of the flow map without any Python
+  in between.
 """
 
 from __future__ import annotations
@@ -91,6 +92,31 @@ def test_trajectory_100_features_kernel_alone(benchmark, objective):
 def _user_steps(code, depth, lam, rho, w, dt, steps, status, tab_s, tab_d):
     for _ in range(steps):
         kernels.advance_batch(code, depth, lam, rho, w, dt, w, status, tab_s, tab_d)
+
+
+@njit
+def _user_state_steps(code, depth, lam, rho, state, dt, steps, out, status, tab_s, tab_d):
+    for _ in range(steps):
+        kernels.advance_state(code, depth, lam, rho, state, dt, out, status, tab_s, tab_d)
+
+
+@pytest.mark.parametrize("objective", ["jepa", "mae"])
+def test_users_njit_flow_state_per_feature(benchmark, objective):
+    """The same loop over a flow state (advance_state: one solve per step, no restart)."""
+    w0, lam, rho = _state(objective, 100)
+    depth, dt = np.full(100, DEPTH, dtype=np.int64), np.full(100, 0.05)
+    out, status = np.empty(100), np.zeros(100, dtype=np.int8)
+    tab_s, tab_d = kernels.flow_tables(_CODE[objective], DEPTH, DEPTH)
+    state0 = kernels.flow_state(_CODE[objective], depth, lam, rho, w0, tab_s, tab_d)
+
+    def run():
+        state = state0.copy()
+        _user_state_steps(_CODE[objective], depth, lam, rho, state, dt, 100, out, status, tab_s, tab_d)
+
+    run()
+    benchmark.pedantic(run, rounds=50, iterations=1)
+    benchmark.extra_info["ns_per_feature_step"] = benchmark.stats.stats.min / 1e4 * 1e9
+    record(benchmark, "user @njit advance_state", objective, 100, 100 * 100, "feature-steps/s")
 
 
 @pytest.mark.parametrize("objective", ["jepa", "mae"])

@@ -10,8 +10,9 @@ times), on the machine's cores:
   in a ``prange`` loop, what the kernels ran before: the baseline of the same
   run), each with its ratio to scipy's ``solve_ivp`` where it is a trajectory;
 * the per-feature cost of the flow map in a user's own ``@njit`` loop
-  (``fastdyn.kernels.advance_batch``, every feature at its own weight), and
-  of the scalar ``advance_weight_tabulated`` called per feature;
+  (``fastdyn.kernels.advance_batch``, every feature at its own weight; a flow
+  state stepped by ``advance_state``, one solve per step), and of the scalar
+  ``advance_weight_tabulated`` called per feature;
 * instructions per feature-time (valgrind's callgrind, collection switched on
   only inside the library function, so the Python driver costs nothing),
   block path against scalar path: repeatable where the timings of this shared
@@ -33,7 +34,7 @@ import pytest
 from numba import njit, prange
 
 import fastdyn as fd
-from fastdyn.kernels import JEPA, MAE, _inverse, advance_batch, advance_weight_tabulated
+from fastdyn.kernels import JEPA, MAE, _inverse, advance_batch, advance_state, advance_weight_tabulated, flow_state
 from fastdyn.kernels._lib import data_ptr, ext, ptr_at
 from workload import DEPTH, EPS, N_TIMES, _RESULTS, record, workload
 
@@ -115,7 +116,13 @@ def _user_scalar_steps(objective, depth, lam, rho, w, dt, steps, ts, td):
     return worst
 
 
-@pytest.mark.parametrize("how", ["advance_batch", "advance_weight_tabulated"])
+@njit(cache=True)
+def _user_state_steps(objective, depth, lam, rho, state, dt, steps, out, status, ts, td):
+    for _ in range(steps):
+        advance_state(objective, depth, lam, rho, state, dt, out, status, ts, td)
+
+
+@pytest.mark.parametrize("how", ["advance_batch", "advance_state", "advance_weight_tabulated"])
 @pytest.mark.parametrize("objective", ["jepa", "mae"])
 def test_flow_map_in_a_users_njit_loop(benchmark, objective, how):
     """ns per feature-step of the exact flow map, every feature at its own weight (1e5 features)."""
@@ -130,12 +137,22 @@ def test_flow_map_in_a_users_njit_loop(benchmark, objective, how):
     dt = np.full(n, 0.5)
     status = np.zeros(n, dtype=np.int8)
     w = w0.copy()
+    # advance_state: a flow state made once at w0 (its start), stepped from there
+    state0 = flow_state(code, depth, lam, rho, w0, ts, td)
+    state = state0.copy()
     if how == "advance_batch":
         run = lambda: _user_batch_steps(code, depth, lam, rho, w, dt, steps, status, ts, td)
+    elif how == "advance_state":
+        run = lambda: _user_state_steps(code, depth, lam, rho, state, dt, steps, w, status, ts, td)
     else:
         run = lambda: _user_scalar_steps(code, depth, lam, rho, w, dt, steps, ts, td)
     run()
-    benchmark.pedantic(run, setup=lambda: w.__setitem__(slice(None), w0), rounds=5, iterations=1)
+
+    def setup():
+        w[:] = w0
+        state[:] = state0
+
+    benchmark.pedantic(run, setup=setup, rounds=5, iterations=1)
     ns = benchmark.stats.stats.min / (n * steps) * 1e9
     benchmark.extra_info["ns_per_feature_step"] = ns
     _RESULTS.append((f"flow map in user @njit: {how}", objective, n, ns, "ns/feature-step", None))

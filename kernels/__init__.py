@@ -52,6 +52,15 @@ advance_batch(objective, depth, lam, rho, w, dt, out, status, tab_sigma, tab_dsi
     ``w[i]`` a time ``dt[i]`` later (``depth`` int64 array; ``out`` may be
     ``w``).  The same values as :func:`fastdyn.advance`, to the bit.  ``tab_sigma, tab_dsigma`` come from
     :func:`flow_tables`, called once outside the ``@njit`` code.
+flow_state(objective, depth, lam, rho, w, tab_sigma, tab_dsigma) -> state
+    A flow state: each feature's trajectory from ``w[i]`` (its origin, clock
+    0), its start computed once; an array ``(STATE_ROWS, n)``.
+advance_state(objective, depth, lam, rho, state, dt, out, status, tab_sigma, tab_dsigma)
+    One step of ``dt[i] >= 0`` per feature of a flow state, in place: the clock
+    advances by ``dt`` and ``out[i]`` is the exact trajectory from the origin at
+    the clock, bit for bit ``fastdyn.trajectory``'s value at that time (each
+    step is one solve, without ``advance_batch``'s restart from the weight: the
+    cheaper time loop, and no rounding carried from step to step).
 advance_weight_tabulated(objective, depth, lam, rho, w, dt, tab_sigma, tab_dsigma)
     The scalar flow map with the tables: ``(w_new, status)``; equal to
     :func:`fastdyn.advance` to rounding (1e-12 relative: the scalar solver
@@ -73,10 +82,13 @@ gd_steps(objective, depth, lam, rho, lr, momentum, a, v, b, steps) -> (w, status
 
 from ._exact import advance_kernel_serial as advance_batch
 from ._exact import (
+    STATE_ROWS,
+    advance_state,
     advance_weight,
     advance_weight_tabulated,
     critical_time_asymptotic,
     critical_time_exact,
+    flow_state,
     time_between,
 )
 from ._gd import gd_steps
@@ -105,6 +117,9 @@ __all__ = [
     "advance_weight",
     "advance_weight_tabulated",
     "advance_batch",
+    "flow_state",
+    "advance_state",
+    "STATE_ROWS",
     "flow_tables",
     "time_between",
     "critical_time_exact",

@@ -29,7 +29,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import njit
-from ._lib import data_ptr, ext, load, ptr_at, slot
+from ._lib import data_ptr, ext, lib, load, ptr_at, slot
 
 # stands for "no inverse table": the bracketed solver alone (the scalar API)
 _NO_TABLE = np.empty((2, 0, 0))
@@ -232,6 +232,53 @@ def advance_kernel_serial(objective, depth, lam, rho, w, dt, out, status, tab_si
     dtc = np.ascontiguousarray(dt)
     for c in range((lam.shape[0] + _CHUNK - 1) // _CHUNK):
         _advance_chunk(c, objective, dc, lc, rc, wc, dtc, out, status, tab_sigma, tab_dsigma)
+
+
+# ---------------------------------------------------------------------------
+# flow states: each feature's trajectory, stepped by a user's own loop
+# ---------------------------------------------------------------------------
+#: rows of a flow state (the CPU library's simd::STATE_ROWS: origin, clock, weight, the
+#: start's constants and the solver's lower bound)
+STATE_ROWS = int(lib.fdh_state_rows())
+
+
+@njit(cache=True)
+def flow_state(objective, depth, lam, rho, w, tab_sigma, tab_dsigma):
+    """A flow state at the weights ``w``: an array ``(STATE_ROWS, n)`` for :func:`advance_state`.
+
+    Each feature's trajectory starts at ``w[i]`` (its origin, clock 0): the
+    start's constants are computed once here (``depth`` int64 array; ``lam``,
+    ``rho``, ``w`` float64, length n; tables from :func:`~._inverse.flow_tables`).
+    """
+    n = w.shape[0]
+    state = np.empty((STATE_ROWS, n))
+    dc, lc, rc, wc = _contiguous(depth, lam, rho, w)
+    for c in range((n + _CHUNK - 1) // _CHUNK):
+        first = c * _CHUNK
+        ext.state_init_block(objective, data_ptr(dc), data_ptr(lc), data_ptr(rc), data_ptr(wc), first,
+                             min(_CHUNK, n - first), data_ptr(state), n, data_ptr(tab_sigma),
+                             data_ptr(tab_dsigma))
+    return state
+
+
+@njit(cache=True)
+def advance_state(objective, depth, lam, rho, state, dt, out, status, tab_sigma, tab_dsigma):
+    """One step of ``dt[i] >= 0`` for every feature of a flow state, in place.
+
+    ``out[i]`` is the weight at the feature's new clock (the sum of its steps
+    since the origin), ``status[i]`` the step's status: the value of the exact
+    trajectory from the origin at that clock, bit for bit the trajectory
+    kernel's (``fastdyn.trajectory`` at that time), without a restart per step.
+    ``state`` is :func:`flow_state`'s array (rows of length n, contiguous);
+    ``depth``, ``lam``, ``rho`` the features it was made for.
+    """
+    n = state.shape[1]
+    dc, lc, rc, dtc = _contiguous(depth, lam, rho, dt)
+    for c in range((n + _CHUNK - 1) // _CHUNK):
+        first = c * _CHUNK
+        ext.state_advance_block(objective, data_ptr(dc), data_ptr(lc), data_ptr(rc), data_ptr(state), n,
+                                data_ptr(dtc), first, min(_CHUNK, n - first), data_ptr(out), data_ptr(status),
+                                data_ptr(tab_sigma), data_ptr(tab_dsigma))
 
 
 # elementwise kernels: serial (memory bound, no thread pool needed)

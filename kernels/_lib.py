@@ -137,6 +137,13 @@ SIGNATURES = {
     # objective, depth*, lam*, rho*, eps*, p*, levels*, first, n, out*
     "critical_block": ("void", ("i64", "p_i64", "p_f64", "p_f64", "p_f64", "p_f64", "p_f64", "i64", "i64",
                                 "p_f64")),
+    # objective, depth*, lam*, rho*, w*, first, n, state, row stride, tab_sigma, tab_dsigma
+    "state_init_block": ("void", ("i64", "p_i64", "p_f64", "p_f64", "p_f64", "i64", "i64", "p_f64", "i64",
+                                  "p_f64", "p_f64")),
+    # objective, depth*, lam*, rho*, state, row stride, dt*, first, n, out*, status*, tab_sigma, tab_dsigma
+    "state_advance_block": ("void", ("i64", "p_i64", "p_f64", "p_f64", "p_f64", "i64", "p_f64", "i64", "i64",
+                                     "p_f64", "p_i8", "p_f64", "p_f64")),
+    "state_rows": ("i64", ()),
     "simd_lanes": ("i64", ()),
     # which (0 exp, 1 expm1, 2 log, 3 log1p), n, x, out
     "vm_eval": ("void", ("i64", "i64", "p_f64", "p_f64", "p_f64")),

@@ -3,7 +3,7 @@
 // x86-64-v4 and checks that every build gives the installed library's bits), and
 // counts the results the scalar solver computes (simd.h's FD_SIMD_ON_FALLBACK:
 // which lanes leave the vector path).  Single-threaded use only.
-static long long probe_fallbacks[3];
+static long long probe_fallbacks[4];
 #define FD_SIMD_ON_FALLBACK(kind, count) (probe_fallbacks[kind] += (count))
 #include "simd.h"
 
@@ -12,7 +12,7 @@ typedef long long i64;
 
 extern "C" {
 /// The scalar solver's results since the last call (kind: 0 trajectory entries, 1 flow
-/// map, 2 critical times); resets the count.
+/// map, 2 critical times, 3 flow-state steps); resets the count.
 i64 probe_take_fallbacks(i64 kind) {
     const i64 n = probe_fallbacks[kind];
     probe_fallbacks[kind] = 0;
@@ -32,6 +32,17 @@ void probe_trajectory(i64 nt, const double* t, i64 objective, const i64* depth, 
 void probe_advance(i64 objective, const i64* depth, const double* lam, const double* rho, const double* w,
                    const double* dt, i64 n, double* out, signed char* status, const double* ts, const double* td) {
     simd::advance_features((int)objective, depth, lam, rho, w, dt, 0, n, out, status, ts, td);
+}
+
+void probe_state_init(i64 objective, const i64* depth, const double* lam, const double* rho, const double* w,
+                      i64 n, double* state, const double* ts, const double* td) {
+    simd::state_init_features((int)objective, depth, lam, rho, w, 0, n, state, n, ts, td);
+}
+
+void probe_state_advance(i64 objective, const i64* depth, const double* lam, const double* rho, double* state,
+                         const double* dt, i64 n, double* out, signed char* status, const double* ts,
+                         const double* td) {
+    simd::state_advance_features((int)objective, depth, lam, rho, state, n, dt, 0, n, out, status, ts, td);
 }
 
 void probe_critical(i64 objective, const i64* depth, const double* lam, const double* rho, const double* eps,

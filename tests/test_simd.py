@@ -350,6 +350,32 @@ def test_the_workload_takes_the_vector_path(objective):
     assert_close(out, want)
 
 
+@pytest.mark.parametrize("objective", [0, 1])
+def test_a_flow_state_steps_in_vector_registers(objective):
+    """bench/'s workload stepped through its 64 times by a flow state (probe built for one
+    instruction set): no step leaves the vector path, and the weights are the library's
+    trajectory, to the bit."""
+    so = probe("x86-64-v3" if cpu_has(("avx2",)) else "x86-64")
+    t, lam, rho = workload(["jepa", "mae"][objective], 256)
+    n = lam.shape[0]
+    depth, eps = np.full(n, 5, dtype=np.int64), np.full(n, 1e-3)
+    ts, td = tables(objective, depth)
+    state = np.empty((lib.fdh_state_rows(), n))
+    so.probe_take_fallbacks(3)
+    so.probe_state_init(objective, ptr(depth, P64), ptr(lam), ptr(rho), ptr(eps), n, ptr(state), ptr(ts), ptr(td))
+    got, out, status = np.empty((n, t.size)), np.empty(n), np.zeros(n, dtype=np.int8)
+    steps = np.diff(np.concatenate([[0.0], t]))
+    for j, dt in enumerate(steps):
+        so.probe_state_advance(objective, ptr(depth, P64), ptr(lam), ptr(rho), ptr(state), ptr(np.full(n, dt)),
+                               n, ptr(out), ptr(status, P8), ptr(ts), ptr(td))
+        got[:, j] = out
+    assert so.probe_take_fallbacks(3) == 0
+    assert np.all(status == 0)
+    # the state's clock is the float64 sum of its steps (the grid to rounding)
+    want, _ = run_trajectory(np.cumsum(steps), objective, depth, lam, rho, eps)
+    np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+
+
 @pytest.mark.parametrize("depth", [2, 3, 4, 5, 8, 17, 64])
 def test_mae_above_the_plateau_takes_the_vector_path(depth):
     """MAE from s = psi^(1/n) in (1/2, 1): R(s)'s closed form (logs, atan2) in vector registers.
@@ -461,7 +487,10 @@ def probe(march):
     so.probe_trajectory.argtypes = [i64, P, i64, P64, P, P, P, i64, P, P8, P, P]
     so.probe_advance.argtypes = [i64, P64, P, P, P, P, i64, P, P8, P, P]
     so.probe_critical.argtypes = [i64, P64, P, P, P, P, P, i64, P]
-    for f in (so.probe_vm_eval, so.probe_trajectory, so.probe_advance, so.probe_critical):
+    so.probe_state_init.argtypes = [i64, P64, P, P, P, i64, P, P, P]
+    so.probe_state_advance.argtypes = [i64, P64, P, P, P, P, i64, P, P8, P, P]
+    for f in (so.probe_vm_eval, so.probe_trajectory, so.probe_advance, so.probe_critical, so.probe_state_init,
+              so.probe_state_advance):
         f.restype = None
     so.probe_take_fallbacks.argtypes = [i64]
     so.probe_take_fallbacks.restype = i64

@@ -295,6 +295,24 @@ FD_EXPORT void fdh_advance_block(i64 objective, const i64* depth, const double* 
     simd::advance_features((int)objective, depth, lam, rho, w, dt, first, n, out, status, tab_sigma, tab_dsigma);
 }
 
+/// A flow state (simd.h's rows S_*, row stride rs) at weights w for features [first, first + n).
+FD_EXPORT void fdh_state_init_block(i64 objective, const i64* depth, const double* lam, const double* rho,
+                                    const double* w, i64 first, i64 n, double* state, i64 rs,
+                                    const double* tab_sigma, const double* tab_dsigma) {
+    simd::state_init_features((int)objective, depth, lam, rho, w, first, n, state, rs, tab_sigma, tab_dsigma);
+}
+
+/// One step dt[i] of a flow state for features [first, first + n): out[i], status[i].
+FD_EXPORT void fdh_state_advance_block(i64 objective, const i64* depth, const double* lam, const double* rho,
+                                       double* state, i64 rs, const double* dt, i64 first, i64 n, double* out,
+                                       i8* status, const double* tab_sigma, const double* tab_dsigma) {
+    simd::state_advance_features((int)objective, depth, lam, rho, state, rs, dt, first, n, out, status, tab_sigma,
+                                 tab_dsigma);
+}
+
+/// The rows of a flow state (simd::STATE_ROWS).
+FD_EXPORT i64 fdh_state_rows() { return simd::STATE_ROWS; }
+
 /// fdh_critical_time for features [first, first + n) in blocks of simd::W lanes; levels[L] =
 /// F(sigma*) of depth L or NaN (per-feature p).
 FD_EXPORT void fdh_critical_block(i64 objective, const i64* depth, const double* lam, const double* rho,

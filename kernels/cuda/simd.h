@@ -72,7 +72,7 @@
 #define FD_SIMD_CLONES FD_SIMD_TARGETS static
 #define FD_LANES _Pragma("omp simd") for (int l = 0; l < W; ++l)
 // Called with the number of results the scalar solver computes, at every fallback
-// (kind: 0 trajectory entries, 1 flow-map results, 2 critical times).  Empty in
+// (kind: 0 trajectory entries, 1 flow-map results, 2 critical times, 3 flow-state steps).  Empty in
 // the library; tests/simd_probe.cpp counts them, to show which lanes take the
 // vector path.
 #ifndef FD_SIMD_ON_FALLBACK
@@ -756,6 +756,155 @@ FD_SIMD_INLINE void advance_block(int objective, const long long* depth, const d
     }
 }
 
+// ---- a flow state: the trajectory of each feature, stepped by the caller ------------
+// A user's time loop advances every feature by its own dt each step.  Restarting from the
+// weight each step (advance_block) repeats the start: half the work, and each restart
+// carries the previous step's rounding.  A flow state keeps, per feature, the origin w0
+// of its trajectory, the clock t (the sum of the steps) and the solver's state at that
+// clock: each step is one solve of trajectory_block's at t + dt, and the weight is
+// trajectory_block's value at the clock, to the bit.  Rows (each of length n, the row
+// stride given):
+constexpr int S_W0 = 0;        // the origin's weight
+constexpr int S_T = 1;         // the clock: the sum of the steps since the origin
+constexpr int S_W = 2;         // the weight at the clock
+constexpr int S_VEC = 3;       // Block::vec (1: the vector path; 0: the scalar solver)
+constexpr int S_S0 = 4;        // Block::s0 .. Block::w_star
+constexpr int S_TAU0 = 5;
+constexpr int S_K = 6;
+constexpr int S_LOG_K = 7;
+constexpr int S_LOG_RHO = 8;
+constexpr int S_W_STAR = 9;
+constexpr int S_LO = 10;       // the solver's lower bound: sigma at the last solve
+constexpr int S_LO_SIGN = 11;  // F(lo) = sign e^log (log NaN: not evaluated)
+constexpr int S_LO_LOG = 12;
+constexpr int STATE_ROWS = 13;
+
+/// A flow state at weights w (the origins, clock 0) for features [first, first + n) (n <= W,
+/// one depth): trajectory_block's start.
+FD_SIMD_INLINE void state_init_block(int objective, const long long* depth, const double* lam, const double* rho,
+                                     const double* w, long long first, int n, double* state, long long rs,
+                                     RootCache& roots, const double* tab_sigma, const double* tab_dsigma) {
+    Block bk;
+    const bool vector = tab_sigma != nullptr && start_block(objective, depth, lam, rho, w, first, n, roots, bk);
+    for (int l = 0; l < n; ++l) {
+        const long long i = first + l;
+        double* st_ = state + i;
+        st_[S_W0 * rs] = w[i];
+        st_[S_T * rs] = 0.0;
+        st_[S_W * rs] = w[i];
+        if (vector && bk.vec[l] != 0.0) {
+            st_[S_VEC * rs] = 1.0;
+            st_[S_S0 * rs] = bk.s0[l];
+            st_[S_TAU0 * rs] = bk.tau0[l];
+            st_[S_K * rs] = bk.k_rate[l];
+            st_[S_LOG_K * rs] = bk.log_k[l];
+            st_[S_LOG_RHO * rs] = bk.log_rho[l];
+            st_[S_W_STAR * rs] = bk.w_star[l];
+            st_[S_LO * rs] = bk.s0[l];
+            st_[S_LO_SIGN * rs] = 0.0;
+            st_[S_LO_LOG * rs] = fd_nan<double>();  // (lane_start's F(sigma0): not evaluated)
+        } else {  // trajectory_row's start (recomputed at each step: the rare scalar features)
+            const Start st = start_of(objective, int(depth[i]), lam[i], rho[i], w[i]);
+            st_[S_VEC * rs] = 0.0;
+            for (int r = S_S0; r <= S_W_STAR; ++r) st_[r * rs] = fd_nan<double>();
+            st_[S_LO * rs] = st.s0;
+            st_[S_LO_SIGN * rs] = st.sign0;
+            st_[S_LO_LOG * rs] = st.log0;
+        }
+    }
+}
+
+/// One step of dt[i] for features [first, first + n) of a flow state (n <= W, one depth):
+/// the clock advances by dt, out[i] is the weight at the new clock (trajectory_block's, to
+/// the bit, at the summed clock), status[i] the step's status.  dt >= 0.
+FD_SIMD_INLINE void state_advance_block(int objective, const long long* depth, const double* lam, const double* rho,
+                                        double* state, long long rs, const double* dt, long long first, int n,
+                                        double* out, signed char* status, const double* tab_sigma,
+                                        const double* tab_dsigma) {
+    const int d0 = int(depth[first]);
+    double tl[W], lo[W], dtl[W], vec[W];
+    gather_lanes(state + S_T * rs, first, n, tl);
+    gather_lanes(dt, first, n, dtl);
+    gather_lanes(state + S_VEC * rs, first, n, vec);
+    FD_LANES tl[l] = tl[l] + dtl[l];
+    Solved sv;
+    Block bk;
+    if (tab_sigma != nullptr && any_lane(vec)) {
+        bk.depth = d0;
+        bk.objective = objective;
+        bk.m = integer_m(objective, d0);
+        bk.b = family_b<double>(objective, d0);
+        bk.q = family_q<double>(objective, d0);
+        FD_LANES bk.vec[l] = vec[l];
+        gather_lanes(state + S_S0 * rs, first, n, bk.s0);
+        gather_lanes(state + S_TAU0 * rs, first, n, bk.tau0);
+        gather_lanes(state + S_K * rs, first, n, bk.k_rate);
+        gather_lanes(state + S_LOG_K * rs, first, n, bk.log_k);
+        gather_lanes(state + S_LOG_RHO * rs, first, n, bk.log_rho);
+        gather_lanes(state + S_W_STAR * rs, first, n, bk.w_star);
+        gather_lanes(state + S_LO * rs, first, n, lo);
+        solve_lanes(bk, tl, lo, tab_sigma, tab_dsigma, sv);
+    }
+    for (int l = 0; l < n; ++l) {
+        const long long i = first + l;
+        double* st_ = state + i;
+        const double t = tl[l];
+        st_[S_T * rs] = t;
+        status[i] = SUCCESS;
+        if (t == 0.0) {  // the origin (lo stays)
+            out[i] = st_[S_W0 * rs];
+            continue;
+        }
+        const double lo_l = st_[S_LO * rs];
+        if (vec[l] != 0.0) {  // trajectory_block's step
+            const double w_star = bk.w_star[l];
+            if (lo_l == fd_inf<double>()) {  // at the fixed point to float64 precision
+                out[i] = w_star;
+                continue;
+            }
+            double sig = sv.sigma[l], w1 = sv.w[l];
+            if (sv.ok[l] != 0.0) {
+                st_[S_LO_SIGN * rs] = sv.sgn[l];
+                st_[S_LO_LOG * rs] = sv.lg[l];
+            } else {
+                FD_SIMD_ON_FALLBACK(3, 1);
+                const SolveAt r = solve_at(objective, d0, lane_start(bk, l), t, lo_l, st_[S_LO_SIGN * rs],
+                                           st_[S_LO_LOG * rs], tab_sigma, tab_dsigma);
+                st_[S_LO_SIGN * rs] = r.f_sign;
+                st_[S_LO_LOG * rs] = r.f_log;
+                sig = r.sigma;
+                w1 = w_star * fd_exp(r.lp / bk.b);
+                status[i] = r.status;
+            }
+            const double w_new = monotone(w1, st_[S_W * rs], w_star, GROWTH);
+            st_[S_W * rs] = w_new;
+            st_[S_LO * rs] = sig;
+            out[i] = w_new;
+        } else {  // trajectory_row's step, from the origin's start
+            FD_SIMD_ON_FALLBACK(3, 1);
+            const Start st = start_of(objective, d0, lam[i], rho[i], st_[S_W0 * rs]);
+            if (st.branch == AT_FIXED) {
+                out[i] = st_[S_W0 * rs];
+                continue;
+            }
+            const double w_star = fd_exp(st.log_rho / st.b);
+            if (lo_l == fd_inf<double>()) {
+                out[i] = w_star;
+                continue;
+            }
+            const SolveAt r = solve_at(objective, d0, st, t, lo_l, st_[S_LO_SIGN * rs], st_[S_LO_LOG * rs],
+                                       tab_sigma, tab_dsigma);
+            st_[S_LO_SIGN * rs] = r.f_sign;
+            st_[S_LO_LOG * rs] = r.f_log;
+            const double w_new = monotone(w_star * fd_exp(r.lp / st.b), st_[S_W * rs], w_star, st.branch);
+            st_[S_W * rs] = w_new;
+            st_[S_LO * rs] = r.sigma;
+            out[i] = w_new;
+            status[i] = r.status;
+        }
+    }
+}
+
 /// vecmath.h's functions over an array, in lane loops like the solver's (the tests'
 /// window on them): which = 0 exp, 1 expm1, 2 log, 3 log1p, 4 atan, 5 atan2(x, y)
 /// (y: the second argument of atan2, else unused).
@@ -815,6 +964,28 @@ FD_SIMD_CLONES inline void advance_features(int objective, const long long* dept
     RootCache roots;
 #define FD_CALL(f, k) \
     advance_block(objective, depth, lam, rho, w, dt, f, k, out, status, tab_sigma, tab_dsigma, roots)
+    FD_FOR_BLOCKS(depth, first, n, FD_CALL)
+#undef FD_CALL
+}
+
+/// state_init_block over features [first, first + n).
+FD_SIMD_CLONES inline void state_init_features(int objective, const long long* depth, const double* lam,
+                                               const double* rho, const double* w, long long first, long long n,
+                                               double* state, long long rs, const double* tab_sigma,
+                                               const double* tab_dsigma) {
+    RootCache roots;
+#define FD_CALL(f, k) state_init_block(objective, depth, lam, rho, w, f, k, state, rs, roots, tab_sigma, tab_dsigma)
+    FD_FOR_BLOCKS(depth, first, n, FD_CALL)
+#undef FD_CALL
+}
+
+/// state_advance_block over features [first, first + n).
+FD_SIMD_CLONES inline void state_advance_features(int objective, const long long* depth, const double* lam,
+                                                  const double* rho, double* state, long long rs, const double* dt,
+                                                  long long first, long long n, double* out, signed char* status,
+                                                  const double* tab_sigma, const double* tab_dsigma) {
+#define FD_CALL(f, k) \
+    state_advance_block(objective, depth, lam, rho, state, rs, dt, f, k, out, status, tab_sigma, tab_dsigma)
     FD_FOR_BLOCKS(depth, first, n, FD_CALL)
 #undef FD_CALL
 }
