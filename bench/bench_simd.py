@@ -16,8 +16,8 @@ times), on the machine's cores:
 * instructions per feature-time (valgrind's callgrind, collection switched on
   only inside the library function, so the Python driver costs nothing),
   block path against scalar path: repeatable where the timings of this shared
-  machine are not.  Valgrind emulates no AVX-512, so it runs the AVX2 clone
-  (4 lanes); the timings run the best clone the machine has.
+  machine are not.  Valgrind emulates no AVX-512, so it runs the x86-64-v3
+  clone (AVX2 and FMA, 4 lanes); the timings run the best clone the machine has.
 
 The ODE rows of the table are bench_core's ``test_trajectory_ode``; the advance
 per-call row is bench_core's ``test_advance_100_features``.
@@ -204,6 +204,6 @@ def test_instructions_block_against_scalar_path(objective, op, driver):
     unit = "instr/feature-time" if op == "trajectory" else "instr/feature"
     counts = {path: count_instructions(driver, op, path, objective) for path in ("scalar", "vector")}
     for path, c in counts.items():
-        _RESULTS.append((f"{op} exact instructions, {path} (AVX2)", objective, N_COUNTED, c, unit, None))
+        _RESULTS.append((f"{op} exact instructions, {path} (x86-64-v3)", objective, N_COUNTED, c, unit, None))
     print(f"\n{objective} {op}: {counts['scalar']:.0f} -> {counts['vector']:.0f} {unit} "
           f"({counts['scalar'] / counts['vector']:.2f}x fewer)")

@@ -12,7 +12,7 @@ exp, expm1, log and log1p.  Here:
   is the same to the bit (hypothesis);
 * the block path agrees with the scalar solver of ``exact.h`` (what the GPU
   runs) to 1e-12 relative, with statuses, zeros and non-finite values exact;
-* builds for the baseline x86-64, AVX2 and AVX-512 (``tests/simd_probe.cpp``,
+* builds for the baseline x86-64, x86-64-v3 and x86-64-v4 (``tests/simd_probe.cpp``,
   the instruction sets the library is cloned for) give the installed
   library's bits: no rounding depends on the machine.
 """
@@ -44,6 +44,8 @@ PROBE = Path(__file__).resolve().parent / "simd_probe.cpp"
 P = ctypes.POINTER(ctypes.c_double)
 P8 = ctypes.POINTER(ctypes.c_int8)
 P64 = ctypes.POINTER(ctypes.c_int64)
+# the library's clones (simd.h: arch=x86-64-v4, arch=x86-64-v3, default) and the CPU flags each needs
+V3, V4 = ("avx2", "fma", "bmi2"), ("avx512f", "avx512dq", "avx512bw", "avx512vl")
 FUNCS = {"exp": (0, mpmath.exp, np.exp), "expm1": (1, mpmath.expm1, np.expm1), "log": (2, mpmath.log, np.log),
          "log1p": (3, mpmath.log1p, np.log1p), "atan": (4, mpmath.atan, np.arctan)}
 ATAN2 = 5  # vm_eval's code of atan2(x, y)
@@ -324,7 +326,7 @@ def test_the_block_path_agrees_with_the_scalar_solver(batch, t):
 
 def vector_path_counts(objective, depth, lam, rho, eps, t, w, dt, p):
     """Results the scalar solver computed (simd_probe's count) for a trajectory, a flow map and a critical time."""
-    so = probe("x86-64-v3" if cpu_has(("avx2",)) else "x86-64")
+    so = probe("x86-64-v3" if cpu_has(V3) else "x86-64")
     for kind in range(3):
         so.probe_take_fallbacks(kind)
     run_trajectory(t, objective, depth, lam, rho, eps, so.probe_trajectory)
@@ -355,7 +357,7 @@ def test_a_flow_state_steps_in_vector_registers(objective):
     """bench/'s workload stepped through its 64 times by a flow state (probe built for one
     instruction set): no step leaves the vector path, and the weights are the library's
     trajectory, to the bit."""
-    so = probe("x86-64-v3" if cpu_has(("avx2",)) else "x86-64")
+    so = probe("x86-64-v3" if cpu_has(V3) else "x86-64")
     t, lam, rho = workload(["jepa", "mae"][objective], 256)
     n = lam.shape[0]
     depth, eps = np.full(n, 5, dtype=np.int64), np.full(n, 1e-3)
@@ -426,7 +428,7 @@ def test_critical_time_near_the_target_matches_mpmath(objective, depth):
     b = 1.0 / depth if objective == 0 else (depth + 1.0) / depth
     eps = np.exp((b * np.log(p) - rng.uniform(0.01, 1.2, n) + np.log(rho)) / b)  # lp1 - lp0 in (0.01, 1.2)
     d = np.full(n, depth, dtype=np.int64)
-    so = probe("x86-64-v3" if cpu_has(("avx2",)) else "x86-64")
+    so = probe("x86-64-v3" if cpu_has(V3) else "x86-64")
     so.probe_take_fallbacks(2)
     got = run_critical(objective, d, lam, rho, eps, p, so.probe_critical)
     if objective == 0:
@@ -450,7 +452,7 @@ def test_critical_time_near_the_target_matches_mpmath(objective, depth):
 # ---------------------------------------------------------------------------
 # one result on every instruction set
 # ---------------------------------------------------------------------------
-MARCHES = {"x86-64": None, "x86-64-v3": ("avx2",), "x86-64-v4": ("avx512f",)}
+MARCHES = {"x86-64": None, "x86-64-v3": V3, "x86-64-v4": V4}
 # the CPU library's flags (setup.py), -fno-fast-math before the -fno- flags it would reset
 # -Bsymbolic: the probe's calls bind to its own build.  When the library still exported the
 # block functions' ifunc symbols (simd.h now gives them internal linkage), the dynamic linker

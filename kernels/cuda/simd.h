@@ -37,7 +37,8 @@
 // bit-identical whichever instruction set runs them (vecmath.h).
 //
 // Instruction sets: the block functions are compiled once per set
-// (FD_SIMD_CLONES: AVX-512, AVX2, baseline x86-64) and the loader picks the
+// (FD_SIMD_CLONES: x86-64-v4 (AVX-512 F/DQ/BW/VL), x86-64-v3 (AVX2, FMA), baseline
+// x86-64) and the loader picks the
 // best the machine has; elsewhere they are compiled for the target.
 #pragma once
 
@@ -62,7 +63,9 @@
 // (FD_NO_SIMD_CLONES: one build for the target of -march, as tests/simd_probe.cpp does)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
     !defined(FD_NO_SIMD_CLONES)
-#define FD_SIMD_TARGETS __attribute__((target_clones("avx512f", "avx2", "default")))
+// (whole architecture levels: the avx512f clone alone lacked AVX-512DQ's int64/double
+// conversions, and AVX2 without FMA would pay a libm call per vecmath.h Horner step)
+#define FD_SIMD_TARGETS __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FD_SIMD_TARGETS
 #endif

@@ -5,8 +5,9 @@
 // Each function is straight-line IEEE arithmetic, integer bit operations on the
 // representation and selects, so that `#pragma omp simd` loops over lanes turn
 // into SSE2/AVX2/AVX-512 code with no calls (the CPU library is built with
-// -fopenmp-simd and one clone per instruction set, simd.h).  No fused
-// multiply-add and no reassociation (-ffp-contract=off, no fast-math): every
+// -fopenmp-simd and one clone per instruction set, simd.h).  No contraction and
+// no reassociation (-ffp-contract=off, no fast-math); the Horner steps are
+// explicit fused multiply-adds (FD_VM_FMA, correctly rounded everywhere): every
 // rounding is the same in a vector lane as in a scalar call, on every
 // instruction set, so a feature's result does not depend on the lane it ran in
 // nor on the machine.  Accuracy (tests/test_simd.py, against mpmath at 200
@@ -50,6 +51,10 @@
 #else
 #define FD_VM_UNROLL
 #endif
+// the polynomials' Horner steps fused: a * b + c with one rounding.  Explicit, so the same
+// on every instruction set: one instruction where the clone has FMA (x86-64-v3 and v4),
+// the C library's correctly rounded fma in the baseline clone (slow, the same bits)
+#define FD_VM_FMA(a, b, c) __builtin_fma((a), (b), (c))
 
 namespace fastdyn {
 namespace vm {
@@ -159,7 +164,7 @@ FD_VM double exp(double x) {
     const double r = (xc - n * LN2_HI) - n * LN2_LO;
     double q = INV_FACT[11];
     FD_VM_UNROLL
-    for (int k = 10; k >= 0; --k) q = q * r + INV_FACT[k];
+    for (int k = 10; k >= 0; --k) q = FD_VM_FMA(q, r, INV_FACT[k]);
     const double p = 1.0 + (r + (r * r) * q);
     // 2^n is a normal double for n in [-1022, 1023]; beyond (subnormal results,
     // or n = 1024 just below EXP_MAX) scale by 2^(n -+ 1000) exactly first, then
@@ -193,7 +198,7 @@ FD_VM double log_corrected(double x, double c) {
     const double z = s * s;
     double rz = ATANH_C[9];
     FD_VM_UNROLL
-    for (int j = 8; j >= 0; --j) rz = rz * z + ATANH_C[j];
+    for (int j = 8; j >= 0; --j) rz = FD_VM_FMA(rz, z, ATANH_C[j]);
     rz = rz * z;
     const double hfsq = 0.5 * f * f;
     const double lo = k * LN2_LO + c + s * (hfsq + rz);
@@ -223,7 +228,7 @@ FD_VM double expm1(double x) {
     const double r_lo = (r_hi - r) - c;
     double q = INV_FACT[11];
     FD_VM_UNROLL
-    for (int k = 10; k >= 0; --k) q = q * r + INV_FACT[k];
+    for (int k = 10; k >= 0; --k) q = FD_VM_FMA(q, r, INV_FACT[k]);
     // 2^n (r + r^2 Q) + (2^n - 1) = (a_hi + a_lo) + 2^n r^2 Q, where a_hi + a_lo =
     // (2^n - 1) + 2^n r exactly (Fast2Sum: |2^n - 1| >= |2^n r| for n != 0; n = 0
     // adds to zero): the only large rounding is the last one
@@ -274,7 +279,7 @@ FD_VM double atan(double x) {
     const double z = u * u;
     double sz = ATAN_S.c[ATAN_TERMS - 1];
     FD_VM_UNROLL
-    for (int k = ATAN_TERMS - 2; k >= 0; --k) sz = sz * z + ATAN_S.c[k];
+    for (int k = ATAN_TERMS - 2; k >= 0; --k) sz = FD_VM_FMA(sz, z, ATAN_S.c[k]);
     const double res = c_hi + (c_lo + (u + u * (z * sz)));
     return x != x ? x : copysign_of(res, x);
 }
