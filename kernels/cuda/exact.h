@@ -185,12 +185,30 @@ FD_HD double advance(int objective, int depth, double lam, double rho, double w,
     return monotone(w_star * fd_exp(r.lp / st.b), w, w_star, st.branch);
 }
 
+/// One output of a trajectory from the start st (not AT_FIXED) at a time t at or after the
+/// previous one: the origin's weight w0 at t = 0, w* once the state is at the fixed point to
+/// float64 precision (lo = inf), else the solve from the previous state lo (F(lo) = lo_sign
+/// e^lo_log, lo_log NaN: not evaluated), made monotone against the previous output prev.
+/// Updates the state; a status other than SUCCESS is written to status.
+FD_HD double trajectory_step(int objective, int depth, const Start& st, double w0, double w_star, double t,
+                             double& lo, double& lo_sign, double& lo_log, double& prev, signed char& status,
+                             const double* tab_sigma, const double* tab_dsigma) {
+    if (t == 0.0) return w0;                      // the origin (the state stays)
+    if (lo == fd_inf<double>()) return w_star;  // already at the fixed point to float64 precision
+    const SolveAt r = solve_at(objective, depth, st, t, lo, lo_sign, lo_log, tab_sigma, tab_dsigma);
+    lo_sign = r.f_sign;
+    lo_log = r.f_log;
+    prev = monotone(w_star * fd_exp(r.lp / st.b), prev, w_star, st.branch);
+    lo = r.sigma;
+    if (r.status != SUCCESS) status = r.status;
+    return prev;
+}
+
 /// w(t[j]) of one feature starting at eps into out[j * stride] (t non-decreasing);
 /// returns the status.  Each solve is bracketed below by the previous state.
 FD_HD signed char trajectory_row(long long nt, const double* t, int objective, int depth, double lam, double rho,
                                  double eps, double* out, long long stride, const double* tab_sigma,
                                  const double* tab_dsigma) {
-    const double inf = fd_inf<double>();
     const Start st = start_of(objective, depth, lam, rho, eps);
     signed char status = SUCCESS;
     if (st.branch == AT_FIXED) {
@@ -200,23 +218,9 @@ FD_HD signed char trajectory_row(long long nt, const double* t, int objective, i
     const double w_star = fd_exp(st.log_rho / st.b);  // = fixed_point(...)
     double lo = st.s0, lo_sign = st.sign0, lo_log = st.log0;
     double prev = eps;
-    for (long long j = 0; j < nt; ++j) {
-        if (t[j] == 0.0) {
-            out[j * stride] = eps;
-            continue;
-        }
-        if (lo == inf) {  // already at the fixed point to float64 precision
-            out[j * stride] = w_star;
-            continue;
-        }
-        const SolveAt r = solve_at(objective, depth, st, t[j], lo, lo_sign, lo_log, tab_sigma, tab_dsigma);
-        lo_sign = r.f_sign;
-        lo_log = r.f_log;
-        prev = monotone(w_star * fd_exp(r.lp / st.b), prev, w_star, st.branch);
-        out[j * stride] = prev;
-        lo = r.sigma;
-        if (r.status != SUCCESS) status = r.status;
-    }
+    for (long long j = 0; j < nt; ++j)
+        out[j * stride] = trajectory_step(objective, depth, st, eps, w_star, t[j], lo, lo_sign, lo_log, prev, status,
+                                          tab_sigma, tab_dsigma);
     return status;
 }
 

@@ -638,6 +638,24 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
     return true;
 }
 
+/// trajectory_step for lane l of a block after solve_lanes at time t: the vector solve where
+/// it was accepted, else the scalar solver's from lane_start (counted as a fallback of kind).
+FD_SIMD_INLINE double lane_step(int kind, const Block& bk, int l, const Solved& sv, double t, double w0, double& lo,
+                                double& lo_sign, double& lo_log, double& prev, signed char& status,
+                                const double* tab_sigma, const double* tab_dsigma) {
+    const bool special = t == 0.0 || lo == fd_inf<double>();  // trajectory_step's, without a solve
+    if (special || sv.ok[l] == 0.0) {
+        if (!special) FD_SIMD_ON_FALLBACK(kind, 1);
+        return trajectory_step(bk.objective, bk.depth, lane_start(bk, l), w0, bk.w_star[l], t, lo, lo_sign, lo_log,
+                               prev, status, tab_sigma, tab_dsigma);
+    }
+    lo_sign = sv.sgn[l];
+    lo_log = sv.lg[l];
+    prev = monotone(sv.w[l], prev, bk.w_star[l], GROWTH);
+    lo = sv.sigma[l];
+    return prev;
+}
+
 /// trajectory_row for features [first, first + n) into out (row stride rs,
 /// time stride cs); the statuses into status.  n <= W; depth and the feature
 /// arrays contiguous.
@@ -681,32 +699,8 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
         for (int l = 0; l < n; ++l) {
             if (scalar_row[l]) continue;
             const long long i = first + l;
-            double* o = out + i * rs + j * cs;
-            if (tj == 0.0) {  // the start (lo stays)
-                *o = eps[i];
-                continue;
-            }
-            if (lo[l] == fd_inf<double>()) {  // at the fixed point to float64 precision
-                *o = bk.w_star[l];
-                continue;
-            }
-            double sig = sv.sigma[l], w = sv.w[l];
-            if (sv.ok[l] != 0.0) {
-                lo_sign[l] = sv.sgn[l];
-                lo_log[l] = sv.lg[l];
-            } else {
-                FD_SIMD_ON_FALLBACK(0, 1);
-                const SolveAt r = solve_at(objective, bk.depth, lane_start(bk, l), tj, lo[l], lo_sign[l], lo_log[l],
-                                           tab_sigma, tab_dsigma);
-                lo_sign[l] = r.f_sign;
-                lo_log[l] = r.f_log;
-                sig = r.sigma;
-                w = bk.w_star[l] * fd_exp(r.lp / bk.b);
-                if (r.status != SUCCESS) status[i] = r.status;
-            }
-            prev[l] = monotone(w, prev[l], bk.w_star[l], GROWTH);
-            *o = prev[l];
-            lo[l] = sig;
+            out[i * rs + j * cs] = lane_step(0, bk, l, sv, tj, eps[i], lo[l], lo_sign[l], lo_log[l], prev[l], status[i],
+                                             tab_sigma, tab_dsigma);
         }
     }
 }
@@ -851,60 +845,25 @@ FD_SIMD_INLINE void state_advance_block(int objective, const long long* depth, c
     for (int l = 0; l < n; ++l) {
         const long long i = first + l;
         double* st_ = state + i;
-        const double t = tl[l];
+        const double t = tl[l], w0 = st_[S_W0 * rs];
+        double lo_l = st_[S_LO * rs], lo_sign = st_[S_LO_SIGN * rs], lo_log = st_[S_LO_LOG * rs];
+        double prev = st_[S_W * rs];
         st_[S_T * rs] = t;
         status[i] = SUCCESS;
-        if (t == 0.0) {  // the origin (lo stays)
-            out[i] = st_[S_W0 * rs];
-            continue;
-        }
-        const double lo_l = st_[S_LO * rs];
         if (vec[l] != 0.0) {  // trajectory_block's step
-            const double w_star = bk.w_star[l];
-            if (lo_l == fd_inf<double>()) {  // at the fixed point to float64 precision
-                out[i] = w_star;
-                continue;
-            }
-            double sig = sv.sigma[l], w1 = sv.w[l];
-            if (sv.ok[l] != 0.0) {
-                st_[S_LO_SIGN * rs] = sv.sgn[l];
-                st_[S_LO_LOG * rs] = sv.lg[l];
-            } else {
-                FD_SIMD_ON_FALLBACK(3, 1);
-                const SolveAt r = solve_at(objective, d0, lane_start(bk, l), t, lo_l, st_[S_LO_SIGN * rs],
-                                           st_[S_LO_LOG * rs], tab_sigma, tab_dsigma);
-                st_[S_LO_SIGN * rs] = r.f_sign;
-                st_[S_LO_LOG * rs] = r.f_log;
-                sig = r.sigma;
-                w1 = w_star * fd_exp(r.lp / bk.b);
-                status[i] = r.status;
-            }
-            const double w_new = monotone(w1, st_[S_W * rs], w_star, GROWTH);
-            st_[S_W * rs] = w_new;
-            st_[S_LO * rs] = sig;
-            out[i] = w_new;
+            out[i] = lane_step(3, bk, l, sv, t, w0, lo_l, lo_sign, lo_log, prev, status[i], tab_sigma, tab_dsigma);
         } else {  // trajectory_row's step, from the origin's start
             FD_SIMD_ON_FALLBACK(3, 1);
-            const Start st = start_of(objective, d0, lam[i], rho[i], st_[S_W0 * rs]);
-            if (st.branch == AT_FIXED) {
-                out[i] = st_[S_W0 * rs];
-                continue;
-            }
-            const double w_star = fd_exp(st.log_rho / st.b);
-            if (lo_l == fd_inf<double>()) {
-                out[i] = w_star;
-                continue;
-            }
-            const SolveAt r = solve_at(objective, d0, st, t, lo_l, st_[S_LO_SIGN * rs], st_[S_LO_LOG * rs],
-                                       tab_sigma, tab_dsigma);
-            st_[S_LO_SIGN * rs] = r.f_sign;
-            st_[S_LO_LOG * rs] = r.f_log;
-            const double w_new = monotone(w_star * fd_exp(r.lp / st.b), st_[S_W * rs], w_star, st.branch);
-            st_[S_W * rs] = w_new;
-            st_[S_LO * rs] = r.sigma;
-            out[i] = w_new;
-            status[i] = r.status;
+            const Start st = start_of(objective, d0, lam[i], rho[i], w0);
+            out[i] = st.branch == AT_FIXED
+                         ? w0
+                         : trajectory_step(objective, d0, st, w0, fd_exp(st.log_rho / st.b), t, lo_l, lo_sign,
+                                           lo_log, prev, status[i], tab_sigma, tab_dsigma);
         }
+        st_[S_LO * rs] = lo_l;
+        st_[S_LO_SIGN * rs] = lo_sign;
+        st_[S_LO_LOG * rs] = lo_log;
+        st_[S_W * rs] = prev;
     }
 }
 
