@@ -253,11 +253,9 @@ def flow_state(objective, depth, lam, rho, w, tab_sigma, tab_dsigma):
     n = w.shape[0]
     state = np.empty((STATE_ROWS, n))
     dc, lc, rc, wc = _contiguous(depth, lam, rho, w)
-    for c in range((n + _CHUNK - 1) // _CHUNK):
-        first = c * _CHUNK
-        ext.state_init_block(objective, data_ptr(dc), data_ptr(lc), data_ptr(rc), data_ptr(wc), first,
-                             min(_CHUNK, n - first), data_ptr(state), n, data_ptr(tab_sigma),
-                             data_ptr(tab_dsigma))
+    # one call: the library runs the features in blocks itself (a serial loop needs no chunks)
+    ext.state_init_block(objective, data_ptr(dc), data_ptr(lc), data_ptr(rc), data_ptr(wc), 0, n,
+                         data_ptr(state), n, data_ptr(tab_sigma), data_ptr(tab_dsigma))
     return state
 
 
@@ -274,11 +272,9 @@ def advance_state(objective, depth, lam, rho, state, dt, out, status, tab_sigma,
     """
     n = state.shape[1]
     dc, lc, rc, dtc = _contiguous(depth, lam, rho, dt)
-    for c in range((n + _CHUNK - 1) // _CHUNK):
-        first = c * _CHUNK
-        ext.state_advance_block(objective, data_ptr(dc), data_ptr(lc), data_ptr(rc), data_ptr(state), n,
-                                data_ptr(dtc), first, min(_CHUNK, n - first), data_ptr(out), data_ptr(status),
-                                data_ptr(tab_sigma), data_ptr(tab_dsigma))
+    ext.state_advance_block(objective, data_ptr(dc), data_ptr(lc), data_ptr(rc), data_ptr(state), n,
+                            data_ptr(dtc), 0, n, data_ptr(out), data_ptr(status), data_ptr(tab_sigma),
+                            data_ptr(tab_dsigma))
 
 
 # elementwise kernels: serial (memory bound, no thread pool needed)

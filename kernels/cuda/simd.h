@@ -421,9 +421,10 @@ FD_SIMD_INLINE bool any_lane(const double* flag) {
     return acc != 0.0;
 }
 
-/// refined_root's w0^(1/L) for the last weight and depth of a block whose lanes all had that
-/// weight: computed once for a run of equal weights over the blocks of a call, as eps usually
-/// is one value for every feature.  The value is the same bits whether cached or not.
+/// refined_root's w0^(1/L) of lane 0 of the last block that computed one: a block whose lanes
+/// all have that weight (and depth) reuses it, so a run of equal weights over the blocks of a
+/// call (eps is usually one value for every feature) takes one root.  The same bits whether
+/// cached or not.
 struct RootCache {
     double w = -1.0;  // no weight yet (weights are positive)
     int depth = 0;
