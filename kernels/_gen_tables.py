@@ -1,8 +1,11 @@
 """Generator of the constant tables compiled into ``kernels/cuda/closed.h``.
 
-The exact solver needs three constant tables: the binomial coefficients over j
+The exact solver needs four constant tables: the binomial coefficients over j
 of lemma B.6 re-expanded (integer q), the roots of unity of the partial
-fractions (MAE depth >= 2) and a 24-point Gauss-Legendre rule.  They are data
+fractions (MAE depth >= 2), a 24-point Gauss-Legendre rule and, per MAE depth,
+the Chebyshev series of ``G(s) = R(s) + log(1 - s)`` on ``1/2 <= s <= 1``
+(computed with mpmath from the partial fractions) and the power series in psi
+of ``log(-F psi/s^2)`` on MAE's plateau.  They are data
 in ``closed.h`` (hex-float literals, exact to the bit, checked at compile time
 by static_asserts there); this script computes them and writes that block::
 
@@ -15,10 +18,12 @@ committed header, so the data and its generator cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from pathlib import Path
 
+import mpmath as mp
 import numpy as np
 
 MAX_DEPTH = 64
@@ -52,6 +57,107 @@ def gauss_legendre(n: int = GL_N) -> tuple[list[float], list[float]]:
     return [float(v) for v in x], [float(v) for v in w]
 
 
+# G's series is cut where the coefficients left out sum to at most this much of
+# max(1, max |G|) (R >= R(1/2) > 0.39 there, so this bounds R's relative error too)
+MAE_G_TAIL = 2.0 ** -60
+MAE_G_NODES = 96  # Chebyshev nodes (first kind) of the fit: more than the longest series (58)
+MAE_G_DPS = 30
+
+
+def mae_g_exact(n: int, s) -> mp.mpf:
+    """``G(s) = R(s) + log(1 - s)``, ``R(s) = n int_0^s t/(1 - t^n) dt``, at mpmath precision.
+
+    The partial fractions over the n-th roots of unity without the root 1 (the
+    pole that ``log(1 - s)`` cancels): analytic on [1/2, 1].
+    """
+    s = mp.mpf(s)
+    g = -mp.log1p(s) if n % 2 == 0 else mp.mpf(0)
+    for k in range(1, (n - 1) // 2 + 1):
+        th = 2 * mp.pi * k / n
+        d = s - mp.cos(th)
+        g -= mp.cos(2 * th) * mp.log(d * d + mp.sin(th) ** 2)
+        g -= 2 * mp.sin(2 * th) * (mp.atan2(mp.sin(th), d) - (mp.pi - th))
+    return g
+
+
+@functools.lru_cache(maxsize=None)
+def mae_g_chebyshev() -> tuple[tuple[float, ...], ...]:
+    """Chebyshev coefficients of G in ``x = 4 s - 3`` for n = depth + 1 = 2..65.
+
+    Interpolation at ``MAE_G_NODES`` first-kind nodes, then cut after the last
+    coefficient whose tail exceeds ``MAE_G_TAIL max(1, max|G|)``: 16 terms (n = 2)
+    to 58 (n = 65), since the nearest other root of unity approaches s = 1 as n grows.
+    """
+    with mp.workdps(MAE_G_DPS):
+        nodes = MAE_G_NODES
+        ang = [mp.pi * (j + mp.mpf(1) / 2) / nodes for j in range(nodes)]
+        xs = [mp.cos(a) for a in ang]
+        out = []
+        for n in range(2, MAX_DEPTH + 2):
+            fs = [mae_g_exact(n, (x + 3) / 4) for x in xs]
+            c = [2 * mp.fsum(f * mp.cos(k * a) for f, a in zip(fs, ang)) / nodes for k in range(nodes)]
+            c[0] /= 2
+            bound = MAE_G_TAIL * max(1, max(abs(f) for f in fs))
+            tail, keep = mp.mpf(0), 1
+            for k in range(nodes - 1, 0, -1):
+                tail += abs(c[k])
+                if tail > bound:
+                    keep = k + 1
+                    break
+            out.append(tuple(float(v) for v in c[:keep]))
+        return tuple(out)
+
+
+MAE_LAMBDA_TAIL = 2.0 ** -64  # absolute: chi = -(1 + log(-F)) <= -1 - (n - 2) log 2 there
+
+
+@functools.lru_cache(maxsize=None)
+def mae_lambda_series() -> tuple[tuple[float, ...], ...]:
+    """Power series of ``Lambda(psi) = log(n/(n-2) - n psi P(psi))`` for n = 3..65.
+
+    On MAE's plateau (``s = psi^(1/n) <= 1/2``, ``psi <= 2^-n``) ``-F = (s^2/psi) e^Lambda``
+    with ``P(psi) = sum_k psi^k/(2 + k n)`` (R's series), so ``log(-F) =
+    (2/n - 1) log psi + Lambda(psi)`` takes neither ``s`` nor a logarithm.  Coefficient 0 is
+    ``log(n/(n-2))``; the rest are those of ``log(1 - A)``, ``A = (n-2) psi P(psi) = sum_k
+    a_k psi^k``, ``a_k = (n-2)/(2 + (k-1) n)``, by the recurrence of ``(1 - A) L' = -A'``:
+    ``l_k = -a_k + (1/k) sum_{j<k} (k-j) a_j l_(k-j)``.  Cut where the terms left out sum to
+    at most ``MAE_LAMBDA_TAIL`` at ``psi = 2^-n``.
+    """
+    out = []
+    with mp.workdps(MAE_G_DPS):
+        for n in range(3, MAX_DEPTH + 2):
+            kmax = 80
+            a = [mp.mpf(0)] + [mp.mpf(n - 2) / (2 + (k - 1) * n) for k in range(1, kmax + 1)]
+            ell = [mp.log(mp.mpf(n) / (n - 2))]
+            for k in range(1, kmax + 1):
+                ell.append(-a[k] + mp.fsum((k - j) * a[j] * ell[k - j] for j in range(1, k)) / k)
+            x = mp.mpf(2) ** -n
+            tail, keep = mp.mpf(0), 1
+            for k in range(kmax, 0, -1):
+                tail += abs(ell[k]) * x ** k
+                if tail > MAE_LAMBDA_TAIL:
+                    keep = k + 1
+                    break
+            out.append(tuple(float(v) for v in ell[:keep]))
+    return tuple(out)
+
+
+def mae_lambda_offsets() -> list[int]:
+    """First packed index of n's series (n = 3..65), then the total."""
+    off = [0]
+    for c in mae_lambda_series():
+        off.append(off[-1] + len(c))
+    return off
+
+
+def mae_g_offsets() -> list[int]:
+    """First packed index of depth L's series (L = 1..64), then the total."""
+    off = [0]
+    for c in mae_g_chebyshev():
+        off.append(off[-1] + len(c))
+    return off
+
+
 def _emit(values, per=4):
     items = [float(v).hex() for v in values]
     return " \\\n".join("    " + ", ".join(items[i:i + per]) + "," for i in range(0, len(items), per))
@@ -71,7 +177,23 @@ def render() -> str:
     parts.append(f"// {GL_N}-point Gauss-Legendre nodes and weights on [-1, 1] "
                  "(numpy.polynomial.legendre.leggauss).\n")
     parts.append(f"#define FD_DATA_GL_X \\\n{_emit(gl_x)}\n\n")
-    parts.append(f"#define FD_DATA_GL_W \\\n{_emit(gl_w)}\n")
+    parts.append(f"#define FD_DATA_GL_W \\\n{_emit(gl_w)}\n\n")
+    offsets = mae_g_offsets()
+    parts.append("// MAE: Chebyshev coefficients of G(s) = R(s) + log(1 - s) in x = 4 s - 3, s in [1/2, 1],\n"
+                 f"// depth L = 1..64 (n = L + 1) packed; {offsets[-1]} in all.\n")
+    parts.append(f"#define FD_MAE_G_SIZE {offsets[-1]}\n")
+    parts.append("#define FD_DATA_MAE_G_OFFSET \\\n" + " \\\n".join(
+        "    " + ", ".join(str(v) for v in offsets[i:i + 12]) + "," for i in range(0, len(offsets), 12)) + "\n\n")
+    parts.append("#define FD_DATA_MAE_G \\\n"
+                 f"{_emit([v for c in mae_g_chebyshev() for v in c])}\n\n")
+    offsets = mae_lambda_offsets()
+    parts.append("// MAE's plateau: power series in psi of Lambda = log(n/(n-2) - n psi P(psi)), n = 3..65\n"
+                 f"// packed; {offsets[-1]} in all.\n")
+    parts.append(f"#define FD_MAE_LAMBDA_SIZE {offsets[-1]}\n")
+    parts.append("#define FD_DATA_MAE_LAMBDA_OFFSET \\\n" + " \\\n".join(
+        "    " + ", ".join(str(v) for v in offsets[i:i + 12]) + "," for i in range(0, len(offsets), 12)) + "\n\n")
+    parts.append("#define FD_DATA_MAE_LAMBDA \\\n"
+                 f"{_emit([v for c in mae_lambda_series() for v in c])}\n")
     parts.append(END)
     return "".join(parts)
 

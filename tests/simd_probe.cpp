@@ -45,6 +45,26 @@ void probe_state_advance(i64 objective, const i64* depth, const double* lam, con
     simd::state_advance_features((int)objective, depth, lam, rho, state, n, dt, 0, n, out, status, ts, td);
 }
 
+/// MAE's R(s) above the plateau: closed.h's scalar mae_r at sigma (s = psi^(1/n) > 1/2) and
+/// simd.h's mae_r_closed at (s, em = s - 1), W lanes at a time (count a multiple of W).
+void probe_mae_r(i64 n, i64 count, const double* sigma, double* out) {
+    for (i64 i = 0; i < count; ++i) out[i] = mae_r(sigma[i], log_psi_of_sigma<double>(sigma[i], GROWTH), (int)n);
+}
+void probe_mae_r_lanes(i64 n, i64 count, const double* s, const double* em, double* out) {
+    for (i64 i = 0; i < count; i += simd::W) simd::mae_r_closed((int)n, s + i, em + i, out + i);
+}
+/// inverse.h's chi_growth_mae_plateau: chi, chi', chi'' and log psi per sigma (rows of out).
+void probe_mae_plateau(i64 n, i64 count, const double* sigma, double* out) {
+    const double q = 2.0 * double(n - 1) / double(n);
+    for (i64 i = 0; i < count; ++i) {
+        const ChiDerivs c = chi_growth_mae_plateau(sigma[i], (int)n, q);
+        out[4 * i] = c.chi;
+        out[4 * i + 1] = c.d1;
+        out[4 * i + 2] = c.d2;
+        out[4 * i + 3] = c.lp;
+    }
+}
+
 void probe_critical(i64 objective, const i64* depth, const double* lam, const double* rho, const double* eps,
                     const double* p, const double* levels, i64 n, double* out) {
     simd::critical_features((int)objective, depth, lam, rho, eps, p, levels, 0, n, out);

@@ -491,8 +491,11 @@ def probe(march):
     so.probe_critical.argtypes = [i64, P64, P, P, P, P, P, i64, P]
     so.probe_state_init.argtypes = [i64, P64, P, P, P, i64, P, P, P]
     so.probe_state_advance.argtypes = [i64, P64, P, P, P, P, i64, P, P8, P, P]
+    so.probe_mae_r.argtypes = [i64, i64, P, P]
+    so.probe_mae_r_lanes.argtypes = [i64, i64, P, P, P]
+    so.probe_mae_plateau.argtypes = [i64, i64, P, P]
     for f in (so.probe_vm_eval, so.probe_trajectory, so.probe_advance, so.probe_critical, so.probe_state_init,
-              so.probe_state_advance):
+              so.probe_state_advance, so.probe_mae_r, so.probe_mae_r_lanes, so.probe_mae_plateau):
         f.restype = None
     so.probe_take_fallbacks.argtypes = [i64]
     so.probe_take_fallbacks.restype = i64

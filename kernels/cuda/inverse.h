@@ -91,25 +91,25 @@ FD_HD ChiDerivs chi_growth_integer(double sigma, int m) {
     return {-(1.0 + lnf), g1, -g1 * dm * one_minus_psi + g1 * g1, lp};
 }
 
-/// chi and derivatives for MAE (n = L + 1 >= 3) where s = psi^(1/n) <= 1/2;
-/// chi = NaN above the plateau (the caller falls back to the general form).
+/// chi and derivatives for MAE (n = L + 1 >= 3) on the plateau, s = psi^(1/n) <= 1/2 (as
+/// log(psi)/n <= -log 2); chi = NaN above it (the caller falls back to the general form).
+/// There -F = n/(n-2) s^2/psi - n s^2 P(psi) = (s^2/psi) B with B = n/(n-2) - n psi P(psi)
+/// (P = R/(n s^2), mae_r_series) = e^Lambda(psi) (closed.h's mae_lambda), B > 2.8, so
+/// -F > 2^(n-2) B > 1: chi = -(1 + log(-F)) = -(1 + (2/n - 1) log psi + Lambda(psi)),
+/// chi' = F'/(-F) = 1/B and chi'' = F''/(-F) + chi'^2 = -(q-1)(1 - psi)/B + 1/B^2 (F' =
+/// s^2/psi, F'' = -F'(q-1)(1 - psi)): neither s nor a logarithm of F.
 FD_HD ChiDerivs chi_growth_mae_plateau(double sigma, int n, double q) {
     const double dn = double(n);
     const double e = fd_exp(sigma);
     const double l1 = fd_log1p(e);
     const double lp = sigma - l1;
-    const double s = fd_exp(lp / dn);
     // above the plateau, or psi underflowed (sigma < -745): the general form in logarithms
-    if (s > 0.5 || e == 0.0) return {fd_nan<double>(), 0.0, 0.0, lp};
+    if (lp / dn > -FD_LOG2 || e == 0.0) return {fd_nan<double>(), 0.0, 0.0, lp};
     const double psi = e / (1.0 + e);
     const double one_minus_psi = 1.0 / (1.0 + e);
-    const double s2 = s * s;
-    const double d1 = s2 / psi;
-    const double neg_f = dn / (dn - 2.0) * d1 - dn * s2 * mae_r_series(psi, n);
-    const double d2 = -d1 * (q - 1.0) * one_minus_psi;
-    if (neg_f <= 1.0) return {-neg_f, d1, d2, lp};
-    const double g1 = d1 / neg_f;
-    return {-(1.0 + fd_log(neg_f)), g1, d2 / neg_f + g1 * g1, lp};
+    const double g1 = 1.0 / (dn / (dn - 2.0) - dn * psi * mae_r_series(psi, n));
+    return {-(1.0 + ((2.0 - dn) / dn * lp + mae_lambda(psi, n))), g1, -g1 * (q - 1.0) * one_minus_psi + g1 * g1,
+            lp};
 }
 
 /// chi(F(sigma)), its first two sigma-derivatives, and log psi.

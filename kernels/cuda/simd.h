@@ -15,8 +15,9 @@
 //   3. chi and its two derivatives at the seed, on the common path of each
 //      objective: JEPA's integer q (chi_growth_integer) in one form for both
 //      signs of sigma; MAE's R(s) by the plateau series (chi_growth_mae_plateau)
-//      where s = psi^(1/n) <= 1/2 and above it by mae_r's partial fractions
-//      (vecmath.h's log, log1p and atan2; only for blocks that have such a lane);
+//      where s = psi^(1/n) <= 1/2 and above it as mae_r does, by the Chebyshev
+//      series of G = R + log(1 - s) (closed.h's mae_g) and vecmath.h's log of
+//      1 - s (only for blocks that have such a lane);
 //   4. one Halley step, the same acceptance test as solve_sigma_tabulated,
 //      log psi to second order, and w = w* psi^(1/b).
 //
@@ -146,6 +147,15 @@ struct Solved {
     double ok[W];  // 1: solved; 0: finish with the scalar solver
 };
 
+/// True when flag[l] != 0 in some lane; the lanes beyond those in use repeat lane 0, so
+/// all W are tested (a vector reduction).  Flags are 0 or 1.
+FD_SIMD_INLINE bool any_lane(const double* flag) {
+    double acc = 0.0;
+#pragma omp simd reduction(max : acc)
+    for (int l = 0; l < W; ++l) acc = flag[l] > acc ? flag[l] : acc;
+    return acc != 0.0;
+}
+
 /// JEPA's Poly(y) = sum_j C(m,j)/j y^j in both Horner forms at z[l] = e^-|sigma|
 /// (chi_growth_integer's): sigma >= 0, Poly = z ha(z) (j = m..1); sigma < 0,
 /// Poly = y^m hb(z) (j = 1..m, Horner in 1/y = z).
@@ -213,23 +223,30 @@ FD_SIMD_INLINE void mae_rho_power(int n, const double* x, const double* log_x, d
     FD_LANES out[l] = x[l] / (t[l] * t[l]);
 }
 
-/// MAE's R(s) = n int_0^s t/(1 - t^n) dt above the plateau (mae_r's partial
-/// fractions over the n-th roots of unity) at s[l] in (1/2, 1], with em[l] =
-/// s - 1 = expm1(log psi / n) formed without cancellation.  Lanes outside that
-/// range get a value that is never used.
+/// MAE's R(s) = n int_0^s t/(1 - t^n) dt above the plateau at s[l] in (1/2, 1], with
+/// em[l] = s - 1 = expm1(log psi / n) formed without cancellation: closed.h's mae_g
+/// (G = R + log(1 - s) by its Chebyshev series, Clenshaw's recurrence in the same
+/// order, so the same bits as the scalar's) minus log(1 - s).  Lanes outside that range
+/// get a value that is never used.
 FD_SIMD_INLINE void mae_r_closed(int n, const double* s, const double* em, double* r) {
-    FD_LANES r[l] = -vm::log(-em[l]);
-    if (n % 2 == 0) FD_LANES r[l] -= vm::log1p(s[l]);
-    for (int k = 1; k <= (n - 1) / 2; ++k) {
-        const double c1 = root_cos1(n, k), s1 = root_sin1(n, k), c2 = root_cos2(n, k), sn2 = root_sin2(n, k);
-        const double th = 2.0 * FD_PI * double(k) / double(n);
+    const double* c = mae_g_coeffs(n);
+    const int len = mae_g_terms(n);
+    double x[W], x2[W], b1[W], b2[W];
+    FD_LANES {
+        x[l] = 4.0 * s[l] - 3.0;
+        x2[l] = x[l] + x[l];
+        b1[l] = 0.0;
+        b2[l] = 0.0;
+    }
+    for (int k = len - 1; k >= 1; --k) {
+        const double ck = c[k];
         FD_LANES {
-            // s^2 - 2 s cos + 1 = (s - cos)^2 + sin^2: no cancellation
-            const double d = s[l] - c1;
-            r[l] -= c2 * vm::log(d * d + s1 * s1);
-            r[l] -= 2.0 * sn2 * (vm::atan2(s1, d) - (FD_PI - th));
+            const double b0 = ck + (x2[l] * b1[l] - b2[l]);
+            b2[l] = b1[l];
+            b1[l] = b0;
         }
     }
+    FD_LANES r[l] = (c[0] + (x[l] * b1[l] - b2[l])) - vm::log(-em[l]);
 }
 
 /// mae_r_closed for the lanes where s[l] > 1/2 (and flag[l] != 0, unless flag is
@@ -261,7 +278,8 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
     const double dm = double(m);
     const int n_mae = bk.depth + 1;
     const double dn = double(n_mae);
-    double x_[W], z_[W], chi_t_[W], lp_[W], omp_[W], pa_[W], pb_[W], aux_[W], s_[W], rc_[W];
+    double x_[W], z_[W], chi_t_[W], lp_[W], omp_[W], pa_[W], pb_[W], aux_[W], s_[W], rc_[W], up_[W];
+    double neg_f_[W], d1_[W], d2_[W], fallback_[W], big_[W];
     FD_LANES {
         // 1. the target of solve_at: F_T = K (t + tau0) on the growth branch
         const double tau = t[l] + bk.tau0[l];
@@ -301,7 +319,6 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         omp_[l] = pos ? z / (1.0 + z) : 1.0 / (1.0 + z);  // 1 - psi
         // JEPA: 1 + z, raised to F' = (1 + y)^m (y = e^-x) below;  MAE: psi
         aux_[l] = JEPA_KIND ? 1.0 + z : (pos ? 1.0 / (1.0 + z) : z / (1.0 + z));
-        s_[l] = JEPA_KIND ? 0.0 : vm::exp(lp_[l] / dn);  // MAE: s = psi^(1/n)
         out.sgn[l] = tau < 0.0 ? -1.0 : 1.0;
         out.lg[l] = lg;
         out.ok[l] = (tau >= 0.0 && lg > 700.0) ? 0.0 : bk.vec[l];  // F_T beyond float64: the scalar
@@ -314,17 +331,49 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         // 1e-6 |x|, where its 2 log2(m) roundings are far below the result's rounding
         int_power(m, aux_, 1.0, aux_);
     } else {
-        // MAE: R(psi)/(n s^2) = sum_k psi^k/(2 + k n), psi = s^n <= 2^-n on the plateau
-        // (MAE_SERIES; Horner from the smallest term)
-        const double* cs = MAE_SERIES.c[bk.depth];
-        const int n_series = mae_series_terms(bk.depth);
-        FD_LANES pa_[l] = cs[n_series - 1];
-        for (int kk = n_series - 2; kk >= 0; --kk) {
-            const double c = cs[kk];
-            FD_LANES pa_[l] = pa_[l] * aux_[l] + c;
+        // MAE.  Each lane picks its form by its own ls = log(psi)/n (so its bits never depend
+        // on the other lanes), and a block computes only the forms its lanes use (late times:
+        // all above the plateau, early ones: all on it).  Above (ls > -log 2, s = psi^(1/n) >
+        // 1/2): s = 1 + em, em = expm1(ls) (= s - 1 without cancellation, which R needs
+        // there).  On the plateau: chi_growth_mae_plateau's form in psi alone (no s, no
+        // logarithm of F): P(psi) = R/(n s^2) = sum_k psi^k/(2 + k n) and Lambda(psi)
+        double ls_[W], em_[W], plateau_[W];
+        FD_LANES {
+            ls_[l] = lp_[l] / dn;
+            up_[l] = ls_[l] > -FD_LOG2 ? 1.0 : 0.0;
+            plateau_[l] = 1.0 - up_[l];
+            em_[l] = 0.0;  // (the forms a block skips: values no lane selects)
+            rc_[l] = 0.0;
+            pa_[l] = 0.0;
+            pb_[l] = 0.0;
         }
-        // above the plateau (s > 1/2): R(s) in closed form
-        mae_r_above(n_mae, s_, lp_, out.ok, rc_);
+        const bool any_up = any_lane(up_), any_plateau = any_lane(plateau_);
+        if (any_up) {
+            FD_LANES em_[l] = vm::expm1(ls_[l]);
+            FD_LANES s_[l] = 1.0 + em_[l];
+            // R(s) = G(s) - log(1 - s) (mae_r_closed)
+            mae_r_closed(n_mae, s_, em_, rc_);
+        } else {
+            FD_LANES s_[l] = 1.0;
+        }
+        if (any_plateau) {
+            // P(psi), psi = s^n <= 2^-n (MAE_SERIES; Horner from the smallest term) and
+            // Lambda(psi) = log(n/(n-2) - n psi P(psi)) (closed.h's power series) in pb_
+            const double* cs = MAE_SERIES.c[bk.depth];
+            const int n_series = mae_series_terms(bk.depth);
+            FD_LANES pa_[l] = cs[n_series - 1];
+            for (int kk = n_series - 2; kk >= 0; --kk) {
+                const double c = cs[kk];
+                FD_LANES pa_[l] = pa_[l] * aux_[l] + c;
+            }
+            const double* cl = mae_lambda_coeffs(n_mae);
+            const int n_lambda = mae_lambda_terms(n_mae);
+            FD_LANES pb_[l] = cl[n_lambda - 1];
+            for (int kk = n_lambda - 2; kk >= 0; --kk) {
+                const double c = cl[kk];
+                FD_LANES pb_[l] = pb_[l] * aux_[l] + c;
+            }
+        }
     }
     FD_LANES {
         const double x = x_[l], z = z_[l], omp = omp_[l];
@@ -341,27 +390,55 @@ FD_SIMD_INLINE void solve_lanes_of(const Block& bk, const double* t, const doubl
         } else {
             // MAE (chi_growth_mae_plateau and chi_derivs' general growth form): s = psi^(1/n),
             // -F = n/(n-2) s^2/psi - R(s), F' = s^2/psi = psi^(1-q), F'' = -F' (q-1)(1 - psi);
-            // R = n s^2 (the series) on the plateau s <= 1/2, else mae_r_closed
+            // above the plateau (R by mae_r_closed); plateau lanes: values no lane selects
             const double psi = aux_[l];
             const double s = s_[l];
-            const double s2 = s * s;
-            d1 = s2 / psi;
-            neg_f = dn / (dn - 2.0) * d1 - (s > 0.5 ? rc_[l] : dn * s2 * pa_[l]);
+            d1 = s * s / psi;
+            neg_f = dn / (dn - 2.0) * d1 - rc_[l];
             d2 = -d1 * (bk.q - 1.0) * omp;
             // psi underflowed (sigma < -745): the scalar's
             fallback = z == 0.0 ? 1.0 : 0.0;
         }
+        neg_f_[l] = neg_f;
+        d1_[l] = d1;
+        d2_[l] = d2;
+        fallback_[l] = fallback;
+        // F >= -1: chi = F, else chi = -(1 + log(-F)) (MAE's plateau: its own form below)
+        // (MAE: a product of the 0/1 flags; GCC 12 crashes on a select of selects here)
+        const double big = neg_f <= 1.0 ? 0.0 : 1.0;
+        big_[l] = JEPA_KIND ? big : big * up_[l];
+    }
+    // log(-F) where F < -1 (JEPA's plateau, MAE's shoulder), log(1) = 0 elsewhere: skipped
+    // by the blocks that have no such lane (the same bits)
+    double lnf_[W];
+    if (any_lane(big_))
+        FD_LANES lnf_[l] = vm::log(big_[l] != 0.0 ? neg_f_[l] : 1.0);
+    else
+        FD_LANES lnf_[l] = 0.0;
+    FD_LANES {
+        const double x = x_[l], omp = omp_[l];
+        const double neg_f = neg_f_[l], d1 = d1_[l], d2 = d2_[l], fallback = fallback_[l];
         // MAE beyond sigma = 690 (1 - s near the subnormals, the Halley step meaningless): the
         // weight is its fixed point in float64 (1 - psi < e^-690, so w* psi^(1/b) rounds to w*,
         // as the scalar solver's value), sigma stays at the lower bound lo and F(lo) is marked
         // not evaluated (lg = NaN) for any later scalar solve
         const bool at_fp = !JEPA_KIND && x > MAE_SIGMA_MAX;
-        const bool small = neg_f <= 1.0;  // F >= -1: chi = F, else chi = -(1 + log(-F))
-        const double lnf = vm::log(small ? 1.0 : neg_f);
+        const bool small = big_[l] == 0.0;
+        const double lnf = lnf_[l];
         const double g1 = d1 / neg_f;
-        const double chi = small ? -neg_f : -(1.0 + lnf);
-        const double c1 = small ? d1 : g1;
-        const double c2 = small ? d2 : d2 / neg_f + g1 * g1;
+        double chi = small ? -neg_f : -(1.0 + lnf);
+        double c1 = small ? d1 : g1;
+        double c2 = small ? d2 : d2 / neg_f + g1 * g1;
+        if (!JEPA_KIND) {
+            // MAE's plateau (chi_growth_mae_plateau): -F = (s^2/psi) B, B = n/(n-2) - n psi P
+            // = e^Lambda, chi = -(1 + (2/n - 1) log psi + Lambda), chi' = 1/B, chi'' =
+            // -(q-1)(1 - psi)/B + 1/B^2
+            const bool plateau = up_[l] == 0.0;
+            const double gp = 1.0 / (dn / (dn - 2.0) - dn * aux_[l] * pa_[l]);
+            chi = plateau ? -(1.0 + ((2.0 - dn) / dn * lp_[l] + pb_[l])) : chi;
+            c1 = plateau ? gp : c1;
+            c2 = plateau ? -gp * (bk.q - 1.0) * omp + gp * gp : c2;
+        }
         // 4. one Halley step, accepted as in solve_sigma_tabulated
         const double r = chi - chi_t_[l];
         const double den = 2.0 * c1 * c1 - r * c2;
@@ -410,15 +487,6 @@ FD_SIMD_INLINE void gather_lanes(const double* src, long long first, int n, doub
         FD_LANES dst[l] = src[first + l];  // (a full block: one vector copy)
     else
         for (int l = 0; l < W; ++l) dst[l] = src[first + (l < n ? l : 0)];
-}
-
-/// True when flag[l] != 0 in some lane; the lanes beyond those in use repeat lane 0, so
-/// all W are tested (a vector reduction).  Flags are 0 or 1.
-FD_SIMD_INLINE bool any_lane(const double* flag) {
-    double acc = 0.0;
-#pragma omp simd reduction(max : acc)
-    for (int l = 0; l < W; ++l) acc = flag[l] > acc ? flag[l] : acc;
-    return acc != 0.0;
 }
 
 /// refined_root's w0^(1/L) of lane 0 of the last block that computed one: a block whose lanes
@@ -692,11 +760,34 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
         lo_log[l] = fd_nan<double>();
         prev[l] = eps[first + (l < n ? l : 0)];
     }
+    // lanes whose steps the scalar code takes (scalar rows; lanes beyond n are never stored)
+    double skip[W];
+    for (int l = 0; l < W; ++l) skip[l] = (l < n && !scalar_row[l]) ? 0.0 : 1.0;
+    const double inf = fd_inf<double>();
     Solved sv;
     for (long long j = 0; j < nt; ++j) {
         const double tj = t[j];
         for (int l = 0; l < W; ++l) tl[l] = tj;
         solve_lanes(bk, tl, lo, tab_sigma, tab_dsigma, sv);
+        // lane_step's common case for every lane at once, where no stored lane needs the
+        // scalar solver (t != 0, lo finite, the solve accepted): the same operations
+        double scalar_step[W];
+        FD_LANES {
+            const double special = lo[l] == inf ? 1.0 : 0.0;
+            const double rejected = sv.ok[l] == 0.0 ? 1.0 : 0.0;
+            scalar_step[l] = skip[l] != 0.0 ? 0.0 : special + rejected;
+        }
+        if (tj != 0.0 && !any_lane(scalar_step)) {
+            FD_LANES {
+                lo_sign[l] = sv.sgn[l];
+                lo_log[l] = sv.lg[l];
+                prev[l] = monotone(sv.w[l], prev[l], bk.w_star[l], GROWTH);
+                lo[l] = sv.sigma[l];
+            }
+            for (int l = 0; l < n; ++l)
+                if (skip[l] == 0.0) out[(first + l) * rs + j * cs] = prev[l];
+            continue;
+        }
         for (int l = 0; l < n; ++l) {
             if (scalar_row[l]) continue;
             const long long i = first + l;
