@@ -53,6 +53,7 @@ _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 _I64 = np.dtype(np.int64)
 _I8 = np.dtype(np.int8)
+_STRIDES_1D = (_F64.itemsize,)  # a C-contiguous 1-D float64 array's strides
 _min = np.minimum.reduce
 _max = np.maximum.reduce
 
@@ -328,13 +329,14 @@ def _host_flat(op: Operation, kernel: Kernel, opts: dict, args: dict):
     depth = args["depth"]
     if type(depth) is not int or not 1 <= depth <= C.MAX_DEPTH:
         return None
-    names = kernel.features
     n = -1
     inputs = []
-    for k in names[1:]:
+    for k in kernel.features[1:]:
         x = args[k]
         if type(x) is not float:
-            if type(x) is not np.ndarray or x.dtype != _F64 or x.ndim != 1 or not x.flags.c_contiguous:
+            # 1-D and C-contiguous as strides == (8,) (a 1-D array of 0 or 1 elements with other
+            # strides, and a float64 dtype that is another object, take the general path)
+            if type(x) is not np.ndarray or x.dtype is not _F64 or x.strides != _STRIDES_1D:
                 return None
             if n < 0:
                 n = x.shape[0]
@@ -348,12 +350,12 @@ def _host_flat(op: Operation, kernel: Kernel, opts: dict, args: dict):
     out = args["out"]
     if out is None:
         out = np.empty(n)
-    elif (type(out) is not np.ndarray or out.dtype != _F64 or out.shape != (n,)
-          or not out.flags.c_contiguous or not out.flags.writeable):
+    elif (type(out) is not np.ndarray or out.dtype is not _F64 or out.strides != _STRIDES_1D
+          or out.shape[0] != n or not out.flags.writeable):
         return None
     objective = opts["objective"]
     status = np.zeros(n, dtype=_I8)
-    tables = _inverse.tables_for_range(objective, depth, depth)
+    tables = _inverse.tables_for_depth(objective, depth)
     code = kernel.flat(objective, depth, *inputs, out, status, *tables)
     if code == FLAT_OK:
         return out

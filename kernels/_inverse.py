@@ -39,6 +39,17 @@ def tables_for(objective: int, depths: np.ndarray):
     return _SIGMA, _DSIGMA
 
 
+_TABLES = (_SIGMA, _DSIGMA)
+
+
+def tables_for_depth(objective: int, depth: int):
+    """``tables_for_range(objective, depth, depth)`` with the built row's check first (one
+    set lookup: the flat path of a user's time loop calls it every step)."""
+    if objective * MAX_DEPTH - 1 + depth in _BUILT:
+        return _TABLES
+    return tables_for_range(objective, depth, depth)
+
+
 def tables_for_range(objective: int, depth_lo: int, depth_hi: int):
     """The tables with the rows of ``objective``, depths ``depth_lo..depth_hi``, built.
 
