@@ -1,11 +1,11 @@
 """Generator of the constant tables compiled into ``kernels/cuda/closed.h``.
 
 The exact solver needs four constant tables: the binomial coefficients over j
-of lemma B.6 re-expanded (integer q), the roots of unity of the partial
-fractions (MAE depth >= 2), a 24-point Gauss-Legendre rule and, per MAE depth,
-the Chebyshev series of ``G(s) = R(s) + log(1 - s)`` on ``1/2 <= s <= 1``
-(computed with mpmath from the partial fractions) and the power series in psi
-of ``log(-F psi/s^2)`` on MAE's plateau.  They are data
+of lemma B.6 re-expanded (integer q), a 24-point Gauss-Legendre rule and, per
+MAE depth, the Chebyshev series of ``G(s) = R(s) + log(1 - s)`` on
+``1/2 <= s <= 1`` (computed with mpmath from R's partial fractions over the
+roots of unity) and the power series in psi of ``log(-F psi/s^2)`` on MAE's
+plateau.  They are data
 in ``closed.h`` (hex-float literals, exact to the bit, checked at compile time
 by static_asserts there); this script computes them and writes that block::
 
@@ -36,19 +36,6 @@ END = "// END GENERATED DATA\n"
 def binomials_over_j() -> list[float]:
     """``C(m, j)/j`` for odd ``m = 2L - 1`` (L = 1..64), j = 1..m: entry ``(L-1)^2 + j - 1``."""
     return [math.comb(2 * L - 1, j) / j for L in range(1, MAX_DEPTH + 1) for j in range(1, 2 * L)]
-
-
-def roots_of_unity() -> dict[str, list[float]]:
-    """cos/sin of ``theta_k = 2 pi k/n`` and of ``2 theta_k``, n = 3..65, k = 1..(n-1)/2."""
-    out = {"COS1": [], "SIN1": [], "COS2": [], "SIN2": []}
-    for n in range(3, MAX_DEPTH + 2):
-        for k in range(1, (n - 1) // 2 + 1):
-            th = 2.0 * math.pi * k / n
-            out["COS1"].append(math.cos(th))
-            out["SIN1"].append(math.sin(th))
-            out["COS2"].append(math.cos(2 * th))
-            out["SIN2"].append(math.sin(2 * th))
-    return out
 
 
 def gauss_legendre(n: int = GL_N) -> tuple[list[float], list[float]]:
@@ -165,15 +152,10 @@ def _emit(values, per=4):
 
 def render() -> str:
     """The generated block of closed.h, markers included."""
-    roots = roots_of_unity()
     gl_x, gl_w = gauss_legendre()
     parts = [BEGIN,
              "// C(m, j)/j for odd m = 2L - 1 (L = 1..64), j = 1..m: entry (L - 1)^2 + j - 1.\n",
              f"#define FD_DATA_CJ \\\n{_emit(binomials_over_j())}\n\n"]
-    for name, what in [("COS1", "cos(theta)"), ("SIN1", "sin(theta)"), ("COS2", "cos(2 theta)"),
-                       ("SIN2", "sin(2 theta)")]:
-        parts.append(f"// {what}, theta = 2 pi k / n, n = 3..65, k = 1..(n-1)/2, packed by n.\n")
-        parts.append(f"#define FD_DATA_{name} \\\n{_emit(roots[name])}\n\n")
     parts.append(f"// {GL_N}-point Gauss-Legendre nodes and weights on [-1, 1] "
                  "(numpy.polynomial.legendre.leggauss).\n")
     parts.append(f"#define FD_DATA_GL_X \\\n{_emit(gl_x)}\n\n")

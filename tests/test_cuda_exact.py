@@ -416,31 +416,31 @@ def test_empty_batch_touches_nothing(name):
 # ---------------------------------------------------------------------------
 def host_tables():
     cj = np.zeros((128, 128))
-    roots = [np.zeros((66, 33)) for _ in range(4)]
     glx, glw = np.zeros(24), np.zeros(24)
-    call("fd_closed_tables", cj, *roots, glx, glw)
-    return cj, roots, glx, glw
+    mae_g = np.zeros(_gen_tables.mae_g_offsets()[-1])
+    mae_lambda = np.zeros(_gen_tables.mae_lambda_offsets()[-1])
+    call("fd_closed_tables", cj, glx, glw, mae_g, mae_lambda)
+    return cj, glx, glw, mae_g, mae_lambda
 
 
 def test_closed_tables_equal_the_generated_data_bit_for_bit():
-    """The accessors of closed.h (cj, root_cos1, ..., gl_x) read back kernels/_gen_tables.py's values."""
-    cj, roots, glx, glw = host_tables()
+    """The accessors of closed.h (cj, gl_x, mae_g_coeffs, ...) read back kernels/_gen_tables.py's values."""
+    cj, glx, glw, mae_g, mae_lambda = host_tables()
     want_cj = _gen_tables.binomials_over_j()
     got_cj = [cj[2 * L - 1, j] for L in range(1, MAX_DEPTH + 1) for j in range(1, 2 * L)]
     np.testing.assert_array_equal(bits(got_cj), bits(want_cj))
-    pairs = [(n, k) for n in range(3, MAX_DEPTH + 2) for k in range(1, (n - 1) // 2 + 1)]
-    want_roots = _gen_tables.roots_of_unity()
-    for got, name in zip(roots, ["COS1", "SIN1", "COS2", "SIN2"]):
-        np.testing.assert_array_equal(bits([got[n, k] for n, k in pairs]), bits(want_roots[name]))
     want_x, want_w = _gen_tables.gauss_legendre()
     np.testing.assert_array_equal(bits(glx), bits(want_x))
     np.testing.assert_array_equal(bits(glw), bits(want_w))
+    np.testing.assert_array_equal(bits(mae_g), bits([v for c in _gen_tables.mae_g_chebyshev() for v in c]))
+    np.testing.assert_array_equal(bits(mae_lambda), bits([v for c in _gen_tables.mae_lambda_series() for v in c]))
 
 
 @pytest.mark.parametrize("macro, entry, message", [
     ("CJ", 4031, "binomial table"),  # C(127, 63)/63: the largest row
-    ("COS1", 500, "roots-of-unity table"),
-    ("SIN2", 3, "roots-of-unity table"),
+    ("MAE_G", 69, "series of G"),  # depth 5's first coefficient (the value at s = 1/2)
+    ("MAE_G", 72, "series of G"),  # its fourth
+    ("MAE_LAMBDA", 3, "series of Lambda"),  # n = 3's third power (the recurrence)
     ("GL_W", 7, "Gauss-Legendre"),
 ])
 def test_corrupted_header_table_fails_to_compile(tmp_path, macro, entry, message):

@@ -46,21 +46,6 @@ def test_binomials_are_correctly_rounded(depth):
         assert value == float(Fraction(math.comb(m, j), j)), (m, j)
 
 
-@pytest.mark.parametrize("n", [3, 4, 10, 65])
-def test_roots_of_unity_are_accurate(n):
-    """Each value within 1e-15 of the exact one (40-digit mpmath; the angle itself is
-    rounded before its cosine is taken, so 2 theta carries up to ~4 ulps of error)."""
-    roots = _gen_tables.roots_of_unity()
-    offset = sum((k - 1) // 2 for k in range(3, n))
-    mp.mp.dps = 40
-    for k in range(1, (n - 1) // 2 + 1):
-        th = 2 * mp.pi * k / n
-        for name, exact in [("COS1", mp.cos(th)), ("SIN1", mp.sin(th)), ("COS2", mp.cos(2 * th)),
-                            ("SIN2", mp.sin(2 * th))]:
-            got = roots[name][offset + k - 1]
-            assert abs(mp.mpf(got) - exact) <= 1e-15, (name, n, k)
-
-
 @pytest.mark.parametrize("degree", [0, 2, 20, 46])
 def test_gauss_legendre_rule_integrates_even_monomials_exactly(degree):
     """24 nodes: exact up to degree 47 (odd degrees vanish by symmetry)."""

@@ -68,26 +68,26 @@ FD_GLOBAL void fd_rhs(long long n, int objective, const long long* depth, const 
 
 #ifndef __CUDACC__
 // Host-only accessors for the tests: the constant tables of closed.h as
-// arrays cj (128, 128) [m, j], cos1.. (66, 33) [n, k], gl_x/gl_w (24,),
-// and the float instantiation of family.h (which the kernels do not use).
-FD_GLOBAL void fd_closed_tables(double* cj_out, double* cos1, double* sin1, double* cos2, double* sin2, double* gl_xo,
-                                double* gl_wo) {
+// arrays cj (128, 128) [m, j], gl_x/gl_w (24,), MAE's G series (FD_MAE_G_SIZE,
+// packed by depth) and Lambda series (FD_MAE_LAMBDA_SIZE, packed by n), read
+// through their accessors, and the float instantiation of family.h (which the
+// kernels do not use).
+FD_GLOBAL void fd_closed_tables(double* cj_out, double* gl_xo, double* gl_wo, double* mae_g_out,
+                                double* mae_lambda_out) {
     for (int L = 1; L <= MAX_DEPTH; ++L) {
         const int m = 2 * L - 1;
         for (int j = 1; j <= m; ++j) cj_out[m * 128 + j] = cj(m, j);
-    }
-    for (int nn = 3; nn <= MAX_DEPTH + 1; ++nn) {
-        for (int k = 1; k <= (nn - 1) / 2; ++k) {
-            cos1[nn * 33 + k] = root_cos1(nn, k);
-            sin1[nn * 33 + k] = root_sin1(nn, k);
-            cos2[nn * 33 + k] = root_cos2(nn, k);
-            sin2[nn * 33 + k] = root_sin2(nn, k);
-        }
     }
     for (int i = 0; i < GL_N; ++i) {
         gl_xo[i] = gl_x(i);
         gl_wo[i] = gl_w(i);
     }
+    int at = 0;
+    for (int n = 2; n <= MAX_DEPTH + 1; ++n)
+        for (int k = 0; k < mae_g_terms(n); ++k) mae_g_out[at++] = mae_g_coeffs(n)[k];
+    at = 0;
+    for (int n = 3; n <= MAX_DEPTH + 1; ++n)
+        for (int k = 0; k < mae_lambda_terms(n); ++k) mae_lambda_out[at++] = mae_lambda_coeffs(n)[k];
 }
 
 /// rhs and fixed point in single precision (float family.h instantiation).
