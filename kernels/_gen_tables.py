@@ -129,25 +129,37 @@ def mae_lambda_series() -> tuple[tuple[float, ...], ...]:
     return tuple(out)
 
 
-def mae_lambda_offsets() -> list[int]:
-    """First packed index of n's series (n = 3..65), then the total."""
+def _offsets(series) -> list[int]:
+    """First packed index of each series, then the total."""
     off = [0]
-    for c in mae_lambda_series():
+    for c in series:
         off.append(off[-1] + len(c))
     return off
+
+
+def mae_lambda_offsets() -> list[int]:
+    """First packed index of n's series (n = 3..65), then the total."""
+    return _offsets(mae_lambda_series())
 
 
 def mae_g_offsets() -> list[int]:
     """First packed index of depth L's series (L = 1..64), then the total."""
-    off = [0]
-    for c in mae_g_chebyshev():
-        off.append(off[-1] + len(c))
-    return off
+    return _offsets(mae_g_chebyshev())
 
 
 def _emit(values, per=4):
     items = [float(v).hex() for v in values]
     return " \\\n".join("    " + ", ".join(items[i:i + per]) + "," for i in range(0, len(items), per))
+
+
+def _packed(name: str, series, comment: str) -> str:
+    """A packed table of series: its size, its offsets (``_offsets``) and its data."""
+    offsets = _offsets(series)
+    rows = " \\\n".join("    " + ", ".join(str(v) for v in offsets[i:i + 12]) + ","
+                         for i in range(0, len(offsets), 12))
+    return (f"{comment}; {offsets[-1]} in all.\n#define FD_{name}_SIZE {offsets[-1]}\n"
+            f"#define FD_DATA_{name}_OFFSET \\\n{rows}\n\n"
+            f"#define FD_DATA_{name} \\\n{_emit([v for c in series for v in c])}\n")
 
 
 def render() -> str:
@@ -160,22 +172,13 @@ def render() -> str:
                  "(numpy.polynomial.legendre.leggauss).\n")
     parts.append(f"#define FD_DATA_GL_X \\\n{_emit(gl_x)}\n\n")
     parts.append(f"#define FD_DATA_GL_W \\\n{_emit(gl_w)}\n\n")
-    offsets = mae_g_offsets()
-    parts.append("// MAE: Chebyshev coefficients of G(s) = R(s) + log(1 - s) in x = 4 s - 3, s in [1/2, 1],\n"
-                 f"// depth L = 1..64 (n = L + 1) packed; {offsets[-1]} in all.\n")
-    parts.append(f"#define FD_MAE_G_SIZE {offsets[-1]}\n")
-    parts.append("#define FD_DATA_MAE_G_OFFSET \\\n" + " \\\n".join(
-        "    " + ", ".join(str(v) for v in offsets[i:i + 12]) + "," for i in range(0, len(offsets), 12)) + "\n\n")
-    parts.append("#define FD_DATA_MAE_G \\\n"
-                 f"{_emit([v for c in mae_g_chebyshev() for v in c])}\n\n")
-    offsets = mae_lambda_offsets()
-    parts.append("// MAE's plateau: power series in psi of Lambda = log(n/(n-2) - n psi P(psi)), n = 3..65\n"
-                 f"// packed; {offsets[-1]} in all.\n")
-    parts.append(f"#define FD_MAE_LAMBDA_SIZE {offsets[-1]}\n")
-    parts.append("#define FD_DATA_MAE_LAMBDA_OFFSET \\\n" + " \\\n".join(
-        "    " + ", ".join(str(v) for v in offsets[i:i + 12]) + "," for i in range(0, len(offsets), 12)) + "\n\n")
-    parts.append("#define FD_DATA_MAE_LAMBDA \\\n"
-                 f"{_emit([v for c in mae_lambda_series() for v in c])}\n")
+    parts.append(_packed("MAE_G", mae_g_chebyshev(),
+                         "// MAE: Chebyshev coefficients of G(s) = R(s) + log(1 - s) in x = 4 s - 3, s in [1/2, 1],\n"
+                         "// depth L = 1..64 (n = L + 1) packed"))
+    parts.append("\n")
+    parts.append(_packed("MAE_LAMBDA", mae_lambda_series(),
+                         "// MAE's plateau: power series in psi of Lambda = log(n/(n-2) - n psi P(psi)), n = 3..65\n"
+                         "// packed"))
     parts.append(END)
     return "".join(parts)
 
