@@ -5,9 +5,9 @@ of lemma B.6 re-expanded (integer q), a 24-point Gauss-Legendre rule and, per
 MAE depth, the Chebyshev series of ``G(s) = R(s) + log(1 - s)`` on
 ``1/2 <= s <= 1`` (computed with mpmath from R's partial fractions over the
 roots of unity) and the power series in psi of ``log(-F psi/s^2)`` on MAE's
-plateau.  They are data
-in ``closed.h`` (hex-float literals, exact to the bit, checked at compile time
-by static_asserts there); this script computes them and writes that block::
+plateau.  They are data in ``closed.h`` (hex-float literals, exact to the bit,
+checked at compile time by static_asserts there); this script computes them
+(MAE's series with mpmath, a test dependency: about 10 s) and writes that block::
 
     python3 kernels/_gen_tables.py            # rewrite the block in closed.h
     python3 kernels/_gen_tables.py --check    # exit 1 if closed.h differs

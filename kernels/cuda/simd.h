@@ -14,8 +14,8 @@
 //   2. seed: the cubic Hermite table of inverse.h (gathers), linear beyond it;
 //   3. chi and its two derivatives at the seed, on the common path of each
 //      objective: JEPA's integer q (chi_growth_integer) in one form for both
-//      signs of sigma; MAE's R(s) by the plateau series (chi_growth_mae_plateau)
-//      where s = psi^(1/n) <= 1/2 and above it as mae_r does, by the Chebyshev
+//      signs of sigma; MAE's chi by its power series in psi (chi_growth_mae_plateau)
+//      where s = psi^(1/n) <= 1/2, and above it R(s) as mae_r does, by the Chebyshev
 //      series of G = R + log(1 - s) (closed.h's mae_g) and vecmath.h's log of
 //      1 - s (only for blocks that have such a lane);
 //   4. one Halley step, the same acceptance test as solve_sigma_tabulated,
