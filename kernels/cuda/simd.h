@@ -249,11 +249,10 @@ FD_SIMD_INLINE void mae_r_closed(int n, const double* s, const double* em, doubl
     FD_LANES r[l] = (c[0] + (x[l] * b1[l] - b2[l])) - vm::log(-em[l]);
 }
 
-/// mae_r_closed for the lanes where s[l] > 1/2 (and flag[l] != 0, unless flag is
-/// null), when a block has any.
-FD_SIMD_INLINE void mae_r_above(int n, const double* s, const double* log_psi, const double* flag, double* r) {
+/// mae_r_closed for the lanes where s[l] > 1/2 (a start's s0), when a block has any.
+FD_SIMD_INLINE void mae_r_above(int n, const double* s, const double* log_psi, double* r) {
     bool any = false;
-    for (int l = 0; l < W; ++l) any = any || (s[l] > 0.5 && (flag == nullptr || flag[l] != 0.0));
+    for (int l = 0; l < W; ++l) any = any || s[l] > 0.5;
     if (!any) return;
     double em[W];
     const double dn = double(n);
@@ -622,7 +621,7 @@ FD_SIMD_INLINE void start_lanes(int objective, int depth, const double* la, cons
         }
         // above s = 1/2: mae_r's closed form R(s0)
         FD_LANES r_above[l] = 0.0;
-        mae_r_above(n_mae, aux, o.lp0, nullptr, r_above);
+        mae_r_above(n_mae, aux, o.lp0, r_above);
         FD_LANES f_mae[l] = r_above[l] - dn / (dn - 2.0) * (aux[l] * aux[l] / o.psi0[l]);
     }
     FD_LANES {
@@ -707,6 +706,17 @@ FD_SIMD_INLINE bool start_block(int objective, const long long* depth, const dou
     return true;
 }
 
+/// Lane l's accepted vector solve as the new state: the lower bound and its target, the
+/// weight kept monotone (trajectory_step's common case); returns the weight.
+FD_SIMD_INLINE double accept_lane(const Block& bk, int l, const Solved& sv, double& lo, double& lo_sign,
+                                  double& lo_log, double& prev) {
+    lo_sign = sv.sgn[l];
+    lo_log = sv.lg[l];
+    prev = monotone(sv.w[l], prev, bk.w_star[l], GROWTH);
+    lo = sv.sigma[l];
+    return prev;
+}
+
 /// trajectory_step for lane l of a block after solve_lanes at time t: the vector solve where
 /// it was accepted, else the scalar solver's from lane_start (counted as a fallback of kind).
 FD_SIMD_INLINE double lane_step(int kind, const Block& bk, int l, const Solved& sv, double t, double w0, double& lo,
@@ -718,11 +728,7 @@ FD_SIMD_INLINE double lane_step(int kind, const Block& bk, int l, const Solved& 
         return trajectory_step(bk.objective, bk.depth, lane_start(bk, l), w0, bk.w_star[l], t, lo, lo_sign, lo_log,
                                prev, status, tab_sigma, tab_dsigma);
     }
-    lo_sign = sv.sgn[l];
-    lo_log = sv.lg[l];
-    prev = monotone(sv.w[l], prev, bk.w_star[l], GROWTH);
-    lo = sv.sigma[l];
-    return prev;
+    return accept_lane(bk, l, sv, lo, lo_sign, lo_log, prev);
 }
 
 /// trajectory_row for features [first, first + n) into out (row stride rs,
@@ -778,12 +784,7 @@ FD_SIMD_INLINE void trajectory_block(long long nt, const double* t, int objectiv
             scalar_step[l] = skip[l] != 0.0 ? 0.0 : special + rejected;
         }
         if (tj != 0.0 && !any_lane(scalar_step)) {
-            FD_LANES {
-                lo_sign[l] = sv.sgn[l];
-                lo_log[l] = sv.lg[l];
-                prev[l] = monotone(sv.w[l], prev[l], bk.w_star[l], GROWTH);
-                lo[l] = sv.sigma[l];
-            }
+            FD_LANES accept_lane(bk, l, sv, lo[l], lo_sign[l], lo_log[l], prev[l]);
             for (int l = 0; l < n; ++l)
                 if (skip[l] == 0.0) out[(first + l) * rs + j * cs] = prev[l];
             continue;
