@@ -355,7 +355,7 @@ def _host_flat(op: Operation, kernel: Kernel, opts: dict, args: dict):
         return None
     objective = opts["objective"]
     status = np.zeros(n, dtype=_I8)
-    tables = _inverse.tables_for_depth(objective, depth)
+    tables = _inverse.tables_for_range(objective, depth, depth)
     code = kernel.flat(objective, depth, *inputs, out, status, *tables)
     if code == FLAT_OK:
         return out

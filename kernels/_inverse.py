@@ -21,6 +21,7 @@ N_KNOTS = int(lib.fdh_inverse_knots())
 
 _SIGMA = np.full((2, 2 * MAX_DEPTH, N_KNOTS), np.nan)
 _DSIGMA = np.full((2, 2 * MAX_DEPTH, N_KNOTS), np.nan)
+_TABLES = (_SIGMA, _DSIGMA)
 _BUILT: set[int] = set()  # the rows built (a set: the membership test of every call is ~30 ns)
 _LOCK = threading.Lock()
 
@@ -36,18 +37,7 @@ def tables_for(objective: int, depths: np.ndarray):
     """
     if depths.size:
         return tables_for_range(objective, int(depths.min()), int(depths.max()))
-    return _SIGMA, _DSIGMA
-
-
-_TABLES = (_SIGMA, _DSIGMA)
-
-
-def tables_for_depth(objective: int, depth: int):
-    """``tables_for_range(objective, depth, depth)`` with the built row's check first (one
-    set lookup: the flat path of a user's time loop calls it every step)."""
-    if objective * MAX_DEPTH - 1 + depth in _BUILT:
-        return _TABLES
-    return tables_for_range(objective, depth, depth)
+    return _TABLES
 
 
 def tables_for_range(objective: int, depth_lo: int, depth_hi: int):
@@ -57,11 +47,13 @@ def tables_for_range(objective: int, depth_lo: int, depth_hi: int):
     dispatch layer calls this every call: the check of built rows is cheap.
     """
     base = objective * MAX_DEPTH - 1
+    if depth_lo == depth_hi and base + depth_lo in _BUILT:
+        return _TABLES  # (one depth, built: one set lookup, what a user's time loop meets)
     for depth in range(depth_lo, depth_hi + 1):
         if base + depth not in _BUILT:
             break
     else:
-        return _SIGMA, _DSIGMA
+        return _TABLES
     with _LOCK:
         for depth in range(depth_lo, depth_hi + 1):
             row = base + depth
@@ -70,7 +62,7 @@ def tables_for_range(objective: int, depth_lo: int, depth_hi: int):
                                     _pointer(_DSIGMA[0, row]), _pointer(_SIGMA[1, row]),
                                     _pointer(_DSIGMA[1, row]))
                 _BUILT.add(row)
-    return _SIGMA, _DSIGMA
+    return _TABLES
 
 
 def tables_version() -> int:
